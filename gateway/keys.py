@@ -1,0 +1,199 @@
+"""Key generation and loading (the only module that touches key files).
+
+Four keys, all from ``cryptography``:
+
+====================  ==========  ====================================================
+file                  algorithm   use
+====================  ==========  ====================================================
+token-signing.key     Ed25519     signs access tokens (JWT ``alg`` = EdDSA, pinned)
+ledger-signing.key    Ed25519     signs every ledger entry hash and the chain head
+ledger-signing.pub    Ed25519     verifies the ledger (what auditors need, with no secret)
+auditor.pub           X25519      wraps each ledger body key; the gateway holds only this
+auditor.key           X25519      the auditor's private half: move it off the server
+pseudonym.key         HMAC-SHA256 keyed pseudonyms of BSNs (32 random bytes)
+====================  ==========  ====================================================
+
+Private keys are PKCS#8 PEM, encrypted with ``GATEWAY_KEY_PASSPHRASE`` when set (best available
+encryption, i.e. AES-256-CBC under scrypt); the HMAC key is wrapped with scrypt + AES-256-GCM
+under the same passphrase. Files are written 0600 in a 0700 directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from gateway.errors import KeyUnavailable
+
+TOKEN_SIGNING = "token-signing.key"
+LEDGER_SIGNING = "ledger-signing.key"
+LEDGER_PUBLIC = "ledger-signing.pub"
+AUDITOR_PUBLIC = "auditor.pub"
+AUDITOR_PRIVATE = "auditor.key"
+PSEUDONYM = "pseudonym.key"
+ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, AUDITOR_PRIVATE, PSEUDONYM)
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The keys a running gateway holds. Note what is absent: the auditor's private key."""
+
+    token_signing: Ed25519PrivateKey
+    ledger_signing: Ed25519PrivateKey
+    auditor_public: X25519PublicKey
+    pseudonym_key: bytes
+
+    @property
+    def ledger_verify(self) -> Ed25519PublicKey:
+        return self.ledger_signing.public_key()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    # NOTE: create with 0600 from the start; chmod after writing would leave a window.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _pem_encryption(passphrase: bytes | None) -> serialization.KeySerializationEncryption:
+    if passphrase:
+        return serialization.BestAvailableEncryption(passphrase)
+    return serialization.NoEncryption()
+
+
+def _private_pem(key: Ed25519PrivateKey | X25519PrivateKey, passphrase: bytes | None) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        _pem_encryption(passphrase),
+    )
+
+
+def _scrypt(passphrase: bytes, salt: bytes) -> bytes:
+    return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase)
+
+
+def _wrap_secret(secret: bytes, passphrase: bytes | None) -> bytes:
+    if not passphrase:
+        return json.dumps({"format": "raw", "key": base64.b64encode(secret).decode()}).encode()
+    salt, nonce = os.urandom(16), os.urandom(12)
+    sealed = AESGCM(_scrypt(passphrase, salt)).encrypt(nonce, secret, b"gateway-secret-v1")
+    doc = {
+        "format": "scrypt-aes256gcm",
+        "salt": base64.b64encode(salt).decode(),
+        "nonce": base64.b64encode(nonce).decode(),
+        "sealed": base64.b64encode(sealed).decode(),
+    }
+    return json.dumps(doc).encode()
+
+
+def _unwrap_secret(blob: bytes, passphrase: bytes | None) -> bytes:
+    doc = json.loads(blob)
+    if doc["format"] == "raw":
+        return base64.b64decode(doc["key"])
+    if not passphrase:
+        raise KeyUnavailable("pseudonym.key is encrypted and GATEWAY_KEY_PASSPHRASE is not set")
+    key = _scrypt(passphrase, base64.b64decode(doc["salt"]))
+    try:
+        return AESGCM(key).decrypt(
+            base64.b64decode(doc["nonce"]), base64.b64decode(doc["sealed"]), b"gateway-secret-v1"
+        )
+    except InvalidTag as exc:
+        raise KeyUnavailable("pseudonym.key: wrong passphrase") from exc
+
+
+def init_keys(keys_dir: Path, passphrase: bytes | None, *, force: bool = False) -> list[Path]:
+    """Generate every key into ``keys_dir``; refuses to overwrite unless ``force``."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.chmod(0o700)
+    existing = [keys_dir / name for name in ALL_FILES if (keys_dir / name).exists()]
+    if existing and not force:
+        names = ", ".join(p.name for p in existing)
+        raise FileExistsError(f"keys already exist in {keys_dir}: {names}")
+    for path in existing:
+        path.unlink()
+
+    auditor = X25519PrivateKey.generate()
+    auditor_pub = auditor.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    ledger = Ed25519PrivateKey.generate()
+    ledger_pub = ledger.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    files = {
+        TOKEN_SIGNING: _private_pem(Ed25519PrivateKey.generate(), passphrase),
+        LEDGER_SIGNING: _private_pem(ledger, passphrase),
+        LEDGER_PUBLIC: ledger_pub,
+        AUDITOR_PRIVATE: _private_pem(auditor, passphrase),
+        AUDITOR_PUBLIC: auditor_pub,
+        PSEUDONYM: _wrap_secret(os.urandom(32), passphrase),
+    }
+    for name, data in files.items():
+        _write_private(keys_dir / name, data)
+    return [keys_dir / name for name in files]
+
+
+def keys_exist(keys_dir: Path) -> bool:
+    return all((keys_dir / name).is_file() for name in (TOKEN_SIGNING, LEDGER_SIGNING, PSEUDONYM))
+
+
+def _read(keys_dir: Path, name: str) -> bytes:
+    try:
+        return (keys_dir / name).read_bytes()
+    except OSError as exc:
+        raise KeyUnavailable(f"cannot read {name} in the keys directory; run `gateway keys init`") from exc
+
+
+def _load_private(data: bytes, name: str, passphrase: bytes | None) -> object:
+    try:
+        return serialization.load_pem_private_key(data, password=passphrase or None)
+    except TypeError as exc:
+        # cryptography raises TypeError for "encrypted but no password" and the reverse.
+        raise KeyUnavailable(f"{name}: passphrase missing or not expected") from exc
+    except ValueError as exc:
+        raise KeyUnavailable(f"{name}: wrong passphrase or damaged key file") from exc
+
+
+def load_ed25519(keys_dir: Path, name: str, passphrase: bytes | None) -> Ed25519PrivateKey:
+    key = _load_private(_read(keys_dir, name), name, passphrase)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyUnavailable(f"{name} is not an Ed25519 key")
+    return key
+
+
+def load_auditor_private(path: Path, passphrase: bytes | None) -> X25519PrivateKey:
+    """For auditors' offline tools only; the gateway itself never calls this."""
+    key = _load_private(_read(path.parent, path.name), path.name, passphrase)
+    if not isinstance(key, X25519PrivateKey):
+        raise KeyUnavailable(f"{path.name} is not an X25519 key")
+    return key
+
+
+def load_ledger_public(keys_dir: Path) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(_read(keys_dir, LEDGER_PUBLIC))
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyUnavailable("ledger-signing.pub is not an Ed25519 public key")
+    return key
+
+
+def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
+    auditor = serialization.load_pem_public_key(_read(keys_dir, AUDITOR_PUBLIC))
+    if not isinstance(auditor, X25519PublicKey):
+        raise KeyUnavailable("auditor.pub is not an X25519 public key")
+    return KeyRing(
+        token_signing=load_ed25519(keys_dir, TOKEN_SIGNING, passphrase),
+        ledger_signing=load_ed25519(keys_dir, LEDGER_SIGNING, passphrase),
+        auditor_public=auditor,
+        pseudonym_key=_unwrap_secret(_read(keys_dir, PSEUDONYM), passphrase),
+    )

@@ -1,0 +1,1 @@
+"""Policy: the Rego policy set, its engines and the decision document they return."""

@@ -1,0 +1,114 @@
+"""The decision document: what the policy returns for one (request, source), as plain values.
+
+Parsing is strict: anything that is not exactly the documented shape (docs/decision.md) is a
+:class:`MalformedDecision`, which the caller turns into a denial. A decision is data; denial is
+the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_args
+
+from gateway.typing import FieldName, SourceId, Transform
+
+TRANSFORMS: frozenset[str] = frozenset(get_args(Transform))
+
+
+class MalformedDecision(ValueError):
+    """The engine answered, but not with a decision document."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One field the policy allows: how it may be released and on which legal basis."""
+
+    transform: Transform
+    basis: str
+    break_glass: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"transform": self.transform, "basis": self.basis, "break_glass": self.break_glass}
+
+
+@dataclass(frozen=True)
+class Decision:
+    source: SourceId
+    allow: bool
+    fields: Mapping[FieldName, Grant] = field(default_factory=dict)
+    withheld: Mapping[FieldName, str] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
+    obligations: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def deny(cls, source: SourceId, reason: str) -> Decision:
+        return cls(source=source, allow=False, reasons=(reason,))
+
+    @property
+    def needs_review(self) -> bool:
+        return any(o.get("type") == "review" for o in self.obligations)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "allow": self.allow,
+            "fields": {k: g.as_dict() for k, g in sorted(self.fields.items())},
+            "withheld": dict(sorted(self.withheld.items())),
+            "reasons": list(self.reasons),
+            "obligations": [dict(o) for o in self.obligations],
+        }
+
+
+def _str_list(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MalformedDecision(f"{what} must be a list of strings")
+    return tuple(value)
+
+
+def parse_decision(raw: Any, source: SourceId) -> Decision:
+    """Validate an engine's raw JSON value into a :class:`Decision` for ``source``."""
+    if not isinstance(raw, dict):
+        raise MalformedDecision("decision is not an object")
+    allow = raw.get("allow")
+    if not isinstance(allow, bool):
+        raise MalformedDecision("decision.allow must be a boolean")
+    if raw.get("source") != source:
+        # NOTE: a decision about another source must never authorise this one.
+        raise MalformedDecision("decision.source does not match the requested source")
+    fields_raw = raw.get("fields")
+    withheld_raw = raw.get("withheld")
+    obligations_raw = raw.get("obligations")
+    if not isinstance(fields_raw, dict) or not isinstance(withheld_raw, dict):
+        raise MalformedDecision("decision.fields and decision.withheld must be objects")
+    if not isinstance(obligations_raw, list) or not all(
+        isinstance(o, dict) for o in obligations_raw
+    ):
+        raise MalformedDecision("decision.obligations must be a list of objects")
+    grants: dict[FieldName, Grant] = {}
+    for name, grant in fields_raw.items():
+        if not isinstance(grant, dict):
+            raise MalformedDecision("each granted field must be an object")
+        transform, basis = grant.get("transform"), grant.get("basis")
+        if transform not in TRANSFORMS:
+            raise MalformedDecision("a granted field has an unknown transform")
+        if not isinstance(basis, str) or not basis:
+            raise MalformedDecision("a granted field has no legal basis")
+        grants[FieldName(name)] = Grant(
+            transform=transform, basis=basis, break_glass=grant.get("break_glass") is True
+        )
+    withheld: dict[FieldName, str] = {}
+    for name, reason in withheld_raw.items():
+        if not isinstance(reason, str):
+            raise MalformedDecision("each withheld field needs a reason code")
+        withheld[FieldName(name)] = reason
+    if allow != bool(grants):
+        raise MalformedDecision("decision.allow disagrees with its granted fields")
+    return Decision(
+        source=source,
+        allow=allow,
+        fields=grants,
+        withheld=withheld,
+        reasons=_str_list(raw.get("reasons"), "decision.reasons"),
+        obligations=tuple(obligations_raw),
+    )

@@ -1,0 +1,81 @@
+"""Instance configuration.
+
+Everything lives under one data directory, the *home* (``--home DIR`` or ``GATEWAY_HOME``; the
+current directory by default, so a checkout of this repository is itself a working home)::
+
+    HOME/keys/             generated keys (see keys/README.md)
+    HOME/var/gateway.db    SQLite: clients, cases, ledger
+    HOME/var/sources/      the demo region's source databases, one per source system
+    HOME/policies/         Rego and catalogue; falls back to the policies shipped with the package
+
+The rest comes from ``GATEWAY_*`` environment variables through pydantic-settings.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PACKAGE_POLICIES = Path(__file__).resolve().parent / "_policies"
+_SOURCE_TREE_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+def bundled_policy_dir() -> Path:
+    """The policies shipped with the code: the source tree's in a checkout, else the wheel's."""
+    return _SOURCE_TREE_POLICIES if _SOURCE_TREE_POLICIES.is_dir() else _PACKAGE_POLICIES
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", frozen=True)
+
+    home: Path = Field(default_factory=Path.cwd)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    issuer: str = "urn:nl:zorg-veiligheid:gateway"
+    audience: str = "urn:nl:zorg-veiligheid:sharing-api"
+    token_ttl_seconds: int = Field(default=900, gt=0, le=3600)
+    clock_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the gateway's own database; SQLite under HOME/var by default."""
+
+    policy_dir: Path | None = None
+    policy_engine: Literal["embedded", "opa"] = "embedded"
+    opa_url: str = "http://127.0.0.1:8181"
+    policy_timeout_seconds: float = Field(default=1.0, gt=0)
+
+    connector_timeout_seconds: float = Field(default=3.0, gt=0)
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Source id -> SQLAlchemy URL. Sources not listed use HOME/var/sources/<id>.db."""
+
+    key_passphrase: SecretStr | None = None
+    """Encrypts private keys at rest (``GATEWAY_KEY_PASSPHRASE``)."""
+
+    @cached_property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @cached_property
+    def var_dir(self) -> Path:
+        return self.home / "var"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'gateway.db'}"
+
+    @cached_property
+    def resolved_policy_dir(self) -> Path:
+        if self.policy_dir is not None:
+            return self.policy_dir
+        local = self.home / "policies"
+        return local if (local / "sharing.rego").is_file() else bundled_policy_dir()
+
+    def source_url(self, source: str) -> str:
+        if source in self.sources:
+            return self.sources[source]
+        return f"sqlite:///{self.var_dir / 'sources' / (source + '.db')}"

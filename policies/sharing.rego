@@ -1,0 +1,225 @@
+# Purpose-bound sharing policy: one decision per (request, source).
+#
+# Entry point: data.sharing.decision  (input: docs/policy-input.md, output: docs/decision.md)
+# Data:        data.catalog.{org_types, roles, sources, purposes, necessity}  (policies/catalog/)
+#
+# The whole policy is written as functions of (inp, cat) so that the unit tests in
+# sharing_test.rego can call it with any input and catalogue without `with` (which the embedded
+# engine does not support on rules that reference other rules). Keep to the constructs the
+# conformance tests pin (docs/adr/0002-embedded-rego.md); the same file runs on real OPA.
+package sharing
+
+import rego.v1
+
+# Deny by default (DOMAIN rule 1): if anything below is undefined — a missing input field, a
+# catalogue gap — this is the decision.
+default decision := {
+	"allow": false,
+	"source": null,
+	"reasons": ["policy_undefined"],
+	"fields": {},
+	"withheld": {},
+	"obligations": [],
+}
+
+decision := decide(input, data.catalog)
+
+# ---------------------------------------------------------------------------------------------
+# The decision document
+
+decide(inp, cat) := d if {
+	reasons := request_denials(inp, cat)
+	count(reasons) > 0
+	d := {
+		"allow": false,
+		"source": inp.request.source,
+		"reasons": reasons,
+		"fields": {},
+		"withheld": {f: "request_denied" | some f in requested(inp, cat)},
+		"obligations": [],
+	}
+} else := d if {
+	outcomes := {f: field_outcome(inp, cat, f) | some f in requested(inp, cat)}
+	fields := {f: o.release | some f, o in outcomes; o.release}
+	withheld := {f: o.withheld | some f, o in outcomes; o.withheld}
+	d := {
+		"allow": count(fields) > 0,
+		"source": inp.request.source,
+		"reasons": nothing_released(fields),
+		"fields": fields,
+		"withheld": withheld,
+		"obligations": obligations(inp, cat, fields),
+	}
+}
+
+nothing_released(fields) := [] if count(fields) > 0
+
+else := ["no_field_released"]
+
+# ---------------------------------------------------------------------------------------------
+# Request-level checks (DOMAIN rules 2, 3, 6). The reasons come back in this order, so the first
+# one is the most fundamental.
+#
+# NOTE: helpers here are written as "true or undefined" (never `else := false`): the embedded
+# engine turns a function's `false` result into undefined, OPA does not; this form means the
+# same on both.
+
+checks := [
+	"requester_unverified",
+	"case_not_found",
+	"case_closed",
+	"purpose_unknown",
+	"not_a_participant",
+	"org_type_not_in_purpose",
+	"subject_not_in_case",
+	"minor_out_of_scope",
+	"source_unknown",
+	"source_not_in_purpose",
+]
+
+request_denials(inp, cat) := [reason |
+	some reason in checks
+	denied(reason, inp, cat)
+]
+
+# The requester's org, org type and role come from the verified token (rule 2); the role must
+# belong to the organisation type.
+denied("requester_unverified", inp, cat) if not requester_verified(inp, cat)
+
+requester_verified(inp, cat) if {
+	inp.requester.verified == true
+	is_string(inp.requester.oin)
+	inp.requester.org_type in cat.roles[inp.requester.role].org_types
+}
+
+denied("case_not_found", inp, _) if not inp.case.found == true
+
+denied("case_closed", inp, _) if not case_open(inp)
+
+case_open(inp) if {
+	inp.case.status == "open"
+	inp.case.stage != "afgesloten"
+}
+
+denied("purpose_unknown", inp, cat) if not cat.purposes[inp.case.purpose]
+
+denied("not_a_participant", inp, _) if not inp.requester.oin in inp.case.participants
+
+denied("org_type_not_in_purpose", inp, cat) if {
+	not inp.requester.org_type in cat.purposes[inp.case.purpose].participants
+}
+
+denied("subject_not_in_case", inp, _) if not inp.subject.linked == true
+
+# Children of a case subject only in purposes whose scope includes children (rule 6).
+denied("minor_out_of_scope", inp, cat) if not minor_in_scope(inp, cat)
+
+minor_in_scope(inp, _) if inp.subject.minor == false
+
+minor_in_scope(inp, cat) if {
+	inp.subject.minor == true
+	cat.purposes[inp.case.purpose].scope_includes_children == true
+}
+
+denied("source_unknown", inp, cat) if not cat.sources[inp.request.source]
+
+denied("source_not_in_purpose", inp, cat) if {
+	not inp.request.source in cat.purposes[inp.case.purpose].sources
+}
+
+# ---------------------------------------------------------------------------------------------
+# Fields (rule 4): requested ∩ necessary(purpose, role, stage) ∩ offered by the source.
+
+# No explicit field list means "everything the source offers", so every withheld field is
+# explained too.
+requested(inp, cat) := {f | some f in inp.request.fields} if {
+	is_array(inp.request.fields)
+	count(inp.request.fields) > 0
+} else := {f | cat.sources[inp.request.source].fields[f]}
+
+field_outcome(inp, cat, f) := {"withheld": "not_offered"} if {
+	not cat.sources[inp.request.source].fields[f]
+} else := {"withheld": "geheim"} if {
+	# `geheim` never leaves, whatever the matrix says (rule 4).
+	cat.sources[inp.request.source].fields[f].sensitivity == "geheim"
+} else := {"withheld": no_basis_reason(sensitivity(inp, cat, f))} if {
+	not basis_for(inp, cat, f)
+} else := release_or_withhold(inp, cat, f)
+
+sensitivity(inp, cat, f) := cat.sources[inp.request.source].fields[f].sensitivity
+
+no_basis_reason("bijzonder") := "no_special_category_basis"
+
+no_basis_reason("strafrechtelijk") := "no_criminal_data_basis"
+
+no_basis_reason("gewoon") := "no_legal_basis"
+
+# The first basis of the purpose that covers this source and sensitivity; criminal-law data
+# additionally needs a Wpg or Wjsg basis (rule 5).
+basis_for(inp, cat, f) := ids[0] if {
+	s := sensitivity(inp, cat, f)
+	ids := [b.id |
+		some b in cat.purposes[inp.case.purpose].bases
+		inp.request.source in b.sources
+		s in b.covers
+		criminal_law_ok(s, b.law)
+	]
+	count(ids) > 0
+}
+
+criminal_law_ok("strafrechtelijk", law) if law in {"wpg", "wjsg"}
+
+criminal_law_ok(s, _) if s != "strafrechtelijk"
+
+necessary_transform(inp, cat, f) := cat.necessity[inp.case.purpose][inp.case.stage][inp.requester.role][inp.request.source][f]
+
+# Medical secrecy (rule 5): special-category fields from a consent source need the subject's
+# recorded consent for that source.
+needs_consent(inp, cat, f) if {
+	cat.sources[inp.request.source].requires_consent == true
+	sensitivity(inp, cat, f) == "bijzonder"
+	not inp.request.source in inp.subject.consents
+}
+
+# Break-glass (rule 7): urgent + written justification opens the purpose's narrow set.
+break_glass_transform(inp, cat, f) := cat.purposes[inp.case.purpose].break_glass[inp.request.source][f]
+
+urgent(inp) if inp.request.urgency == "spoed"
+
+justified(inp) if inp.request.justified == true
+
+release_or_withhold(inp, cat, f) := {"release": {
+	"transform": break_glass_transform(inp, cat, f),
+	"basis": basis_for(inp, cat, f),
+	"break_glass": true,
+}} if {
+	needs_consent(inp, cat, f)
+	urgent(inp)
+	justified(inp)
+	break_glass_transform(inp, cat, f)
+} else := {"withheld": "justification_required"} if {
+	needs_consent(inp, cat, f)
+	urgent(inp)
+	break_glass_transform(inp, cat, f)
+} else := {"withheld": "not_necessary"} if {
+	not necessary_transform(inp, cat, f)
+} else := {"withheld": "consent_required"} if {
+	needs_consent(inp, cat, f)
+} else := {"release": {
+	"transform": necessary_transform(inp, cat, f),
+	"basis": basis_for(inp, cat, f),
+	"break_glass": false,
+}}
+
+# ---------------------------------------------------------------------------------------------
+# Obligations: a break-glass release is flagged for review by a privacy officer (rule 7).
+
+obligations(inp, cat, fields) := [{
+	"type": "review",
+	"by": "privacy_officer",
+	"reason": "break_glass",
+	"urgency_horizon": cat.org_types[inp.requester.org_type].urgency_horizon,
+}] if {
+	some _, r in fields
+	r.break_glass == true
+} else := []
