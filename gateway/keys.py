@@ -5,7 +5,7 @@ Four keys, all from ``cryptography``:
 ====================  ==========  ====================================================
 file                  algorithm   use
 ====================  ==========  ====================================================
-token-signing.key     Ed25519     signs access tokens (JWT ``alg`` = EdDSA, pinned)
+token-signing.key     ECDSA P-256 signs access tokens (JWT ``alg`` = ES256, pinned)
 ledger-signing.key    Ed25519     signs every ledger entry hash and the chain head
 ledger-signing.pub    Ed25519     verifies the ledger (what auditors need, with no secret)
 auditor.pub           X25519      wraps each ledger body key; the gateway holds only this
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,7 +49,7 @@ ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, AUDIT
 class KeyRing:
     """The keys a running gateway holds. Note what is absent: the auditor's private key."""
 
-    token_signing: Ed25519PrivateKey
+    token_signing: ec.EllipticCurvePrivateKey
     ledger_signing: Ed25519PrivateKey
     auditor_public: X25519PublicKey
     pseudonym_key: bytes
@@ -71,7 +72,9 @@ def _pem_encryption(passphrase: bytes | None) -> serialization.KeySerializationE
     return serialization.NoEncryption()
 
 
-def _private_pem(key: Ed25519PrivateKey | X25519PrivateKey, passphrase: bytes | None) -> bytes:
+def _private_pem(
+    key: Ed25519PrivateKey | X25519PrivateKey | ec.EllipticCurvePrivateKey,
+    passphrase: bytes | None) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -132,7 +135,7 @@ def init_keys(keys_dir: Path, passphrase: bytes | None, *, force: bool = False) 
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     files = {
-        TOKEN_SIGNING: _private_pem(Ed25519PrivateKey.generate(), passphrase),
+        TOKEN_SIGNING: _private_pem(ec.generate_private_key(ec.SECP256R1()), passphrase),
         LEDGER_SIGNING: _private_pem(ledger, passphrase),
         LEDGER_PUBLIC: ledger_pub,
         AUDITOR_PRIVATE: _private_pem(auditor, passphrase),
@@ -172,6 +175,13 @@ def load_ed25519(keys_dir: Path, name: str, passphrase: bytes | None) -> Ed25519
     return key
 
 
+def load_token_signing(keys_dir: Path, passphrase: bytes | None) -> ec.EllipticCurvePrivateKey:
+    key = _load_private(_read(keys_dir, TOKEN_SIGNING), TOKEN_SIGNING, passphrase)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise KeyUnavailable(f"{TOKEN_SIGNING} is not a P-256 key")
+    return key
+
+
 def load_auditor_private(path: Path, passphrase: bytes | None) -> X25519PrivateKey:
     """For auditors' offline tools only; the gateway itself never calls this."""
     key = _load_private(_read(path.parent, path.name), path.name, passphrase)
@@ -192,7 +202,7 @@ def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
     if not isinstance(auditor, X25519PublicKey):
         raise KeyUnavailable("auditor.pub is not an X25519 public key")
     return KeyRing(
-        token_signing=load_ed25519(keys_dir, TOKEN_SIGNING, passphrase),
+        token_signing=load_token_signing(keys_dir, passphrase),
         ledger_signing=load_ed25519(keys_dir, LEDGER_SIGNING, passphrase),
         auditor_public=auditor,
         pseudonym_key=_unwrap_secret(_read(keys_dir, PSEUDONYM), passphrase),

@@ -1,0 +1,1 @@
+"""Authentication: registered agency clients, OAuth2 client credentials, signed access tokens."""

@@ -1,0 +1,1 @@
+"""The encrypted, tamper-evident access ledger (format: docs/ledger-format.md)."""

@@ -1,0 +1,100 @@
+"""Envelope encryption of ledger bodies for the auditor.
+
+Each body gets a fresh 256-bit data key; the body is sealed with AES-256-GCM under that key,
+with the entry's public header as associated data (so a body cannot be moved to another entry).
+The data key is wrapped for the auditor's X25519 public key: an ephemeral X25519 key agreement,
+HKDF-SHA256 (RFC 5869) over the shared secret, and AES-256-GCM key wrap — the ECIES shape of
+RFC 9180 (HPKE) base mode without its wire format. The gateway keeps neither the data key nor
+the ephemeral private key, so once written it cannot read a body back; only the auditor can.
+
+``key_id`` names the wrapping key (a fingerprint of the auditor public key) so that per-period
+keys can follow: a retention job that destroys a period's private key makes that period's
+bodies unreadable while every hash and signature still verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_WRAP_INFO = b"gateway-ledger-v1 body-key wrap"
+_WRAP_AAD = b"gateway-ledger-v1 body-key"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def _raw(public: X25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(public: X25519PublicKey) -> str:
+    return "x25519:" + hashlib.sha256(_raw(public)).hexdigest()[:16]
+
+
+def _kek(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=_WRAP_INFO
+    ).derive(shared)
+
+
+@dataclass(frozen=True)
+class SealedBody:
+    key_id: str
+    ephemeral: str
+    wrapped_key: str
+    nonce: str
+    ciphertext: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "key_id": self.key_id,
+            "ephemeral": self.ephemeral,
+            "wrapped_key": self.wrapped_key,
+            "nonce": self.nonce,
+            "ciphertext": self.ciphertext,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, str]) -> SealedBody:
+        return cls(**{k: doc[k] for k in ("key_id", "ephemeral", "wrapped_key", "nonce", "ciphertext")})
+
+
+def seal(plaintext: bytes, aad: bytes, auditor: X25519PublicKey) -> SealedBody:
+    data_key = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, aad)
+
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_raw = _raw(ephemeral.public_key())
+    kek = _kek(ephemeral.exchange(auditor), ephemeral_raw, _raw(auditor))
+    # NOTE: a zero nonce is safe here: each KEK is used exactly once (fresh ephemeral key).
+    wrapped = AESGCM(kek).encrypt(b"\0" * 12, data_key, _WRAP_AAD)
+    return SealedBody(
+        key_id=key_id(auditor),
+        ephemeral=_b64(ephemeral_raw),
+        wrapped_key=_b64(wrapped),
+        nonce=_b64(nonce),
+        ciphertext=_b64(ciphertext),
+    )
+
+
+def open_sealed(sealed: SealedBody, aad: bytes, auditor: X25519PrivateKey) -> bytes:
+    """Auditor side: unwrap the data key and decrypt. Raises ``InvalidTag`` on any tampering."""
+    ephemeral_raw = _unb64(sealed.ephemeral)
+    ephemeral = X25519PublicKey.from_public_bytes(ephemeral_raw)
+    kek = _kek(auditor.exchange(ephemeral), ephemeral_raw, _raw(auditor.public_key()))
+    data_key = AESGCM(kek).decrypt(b"\0" * 12, _unb64(sealed.wrapped_key), _WRAP_AAD)
+    return AESGCM(data_key).decrypt(_unb64(sealed.nonce), _unb64(sealed.ciphertext), aad)
