@@ -1,0 +1,44 @@
+"""An in-memory source for tests and benchmarks (a fake that ships with the code).
+
+It records every projection it was asked for, so tests can check that the gateway asked only
+for allowed fields, and it can be told to fail or to stall.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.interface import ConnectorError, SubjectKey
+
+
+class InMemoryConnector:
+    def __init__(
+        self,
+        source: str,
+        records: Mapping[str, Mapping[str, Any]],
+        *,
+        fail: bool = False,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        self._source = source
+        self._records = {bsn: dict(rec) for bsn, rec in records.items()}
+        self.fail = fail
+        self.delay_seconds = delay_seconds
+        self.projections: list[tuple[str, ...]] = []
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def fetch(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
+        self.projections.append(tuple(fields))
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
+        if self.fail:
+            raise ConnectorError(f"{self._source} is unavailable (injected failure)")
+        record = self._records.get(subject.digits)
+        if record is None:
+            return None
+        return {f: record[f] for f in fields if f in record}

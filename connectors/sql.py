@@ -1,0 +1,97 @@
+"""A connector for any source reachable through SQLAlchemy (one table, keyed by BSN).
+
+The SELECT names only the columns the decision allows; column names are checked against the
+connector's known columns before any SQL is built, and are quoted by SQLAlchemy. Values stored
+as JSON text (lists) are decoded for fields whose catalogue type is ``list``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    select,
+)
+from sqlalchemy.types import TypeEngine
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.interface import ConnectorError, SubjectKey
+
+
+_COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {"bool": Boolean, "int": Integer, "money": Integer}
+
+
+def records_table(columns: Mapping[str, str], table: str = "records", key: str = "bsn") -> Table:
+    """The shape of a source table: the key plus one column per offered field, typed by the
+    field's catalogue type (lists are JSON text, dates ISO-8601 text)."""
+    return Table(
+        table,
+        MetaData(),
+        Column(key, String, primary_key=True),
+        *(Column(name, _COLUMN_TYPES.get(kind, Text)()) for name, kind in columns.items()),
+    )
+
+
+class SqlConnector:
+    def __init__(
+        self,
+        source: str,
+        url: str,
+        *,
+        columns: Mapping[str, str],
+        table: str = "records",
+        key_column: str = "bsn",
+    ) -> None:
+        """``columns`` maps each field the source offers to its catalogue type."""
+        self._source = source
+        self._types = dict(columns)
+        self._engine = create_engine(url, pool_pre_ping=True)
+        self._table = records_table(self._types, table, key_column)
+        self._key = self._table.c[key_column]
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def statement_for(self, fields: Sequence[str]) -> Any:
+        unknown = [f for f in fields if f not in self._types]
+        if unknown or not fields:
+            raise ConnectorError(f"{self._source}: asked for fields it does not offer")
+        return select(*(self._table.c[f] for f in fields)).where(self._key == bindparam("subject"))
+
+    def fetch(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
+        statement = self.statement_for(fields)
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(statement, {"subject": subject.digits}).mappings().first()
+        except SQLAlchemyError as exc:
+            # NOTE: the driver's message can contain the bound BSN; do not chain its text.
+            raise ConnectorError(f"{self._source}: query failed ({exc.__class__.__name__})") from None
+        if row is None:
+            return None
+        return {f: self._decode(f, row[f]) for f in fields}
+
+    def _decode(self, field: str, value: Any) -> Any:
+        if value is None:
+            return None
+        kind = self._types[field]
+        if kind == "list" and isinstance(value, str):
+            return json.loads(value)
+        if kind == "bool" and isinstance(value, int):
+            return bool(value)  # SQLite keeps booleans as 0/1
+        return value
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+

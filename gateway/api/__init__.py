@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): sharing endpoints, case management, OAuth2 token endpoint."""

@@ -1,0 +1,1 @@
+"""The case registry: cases, their participants, linked subjects and recorded consents."""

@@ -1,0 +1,250 @@
+"""Case registry operations. Authorisation here is about *managing* cases (only the regisseur
+organisation changes a case); whether data may flow is the policy's decision, never this
+module's."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from gateway.auth.principal import Principal
+from gateway.bsn import Bsn, Pseudonymiser
+from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
+from gateway.catalog import Catalog
+from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
+from gateway.ledger.sealing import seal
+from gateway.typing import STAGES, CaseId, SubjectPseudonym
+
+RELATIONS = ("hoofdpersoon", "partner", "ex_partner", "kind", "ouder", "huisgenoot", "overig")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """The case as the policy sees it. ``found=False`` when there is no such case."""
+
+    id: str
+    found: bool
+    purpose: str = ""
+    stage: str = ""
+    status: str = ""
+    participants: tuple[str, ...] = ()
+
+    def policy_view(self) -> dict[str, object]:
+        return {
+            "found": self.found,
+            "id": self.id,
+            "purpose": self.purpose,
+            "stage": self.stage,
+            "status": self.status,
+            "participants": list(self.participants),
+        }
+
+
+@dataclass(frozen=True)
+class SubjectContext:
+    pseudonym: SubjectPseudonym
+    linked: bool
+    relation: str = ""
+    minor: bool = False
+    consents: tuple[str, ...] = field(default=())
+
+    def policy_view(self) -> dict[str, object]:
+        return {
+            "linked": self.linked,
+            "relation": self.relation,
+            "minor": self.minor,
+            "consents": list(self.consents),
+        }
+
+
+class CaseRegistry:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        pseudonymiser: Pseudonymiser,
+        auditor: X25519PublicKey,
+    ) -> None:
+        self._engine = engine
+        self._catalog = catalog
+        self._pseudonymiser = pseudonymiser
+        self._auditor = auditor
+
+    # -- reads used by the disclosure path ------------------------------------------------------
+
+    def context(self, case_id: str, bsn: Bsn) -> tuple[CaseContext, SubjectContext]:
+        pseudonym = self._pseudonymiser.pseudonym(bsn)
+        with Session(self._engine) as session:
+            case = session.get(CaseRow, case_id)
+            if case is None:
+                return CaseContext(id=case_id, found=False), SubjectContext(pseudonym, linked=False)
+            participants = session.exec(
+                select(ParticipantRow.oin).where(ParticipantRow.case_id == case_id)
+            ).all()
+            link = session.get(SubjectRow, (case_id, pseudonym))
+            consents = session.exec(
+                select(ConsentRow.source).where(
+                    ConsentRow.case_id == case_id, ConsentRow.subject == pseudonym
+                )
+            ).all()
+        case_ctx = CaseContext(
+            id=case.id,
+            found=True,
+            purpose=case.purpose,
+            stage=case.stage,
+            status=case.status,
+            participants=tuple(sorted(participants)),
+        )
+        if link is None:
+            return case_ctx, SubjectContext(pseudonym, linked=False)
+        return case_ctx, SubjectContext(
+            pseudonym, linked=True, relation=link.relation, minor=link.minor,
+            consents=tuple(sorted(consents)),
+        )
+
+    # -- management by the regisseur ------------------------------------------------------------
+
+    def create(self, principal: Principal, purpose: str, participants: Iterable[str]) -> CaseRow:
+        if purpose not in self._catalog.purposes:
+            raise InvalidRequest([Problem("/purpose", "not a registered purpose")])
+        if principal.org_type not in self._catalog.regisseur_types(purpose):
+            raise Forbidden("this organisation type cannot direct a case for this purpose")
+        now = _now()
+        case = CaseRow(
+            id="case-" + secrets.token_hex(6),
+            purpose=purpose,
+            stage="aanmelding",
+            regisseur_oin=principal.oin,
+            created_at=now,
+            updated_at=now,
+        )
+        with Session(self._engine) as session:
+            session.add(case)
+            session.flush()
+            for oin in sorted({principal.oin, *participants}):
+                session.add(ParticipantRow(case_id=case.id, oin=oin))
+            session.commit()
+            session.refresh(case)
+        return case
+
+    def _directed(self, session: Session, principal: Principal, case_id: str) -> CaseRow:
+        case = session.get(CaseRow, case_id)
+        if case is None:
+            raise NotFound("no such case")
+        if case.regisseur_oin != principal.oin:
+            raise Forbidden("only the case's regisseur organisation can change it")
+        if case.status != "open":
+            raise Conflict("the case is closed")
+        return case
+
+    def set_stage(self, principal: Principal, case_id: str, stage: str) -> CaseRow:
+        if stage not in STAGES:
+            raise InvalidRequest([Problem("/stage", f"must be one of {', '.join(STAGES)}")])
+        with Session(self._engine) as session:
+            case = self._directed(session, principal, case_id)
+            # NOTE: the life cycle only moves forward; reopening means a new case, new ledger trail.
+            if STAGES.index(stage) <= STAGES.index(case.stage):  # type: ignore[arg-type]
+                raise Conflict(f"a case at stage {case.stage} cannot move to {stage}")
+            case.stage = stage
+            case.status = "closed" if stage == "afgesloten" else "open"
+            case.updated_at = _now()
+            session.add(case)
+            session.commit()
+            session.refresh(case)
+        return case
+
+    def link_subject(
+        self,
+        principal: Principal,
+        case_id: str,
+        bsn: Bsn,
+        relation: str,
+        minor: bool,
+        consents: Iterable[str] = (),
+    ) -> SubjectRow:
+        consents = list(consents)
+        unknown = [s for s in consents if s not in self._catalog.sources]
+        if unknown:
+            raise InvalidRequest([Problem("/consents", "names a source that does not exist")])
+        pseudonym = self._pseudonymiser.pseudonym(bsn)
+        sealed = seal(bsn.digits.encode(), b"gateway-subject-bsn-v1", self._auditor)
+        with Session(self._engine) as session:
+            self._directed(session, principal, case_id)
+            if session.get(SubjectRow, (case_id, pseudonym)) is not None:
+                raise Conflict("this person is already linked to the case")
+            row = SubjectRow(
+                case_id=case_id,
+                subject=pseudonym,
+                subject_ref="subj-" + secrets.token_hex(6),
+                bsn_sealed=json.dumps(sealed.as_dict()),
+                relation=relation,
+                minor=minor,
+            )
+            session.add(row)
+            for source in sorted(set(consents)):
+                session.add(
+                    ConsentRow(
+                        case_id=case_id, subject=pseudonym, source=source,
+                        recorded_at=_now(), recorded_by=principal.oin,
+                    )
+                )
+            session.commit()
+            session.refresh(row)
+        return row
+
+    # -- what a participant sees -----------------------------------------------------------------
+
+    def cases_for(self, principal: Principal) -> list[dict[str, object]]:
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(CaseRow)
+                .join(ParticipantRow, col(ParticipantRow.case_id) == col(CaseRow.id))
+                .where(ParticipantRow.oin == principal.oin)
+                .order_by(col(CaseRow.created_at), col(CaseRow.id))
+            ).all()
+            out = []
+            for case in rows:
+                subjects = session.exec(
+                    select(SubjectRow).where(SubjectRow.case_id == case.id)
+                ).all()
+                out.append(self._case_view(principal, case, subjects))
+        return out
+
+    def _case_view(
+        self, principal: Principal, case: CaseRow, subjects: Iterable[SubjectRow]
+    ) -> dict[str, object]:
+        askable = (
+            self._catalog.necessity(case.purpose, case.stage, principal.role)
+            if case.status == "open"
+            else {}
+        )
+        return {
+            "case_id": case.id,
+            "purpose": case.purpose,
+            "purpose_title": self._catalog.purposes.get(case.purpose, {}).get("title", ""),
+            "stage": case.stage,
+            "status": case.status,
+            "regisseur": case.regisseur_oin == principal.oin,
+            "subjects": [
+                {"subject_ref": s.subject_ref, "relation": s.relation, "minor": s.minor}
+                for s in subjects
+            ],
+            # What this requester may ask at this stage, per the necessity matrix; the policy
+            # still decides each request (consent, minors and bases can narrow it further).
+            "askable": {src: sorted(fields) for src, fields in sorted(askable.items())},
+        }
+
+    def case_id_exists(self, case_id: str) -> bool:
+        with Session(self._engine) as session:
+            return session.get(CaseRow, CaseId(case_id)) is not None

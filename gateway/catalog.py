@@ -1,0 +1,67 @@
+"""Read-only, typed access to the policy catalogue (policies/catalog/*.yaml) for Python code.
+
+The policy decides; Python uses the catalogue only to know what exists — which sources a
+purpose has, what a field's type and sensitivity are — and as a second line of defence: a
+`geheim` or unknown field is dropped even if an engine granted it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.typing import FieldName, SourceId
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: FieldName
+    sensitivity: str
+    type: str
+    bands: tuple[Mapping[str, Any], ...] = ()
+
+
+class Catalog:
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self._doc = doc
+        self.purposes: Mapping[str, Mapping[str, Any]] = doc.get("purposes", {})
+        self.roles: Mapping[str, Mapping[str, Any]] = doc.get("roles", {})
+        self.org_types: Mapping[str, Mapping[str, Any]] = doc.get("org_types", {})
+        self._sources: Mapping[str, Mapping[str, Any]] = doc.get("sources", {})
+        self._necessity: Mapping[str, Any] = doc.get("necessity", {})
+
+    @property
+    def sources(self) -> list[SourceId]:
+        return [SourceId(s) for s in self._sources]
+
+    def purpose_sources(self, purpose: str) -> list[SourceId]:
+        return [SourceId(s) for s in self.purposes.get(purpose, {}).get("sources", [])]
+
+    def regisseur_types(self, purpose: str) -> list[str]:
+        return list(self.purposes.get(purpose, {}).get("regisseur", []))
+
+    def fields(self, source: str) -> dict[FieldName, FieldSpec]:
+        raw = self._sources.get(source, {}).get("fields", {})
+        return {
+            FieldName(name): FieldSpec(
+                name=FieldName(name),
+                sensitivity=str(spec.get("sensitivity", "geheim")),
+                type=str(spec.get("type", "string")),
+                bands=tuple(spec.get("bands", ())),
+            )
+            for name, spec in raw.items()
+        }
+
+    def releasable(self, source: str, field: str) -> bool:
+        spec = self.fields(source).get(FieldName(field))
+        return spec is not None and spec.sensitivity != "geheim"
+
+    def requires_consent(self, source: str) -> bool:
+        return bool(self._sources.get(source, {}).get("requires_consent", False))
+
+    def necessity(self, purpose: str, stage: str, role: str) -> dict[str, dict[str, str]]:
+        """The matrix row for (purpose, stage, role), limited to the purpose's sources."""
+        row = self._necessity.get(purpose, {}).get(stage, {}).get(role, {})
+        allowed = set(self.purpose_sources(purpose))
+        return {s: dict(f) for s, f in row.items() if s in allowed}

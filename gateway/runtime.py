@@ -1,0 +1,105 @@
+"""Wiring: build a running gateway's parts from :class:`Settings` (the edge that does I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from connectors.interface import Connector
+from connectors.sql import SqlConnector
+from gateway.auth.server import TokenServer
+from gateway.auth.tokens import TokenGenerator, TokenVerifier, signing_jwk
+from gateway.bsn import Pseudonymiser
+from gateway.cases.registry import CaseRegistry
+from gateway.catalog import Catalog
+from gateway.db import create_schema, make_engine
+from gateway.disclosure import DisclosureService
+from gateway.errors import ConfigurationError
+from gateway.keys import KeyRing, load_keyring
+from gateway.ledger.store import Ledger
+from gateway.policy.bundle import PolicySet, load_policy_set
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import PolicyEngine
+from gateway.settings import Settings
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Engine
+    keys: KeyRing
+    policy: PolicySet
+    catalog: Catalog
+    engine: PolicyEngine
+    ledger: Ledger
+    cases: CaseRegistry
+    disclosures: DisclosureService
+    token_generator: TokenGenerator
+    token_verifier: TokenVerifier
+    token_server: TokenServer
+
+
+def passphrase(settings: Settings) -> bytes | None:
+    if settings.key_passphrase is None:
+        return None
+    return settings.key_passphrase.get_secret_value().encode() or None
+
+
+def make_policy_engine(settings: Settings, policy: PolicySet) -> PolicyEngine:
+    if settings.policy_engine == "embedded":
+        return EmbeddedEngine(policy)
+    raise ConfigurationError("the OPA sidecar engine is not available in this version")
+
+
+def sql_connectors(settings: Settings, catalog: Catalog) -> dict[str, Connector]:
+    return {
+        source: SqlConnector(
+            source,
+            settings.source_url(source),
+            columns={name: spec.type for name, spec in catalog.fields(source).items()},
+        )
+        for source in catalog.sources
+    }
+
+
+def build_gateway(
+    settings: Settings,
+    *,
+    connectors: Mapping[str, Connector] | None = None,
+    engine: PolicyEngine | None = None,
+) -> Gateway:
+    """Load keys, policy and database; fail at start-up, not on the first request."""
+    keys = load_keyring(settings.keys_dir, passphrase(settings))
+    db = make_engine(settings.resolved_database_url)
+    create_schema(db)
+    policy = load_policy_set(settings.resolved_policy_dir)
+    catalog = Catalog(policy.catalog)
+    policy_engine = engine or make_policy_engine(settings, policy)
+    ledger = Ledger(db, keys.ledger_signing, keys.auditor_public)
+    jwk = signing_jwk(keys.token_signing)
+    generator = TokenGenerator(jwk, settings.issuer, settings.audience, settings.token_ttl_seconds)
+    return Gateway(
+        settings=settings,
+        db=db,
+        keys=keys,
+        policy=policy,
+        catalog=catalog,
+        engine=policy_engine,
+        ledger=ledger,
+        cases=CaseRegistry(db, catalog, Pseudonymiser(keys.pseudonym_key), keys.auditor_public),
+        disclosures=DisclosureService(
+            engine=policy_engine,
+            ledger=ledger,
+            connectors=connectors if connectors is not None else sql_connectors(settings, catalog),
+            catalog=catalog,
+            policy_timeout=settings.policy_timeout_seconds,
+            connector_timeout=settings.connector_timeout_seconds,
+        ),
+        token_generator=generator,
+        token_verifier=TokenVerifier(
+            jwk, settings.issuer, settings.audience, settings.clock_leeway_seconds
+        ),
+        token_server=TokenServer(db, generator),
+    )
