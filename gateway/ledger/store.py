@@ -133,7 +133,7 @@ class Ledger:
                 session.add(
                     LedgerRow(
                         **{k: v for k, v in header.as_dict().items() if k != "v"},
-                        body=json.dumps(body.as_dict(), sort_keys=True),
+                        body=canonical(body.as_dict()).decode("ascii"),
                         entry_hash=entry.entry_hash,
                         signature=entry.signature,
                     )

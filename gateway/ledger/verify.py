@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.errors import LedgerCorrupted
 from gateway.ledger.entry import (
     GENESIS,
+    canonical,
     entry_signature_valid,
     head_signature_valid,
     leaf_hash,
@@ -54,6 +55,10 @@ def verify_rows(
             recomputed = leaf_hash(entry.leaf())
         except (ValueError, KeyError, TypeError) as exc:
             raise LedgerCorrupted(f"entry {row.seq}: unreadable ({exc.__class__.__name__})", sequence=row.seq) from exc
+        if canonical(entry.body.as_dict()).decode("ascii") != row.body:
+            # NOTE: the stored body must be byte-for-byte canonical, so even a whitespace edit
+            # that would not change the parsed value is caught.
+            raise LedgerCorrupted(f"entry {row.seq}: body is not in canonical form", sequence=row.seq)
         if row.outcome not in ("permit", "partial", "deny"):
             raise LedgerCorrupted(f"entry {row.seq}: unknown outcome", sequence=row.seq)
         if recomputed != row.entry_hash:
