@@ -33,6 +33,8 @@ def memory_connectors(catalog: Catalog) -> dict[str, InMemoryConnector]:
 
 @dataclass
 class TestGateway:
+    __test__ = False  # a helper, not a pytest test class
+
     gateway: Gateway
     client: TestClient
     case_ids: Mapping[str, str]

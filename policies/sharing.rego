@@ -80,7 +80,22 @@ checks := [
 request_denials(inp, cat) := [reason |
 	some reason in checks
 	denied(reason, inp, cat)
+	relevant(reason, inp)
 ]
+
+# Explain the fundamental failure, not its consequences: without a case, nothing about the
+# case is reported; without a linked subject, nothing about the subject's age.
+relevant(reason, _) if reason in {"requester_unverified", "case_not_found"}
+
+relevant(reason, inp) if {
+	inp.case.found == true
+	reason != "minor_out_of_scope"
+}
+
+relevant("minor_out_of_scope", inp) if {
+	inp.case.found == true
+	inp.subject.linked == true
+}
 
 # The requester's org, org type and role come from the verified token (rule 2); the role must
 # belong to the organisation type.

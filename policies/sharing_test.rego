@@ -84,6 +84,15 @@ test_unknown_case_denied if {
 	denied_for(with_("case", {"found": false}), "case_not_found")
 }
 
+test_unknown_case_reports_only_that if {
+	sharing.decide(with_("case", {"found": false, "participants": []}), cat).reasons == ["case_not_found"]
+}
+
+test_unlinked_subject_reports_no_age_scope if {
+	inp := object.union(base, {"subject": {"linked": false}})
+	sharing.decide(inp, cat).reasons == ["subject_not_in_case"]
+}
+
 test_closed_case_denied if {
 	denied_for(with_("case", {"status": "closed"}), "case_closed")
 	denied_for(with_("case", {"stage": "afgesloten"}), "case_closed")

@@ -1,0 +1,185 @@
+"""DOMAIN.md's rules, each exercised through the HTTP API on the demo region."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import bsn
+
+from gateway.testing import TestGateway
+
+
+def disclose(gw: TestGateway, client: str, case: str, person: str, **body: Any) -> Any:
+    payload = {"case_id": gw.case_ids.get(case, case), "bsn": bsn(person), **body}
+    return gw.client.post("/v1/disclosures", json=payload, headers=gw.auth(client))
+
+
+def released(response: Any) -> dict[str, dict[str, Any]]:
+    return {s["source"]: s["fields"] for s in response.json()["sources"] if s["fields"]}
+
+
+# Rule 1 and 9: deny by default; every decision ledgered before data
+
+
+def test_family_overview_releases_per_source_with_receipt(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["receipt"]["sequence"] >= 1 and len(body["receipt"]["entry_hash"]) == 64
+    sources = {s["source"]: s for s in body["sources"]}
+    assert set(sources) == set(shared_gw.gateway.catalog.purpose_sources("mda_plus_plus"))
+    brp = sources["gemeente.brp"]["fields"]
+    assert brp["geboortedatum"]["transform"] == "age" and isinstance(brp["geboortedatum"]["value"], int)
+    assert sources["politie.incidenten"]["fields"]["wapens"] == {
+        "value": True, "transform": "exists", "legal_basis": "wpg_20", "break_glass": False}
+    assert sources["politie.incidenten"]["withheld"] == {"processen_verbaal": "geheim"}
+    assert sources["reclassering.toezicht"]["fields"]["toezichthouder"]["transform"] == "contact"
+
+
+def test_denial_is_problem_json_with_receipt(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "purmerend-regie", "mda", "mda.moeder")
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["receipt"]["sequence"] >= 1
+    assert all(reasons[0] == "not_a_participant" for reasons in problem["reasons"].values())
+
+
+# Rule 2: the requester comes from the verified token
+
+
+def test_body_cannot_set_organisation_or_role(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "woco-consulent", "mda", "mda.moeder", role="procesregisseur",
+                 oin="00000099000000000001")
+    assert r.status_code == 400
+    locations = {e["location"] for e in r.json()["errors"]}
+    assert locations == {"/role", "/oin"}
+
+
+def test_same_request_different_role_sees_different_fields(shared_gw: TestGateway) -> None:
+    regie = released(disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner", sources=["om.strafzaken"]))
+    agent = released(disclose(shared_gw, "politie-wijkagent", "mda", "mda.ex_partner", sources=["om.strafzaken"]))
+    assert set(regie["om.strafzaken"]) == {"lopende_zaak", "status", "contactverbod", "volgende_zitting"}
+    assert set(agent["om.strafzaken"]) == {"lopende_zaak", "contactverbod"}
+
+
+# Rule 3: case exists, open, participant; subject linked
+
+
+def test_unknown_case_denied_and_ledgered(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-regie", "case-000000000000", "mda.moeder")
+    assert r.status_code == 403
+    assert r.json()["reasons"] == {"(geen bron)": ["case_not_found"]}
+
+
+def test_closed_case_releases_nothing(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-regie", "afgesloten", "mda.moeder")
+    assert r.status_code == 403
+    assert all("case_closed" in v for v in r.json()["reasons"].values())
+
+
+def test_nothing_about_a_subject_outside_the_case(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-regie", "mda", "buiten.casus")
+    assert r.status_code == 403
+    assert all(v == ["subject_not_in_case"] for v in r.json()["reasons"].values())
+
+
+def test_org_type_outside_purpose_denied(shared_gw: TestGateway) -> None:
+    # The housing corporation takes part in the PGA case but MDA++ is not its purpose.
+    r = disclose(shared_gw, "woco-consulent", "mda", "mda.moeder")
+    assert r.status_code == 403
+
+
+# Rule 4: requested ∩ necessary ∩ offered; geheim never
+
+
+def test_requested_fields_narrow_the_release(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner", sources=["politie.incidenten"],
+                 fields={"politie.incidenten": ["wapens", "processen_verbaal", "schoenmaat"]})
+    src = r.json()["sources"][0]
+    assert set(src["fields"]) == {"wapens"}
+    assert src["withheld"] == {"processen_verbaal": "geheim", "schoenmaat": "not_offered"}
+
+
+def test_screening_stage_gives_only_dat_information(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "politie-wijkagent", "huisverbod", "huisverbod.uithuisgeplaatste",
+                 sources=["veilig_thuis.meldingen"])
+    fields = r.json()["sources"][0]["fields"]
+    assert {f: v["transform"] for f, v in fields.items()} == {"lopende_melding": "exists",
+                                                               "contactpersoon": "contact"}
+
+
+def test_band_transform_for_rent_arrears(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-meldpunt", "wvggz", "wvggz.man", sources=["woningcorporatie.huur"])
+    assert r.json()["sources"][0]["fields"]["huurachterstand"]["value"] == ">=1000"
+
+
+# Rule 5: special categories, GGZ consent, criminal-law data
+
+
+def test_ggz_without_consent_withholds(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-meldpunt", "wvggz", "wvggz.man", sources=["ggz.behandeling"])
+    assert r.status_code == 403
+    assert r.json()["reasons"]["ggz.behandeling"] == ["no_field_released"]
+
+
+def test_ggz_with_recorded_consent_releases(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-regie", "zvh", "zvh.vrouw", sources=["ggz.behandeling"])
+    src = r.json()["sources"][0]
+    assert set(src["fields"]) == {"in_behandeling", "regiebehandelaar"}
+    assert src["withheld"]["diagnose"] == "geheim"
+
+
+def test_source_outside_purpose_denied(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "zaanstad-meldpunt", "wvggz", "wvggz.man", sources=["om.strafzaken"])
+    assert r.json()["reasons"]["om.strafzaken"] == ["source_not_in_purpose"]
+
+
+# Rule 6: children only in purposes that include them
+
+
+def test_children_in_mda(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "rvdk-onderzoek", "mda", "mda.kind1", sources=["veilig_thuis.meldingen"])
+    assert r.status_code == 200
+    assert r.json()["sources"][0]["fields"]["kinderen_betrokken"]["value"] is True
+
+
+# Rule 7: urgency and break-glass
+
+
+def test_break_glass_needs_written_justification(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "politie-wijkagent", "wvggz", "wvggz.man", sources=["ggz.behandeling"], urgency="spoed")
+    assert r.status_code == 403
+    r = disclose(shared_gw, "politie-wijkagent", "wvggz", "wvggz.man", sources=["ggz.behandeling"],
+                 urgency="spoed", justification="Acute dreiging, betrokkene verward op straat")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["review_required"] is True
+    src = body["sources"][0]
+    assert set(src["fields"]) == {"crisiskaart_contact"}
+    assert src["fields"]["crisiskaart_contact"]["break_glass"] is True
+    assert src["obligations"][0]["urgency_horizon"] == "PT15M"
+
+
+def test_break_glass_is_flagged_in_the_public_ledger_header(gw: TestGateway) -> None:
+    from gateway.ledger.store import read_entries
+
+    disclose(gw, "politie-wijkagent", "wvggz", "wvggz.man", sources=["ggz.behandeling"],
+             urgency="spoed", justification="Acute dreiging")
+    last = list(read_entries(gw.gateway.db))[-1]
+    assert last.review is True and last.outcome == "partial"
+
+
+# Rule 8: every decision explains itself
+
+
+def test_every_field_is_released_or_explained(shared_gw: TestGateway) -> None:
+    r = disclose(shared_gw, "veiligthuis", "mda", "mda.ex_partner")
+    catalog = shared_gw.gateway.catalog
+    for src in r.json()["sources"]:
+        offered = set(catalog.fields(src["source"]))
+        if src["status"] == "released":
+            assert set(src["fields"]) | set(src["withheld"]) == offered
+            assert all(f["legal_basis"] for f in src["fields"].values())
+        else:
+            assert src["reasons"] or src["status"] == "no_record"
