@@ -1,0 +1,83 @@
+"""Properties that must hold for *any* request (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.demo import CLIENTS, PERSONS
+from gateway.keys import AUDITOR_PRIVATE, load_auditor_private
+from gateway.ledger.sealing import open_sealed
+from gateway.ledger.store import count_entries, read_entries, row_to_entry
+from gateway.testing import TestGateway
+
+CATALOG_SOURCES = [
+    "gemeente.brp", "gemeente.wijkteam", "politie.incidenten", "om.strafzaken",
+    "reclassering.toezicht", "veilig_thuis.meldingen", "rvdk.onderzoeken", "ggz.behandeling",
+    "woningcorporatie.huur",
+]
+FIELD_NAMES = ["naam", "adres", "wapens", "processen_verbaal", "diagnose", "medicatie",
+               "gespreksverslagen", "crisiskaart_contact", "risico", "huurachterstand", "bestaat_niet"]
+CASE_KEYS = ["mda", "wvggz", "pga", "zvh", "huisverbod", "afgesloten", "case-onbekend0"]
+
+requests = st.fixed_dictionaries(
+    {
+        "client": st.sampled_from([c.client_id for c in CLIENTS]),
+        "case": st.sampled_from(CASE_KEYS),
+        "person": st.sampled_from([p.bsn for p in PERSONS]),
+        "sources": st.none() | st.lists(st.sampled_from(CATALOG_SOURCES), min_size=1, max_size=4, unique=True),
+        "fields": st.none() | st.dictionaries(st.sampled_from(CATALOG_SOURCES),
+                                             st.lists(st.sampled_from(FIELD_NAMES), max_size=4), max_size=3),
+        "urgency": st.sampled_from(["regulier", "spoed"]),
+        "justification": st.none() | st.sampled_from(["", "Acute dreiging voor kinderen"]),
+    }
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(req=requests)
+def test_response_never_exceeds_the_decision_and_is_always_ledgered(shared_gw: TestGateway, req: dict[str, Any]) -> None:
+    gw = shared_gw
+    body: dict[str, Any] = {"case_id": gw.case_ids.get(req["case"], req["case"]), "bsn": req["person"],
+                            "urgency": req["urgency"]}
+    for key in ("sources", "fields", "justification"):
+        if req[key] is not None:
+            body[key] = req[key]
+    before = count_entries(gw.gateway.db)
+    r = gw.client.post("/v1/disclosures", json=body, headers=gw.auth(req["client"]))
+
+    # Every decided response has exactly one new ledger entry, whose hash is the receipt.
+    assert r.status_code in (200, 403)
+    assert count_entries(gw.gateway.db) == before + 1
+    last = list(read_entries(gw.gateway.db))[-1]
+    assert r.json()["receipt"]["entry_hash"] == last.entry_hash
+    if r.status_code == 403:
+        assert last.outcome == "deny"
+        assert "sources" not in r.json()
+        return
+
+    # The auditor's view of the same entry: what the decision granted, per source.
+    entry = row_to_entry(last)
+    auditor = load_auditor_private(gw.gateway.settings.keys_dir / AUDITOR_PRIVATE, None)
+    ledgered = json.loads(open_sealed(entry.body, entry.header.aad(), auditor))
+    granted = {d["source"]: d["fields"] for d in ledgered["decisions"]}
+
+    catalog = gw.gateway.catalog
+    for src in r.json()["sources"]:
+        specs = catalog.fields(src["source"])
+        for name, released in src["fields"].items():
+            # Never a field the decision did not grant, never a geheim or unknown field.
+            assert name in specs and specs[name].sensitivity != "geheim"
+            assert granted[src["source"]][name]["transform"] == released["transform"]
+            assert src["status"] == "released"
+            assert name not in src["withheld"]
+            assert released["legal_basis"]
+            if req["fields"] and req["fields"].get(src["source"]):
+                assert name in req["fields"][src["source"]]
+        if src["status"] != "released":
+            assert src["fields"] == {}
+    if req["urgency"] != "spoed" or not req["justification"]:
+        assert all(not f["break_glass"] for s in r.json()["sources"] for f in s["fields"].values())
