@@ -87,8 +87,8 @@ def create_app(gw: Gateway) -> FastAPI:
     @app.post("/oauth/token", tags=["auth"], summary="OAuth2 client credentials (RFC 6749 §4.4)")
     async def token(request: Request) -> JSONResponse:
         form = {k: str(v) for k, v in (await request.form()).items()}
-        oauth_request = FormRequest(request.method, str(request.url), request.headers, form)
         try:
+            oauth_request = FormRequest(request.method, str(request.url), request.headers, form)
             status, body, headers = gw.token_server.create_token_response(oauth_request)
         except InsecureTransportError:
             raise InvalidRequest(
