@@ -23,13 +23,16 @@ from sqlalchemy import (
     create_engine,
     select,
 )
-from sqlalchemy.types import TypeEngine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import TypeEngine
 
 from connectors.interface import ConnectorError, SubjectKey
 
-
-_COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {"bool": Boolean, "int": Integer, "money": Integer}
+_COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {
+    "bool": Boolean,
+    "int": Integer,
+    "money": Integer,
+}
 
 
 def records_table(columns: Mapping[str, str], table: str = "records", key: str = "bsn") -> Table:
@@ -77,7 +80,9 @@ class SqlConnector:
                 row = conn.execute(statement, {"subject": subject.digits}).mappings().first()
         except SQLAlchemyError as exc:
             # NOTE: the driver's message can contain the bound BSN; do not chain its text.
-            raise ConnectorError(f"{self._source}: query failed ({exc.__class__.__name__})") from None
+            raise ConnectorError(
+                f"{self._source}: query failed ({exc.__class__.__name__})"
+            ) from None
         if row is None:
             return None
         return {f: self._decode(f, row[f]) for f in fields}
@@ -94,4 +99,3 @@ class SqlConnector:
 
     def dispose(self) -> None:
         self._engine.dispose()
-

@@ -53,7 +53,7 @@ class Bsn:
 
 
 class Pseudonymiser:
-    """HMAC-SHA256 under the instance's pseudonymisation key: stable per instance, not reversible."""
+    """HMAC-SHA256 under the instance's pseudonymisation key: stable, not reversible."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:

@@ -34,7 +34,9 @@ app.add_typer(ledger_app, name="ledger")
 T = TypeVar("T")
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", envvar="GATEWAY_HOME", help="Data directory (keys, databases, policies)."),
+    typer.Option(
+        "--home", envvar="GATEWAY_HOME", help="Data directory (keys, databases, policies)."
+    ),
 ]
 
 
@@ -62,8 +64,13 @@ def _run(fn: Callable[[], T]) -> T:
 @keys_app.command("init")
 def keys_init(
     home: HomeOption = None,
-    force: Annotated[bool, typer.Option(help="Replace existing keys (old ledger entries stay "
-                                                 "verifiable only with the old public key).")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace existing keys (old ledger entries stay "
+            "verifiable only with the old public key)."
+        ),
+    ] = False,
 ) -> None:
     """Generate the token-signing, ledger-signing, auditor and pseudonymisation keys.
 
@@ -78,8 +85,11 @@ def keys_init(
     for path in paths:
         typer.echo(f"wrote {path}")
     if not passphrase(settings):
-        typer.secho("note: GATEWAY_KEY_PASSPHRASE is not set; private keys are unencrypted.",
-                    fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            "note: GATEWAY_KEY_PASSPHRASE is not set; private keys are unencrypted.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -101,17 +111,22 @@ def token(
         if not rows:
             typer.echo("no clients registered (run `gateway demo` for the demo region)")
         for row in rows:
-            typer.echo(f"{row.client_id:24} {row.org_type:17} {row.role:24} {row.oin}  {row.organisation}")
+            typer.echo(
+                f"{row.client_id:24} {row.org_type:17} {row.role:24} {row.oin}  {row.organisation}"
+            )
         return
     if client_id is None:
         typer.secho("error: give a CLIENT_ID or --list", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    row = get_client(gw.db, client_id)
-    if row is None:
-        typer.secho(f"error: no registered client {client_id!r} (see `gateway token --list`)",
-                    fg=typer.colors.RED, err=True)
+    found = get_client(gw.db, client_id)
+    if found is None:
+        typer.secho(
+            f"error: no registered client {client_id!r} (see `gateway token --list`)",
+            fg=typer.colors.RED,
+            err=True,
+        )
         raise typer.Exit(66)
-    typer.echo(gw.token_generator.mint(AuthlibClient(row))["access_token"])
+    typer.echo(gw.token_generator.mint(AuthlibClient(found))["access_token"])
 
 
 # -- policy ------------------------------------------------------------------------------------
@@ -121,7 +136,9 @@ def token(
 def policy_test(
     home: HomeOption = None,
     policy_dir: Annotated[Path | None, typer.Option(help="Policy directory to test.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing tests too.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List passing tests too.")
+    ] = False,
 ) -> None:
     """Run the policy set's Rego unit tests (*_test.rego); exit 1 on any failure."""
     from gateway.policy.bundle import load_policy_set
@@ -133,9 +150,15 @@ def policy_test(
     failed = [o for o in outcomes if not o.passed]
     for o in outcomes:
         if verbose or not o.passed:
-            mark = typer.style("PASS", fg=typer.colors.GREEN) if o.passed else typer.style("FAIL", fg=typer.colors.RED)
+            mark = (
+                typer.style("PASS", fg=typer.colors.GREEN)
+                if o.passed
+                else typer.style("FAIL", fg=typer.colors.RED)
+            )
             typer.echo(f"{mark} {o.module}: {o.name}" + (f" — {o.detail}" if o.detail else ""))
-    typer.echo(f"{len(outcomes) - len(failed)}/{len(outcomes)} policy tests passed ({policy.version[:19]})")
+    typer.echo(
+        f"{len(outcomes) - len(failed)}/{len(outcomes)} policy tests passed ({policy.version[:19]})"
+    )
     if not outcomes:
         typer.secho("error: no policy tests found", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
@@ -149,8 +172,12 @@ def policy_test(
 @ledger_app.command("verify")
 def ledger_verify(
     home: HomeOption = None,
-    database_url: Annotated[str | None, typer.Option(help="Ledger database (default: the home's).")] = None,
-    public_key: Annotated[Path | None, typer.Option(help="Ledger public key (default: keys/ledger-signing.pub).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Ledger database (default: the home's).")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="Ledger public key (default: keys/ledger-signing.pub).")
+    ] = None,
 ) -> None:
     """Check every entry's hash, link and signature, and the signed head.
 
@@ -169,11 +196,15 @@ def ledger_verify(
 
     create_schema(engine)
     total = count_entries(engine)
-    with typer.progressbar(length=total, label="verifying", file=sys.stderr,
-                           show_pos=True) as bar:
-        report = _run(lambda: verify_rows(read_entries(engine), read_head(engine), key,
-                                          progress=lambda _seq: bar.update(1)))
-    typer.echo(f"ledger intact: {report.entries} entries, head {report.head_seq} {report.head_hash[:16]}…")
+    with typer.progressbar(length=total, label="verifying", file=sys.stderr, show_pos=True) as bar:
+        report = _run(
+            lambda: verify_rows(
+                read_entries(engine), read_head(engine), key, progress=lambda _seq: bar.update(1)
+            )
+        )
+    typer.echo(
+        f"ledger intact: {report.entries} entries, head {report.head_seq} {report.head_hash[:16]}…"
+    )
 
 
 # -- serving -----------------------------------------------------------------------------------
@@ -186,16 +217,25 @@ def _serve(settings: Settings) -> None:
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
 
-    configure_logging()
     gw = _run(lambda: build_gateway(settings))
-    uvicorn.run(create_app(gw), host=settings.host, port=settings.port, log_level="warning",
-                proxy_headers=True)
+    # NOTE: configure logging only once the instance is up; structlog binds the stream it
+    # writes to, and a failed start must leave the caller's streams alone.
+    configure_logging()
+    uvicorn.run(
+        create_app(gw),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=True,
+    )
 
 
 @app.command("serve")
 def serve(
     home: HomeOption = None,
-    host: Annotated[str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1].")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
 ) -> None:
     """Serve a configured instance (keys must exist; see `gateway keys init`)."""
@@ -206,7 +246,9 @@ def serve(
 @app.command("demo")
 def demo(
     home: HomeOption = None,
-    host: Annotated[str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1].")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding.")] = True,
 ) -> None:
@@ -238,7 +280,7 @@ def demo(
         f"-d grant_type=client_credentials {base}/oauth/token | python3 -c "
         "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
-        f"-d '{{\"case_id\": \"{case_ids['mda']}\", \"bsn\": \"{bsn}\"}}' {base}/v1/disclosures\n\n"
+        f'-d \'{{"case_id": "{case_ids["mda"]}", "bsn": "{bsn}"}}\' {base}/v1/disclosures\n\n'
         f"API docs: {base}/docs   OpenAPI: {base}/openapi.json\n"
     )
     if serve_:

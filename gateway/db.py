@@ -28,8 +28,8 @@ def make_engine(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     # Import the table modules so their metadata is registered before create_all.
-    import gateway.auth.clients  # noqa: F401
-    import gateway.cases.models  # noqa: F401
+    import gateway.auth.clients
+    import gateway.cases.models
     import gateway.ledger.store  # noqa: F401
 
     SQLModel.metadata.create_all(engine)

@@ -36,13 +36,20 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from gateway.errors import KeyUnavailable
 
-TOKEN_SIGNING = "token-signing.key"
+TOKEN_SIGNING = "token-signing.key"  # noqa: S105 — a file name
 LEDGER_SIGNING = "ledger-signing.key"
 LEDGER_PUBLIC = "ledger-signing.pub"
 AUDITOR_PUBLIC = "auditor.pub"
 AUDITOR_PRIVATE = "auditor.key"
 PSEUDONYM = "pseudonym.key"
-ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, AUDITOR_PRIVATE, PSEUDONYM)
+ALL_FILES = (
+    TOKEN_SIGNING,
+    LEDGER_SIGNING,
+    LEDGER_PUBLIC,
+    AUDITOR_PUBLIC,
+    AUDITOR_PRIVATE,
+    PSEUDONYM,
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,8 @@ def _pem_encryption(passphrase: bytes | None) -> serialization.KeySerializationE
 
 
 def _private_pem(
-    key: Ed25519PrivateKey | X25519PrivateKey | ec.EllipticCurvePrivateKey,
-    passphrase: bytes | None) -> bytes:
+    key: Ed25519PrivateKey | X25519PrivateKey | ec.EllipticCurvePrivateKey, passphrase: bytes | None
+) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -155,7 +162,9 @@ def _read(keys_dir: Path, name: str) -> bytes:
     try:
         return (keys_dir / name).read_bytes()
     except OSError as exc:
-        raise KeyUnavailable(f"cannot read {name} in the keys directory; run `gateway keys init`") from exc
+        raise KeyUnavailable(
+            f"cannot read {name} in the keys directory; run `gateway keys init`"
+        ) from exc
 
 
 def _load_private(data: bytes, name: str, passphrase: bytes | None) -> object:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from connectors.interface import Connector
 from connectors.memory import InMemoryConnector
@@ -60,7 +61,7 @@ def make_test_gateway(
 ) -> TestGateway:
     from gateway.demo import seed
 
-    settings = Settings(home=home, key_passphrase=passphrase)
+    settings = Settings(home=home, key_passphrase=SecretStr(passphrase) if passphrase else None)
     if not keys_exist(settings.keys_dir):
         init_keys(settings.keys_dir, passphrase.encode() if passphrase else None)
     catalog = Catalog(load_policy_set(settings.resolved_policy_dir).catalog)

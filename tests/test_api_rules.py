@@ -29,9 +29,15 @@ def test_family_overview_releases_per_source_with_receipt(shared_gw: TestGateway
     sources = {s["source"]: s for s in body["sources"]}
     assert set(sources) == set(shared_gw.gateway.catalog.purpose_sources("mda_plus_plus"))
     brp = sources["gemeente.brp"]["fields"]
-    assert brp["geboortedatum"]["transform"] == "age" and isinstance(brp["geboortedatum"]["value"], int)
+    assert brp["geboortedatum"]["transform"] == "age" and isinstance(
+        brp["geboortedatum"]["value"], int
+    )
     assert sources["politie.incidenten"]["fields"]["wapens"] == {
-        "value": True, "transform": "exists", "legal_basis": "wpg_20", "break_glass": False}
+        "value": True,
+        "transform": "exists",
+        "legal_basis": "wpg_20",
+        "break_glass": False,
+    }
     assert sources["politie.incidenten"]["withheld"] == {"processen_verbaal": "geheim"}
     assert sources["reclassering.toezicht"]["fields"]["toezichthouder"]["transform"] == "contact"
 
@@ -49,17 +55,32 @@ def test_denial_is_problem_json_with_receipt(shared_gw: TestGateway) -> None:
 
 
 def test_body_cannot_set_organisation_or_role(shared_gw: TestGateway) -> None:
-    r = disclose(shared_gw, "woco-consulent", "mda", "mda.moeder", role="procesregisseur",
-                 oin="00000099000000000001")
+    r = disclose(
+        shared_gw,
+        "woco-consulent",
+        "mda",
+        "mda.moeder",
+        role="procesregisseur",
+        oin="00000099000000000001",
+    )
     assert r.status_code == 400
     locations = {e["location"] for e in r.json()["errors"]}
     assert locations == {"/role", "/oin"}
 
 
 def test_same_request_different_role_sees_different_fields(shared_gw: TestGateway) -> None:
-    regie = released(disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner", sources=["om.strafzaken"]))
-    agent = released(disclose(shared_gw, "politie-wijkagent", "mda", "mda.ex_partner", sources=["om.strafzaken"]))
-    assert set(regie["om.strafzaken"]) == {"lopende_zaak", "status", "contactverbod", "volgende_zitting"}
+    regie = released(
+        disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner", sources=["om.strafzaken"])
+    )
+    agent = released(
+        disclose(shared_gw, "politie-wijkagent", "mda", "mda.ex_partner", sources=["om.strafzaken"])
+    )
+    assert set(regie["om.strafzaken"]) == {
+        "lopende_zaak",
+        "status",
+        "contactverbod",
+        "volgende_zitting",
+    }
     assert set(agent["om.strafzaken"]) == {"lopende_zaak", "contactverbod"}
 
 
@@ -94,23 +115,38 @@ def test_org_type_outside_purpose_denied(shared_gw: TestGateway) -> None:
 
 
 def test_requested_fields_narrow_the_release(shared_gw: TestGateway) -> None:
-    r = disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner", sources=["politie.incidenten"],
-                 fields={"politie.incidenten": ["wapens", "processen_verbaal", "schoenmaat"]})
+    r = disclose(
+        shared_gw,
+        "zaanstad-regie",
+        "mda",
+        "mda.ex_partner",
+        sources=["politie.incidenten"],
+        fields={"politie.incidenten": ["wapens", "processen_verbaal", "schoenmaat"]},
+    )
     src = r.json()["sources"][0]
     assert set(src["fields"]) == {"wapens"}
     assert src["withheld"] == {"processen_verbaal": "geheim", "schoenmaat": "not_offered"}
 
 
 def test_screening_stage_gives_only_dat_information(shared_gw: TestGateway) -> None:
-    r = disclose(shared_gw, "politie-wijkagent", "huisverbod", "huisverbod.uithuisgeplaatste",
-                 sources=["veilig_thuis.meldingen"])
+    r = disclose(
+        shared_gw,
+        "politie-wijkagent",
+        "huisverbod",
+        "huisverbod.uithuisgeplaatste",
+        sources=["veilig_thuis.meldingen"],
+    )
     fields = r.json()["sources"][0]["fields"]
-    assert {f: v["transform"] for f, v in fields.items()} == {"lopende_melding": "exists",
-                                                               "contactpersoon": "contact"}
+    assert {f: v["transform"] for f, v in fields.items()} == {
+        "lopende_melding": "exists",
+        "contactpersoon": "contact",
+    }
 
 
 def test_band_transform_for_rent_arrears(shared_gw: TestGateway) -> None:
-    r = disclose(shared_gw, "zaanstad-meldpunt", "wvggz", "wvggz.man", sources=["woningcorporatie.huur"])
+    r = disclose(
+        shared_gw, "zaanstad-meldpunt", "wvggz", "wvggz.man", sources=["woningcorporatie.huur"]
+    )
     assert r.json()["sources"][0]["fields"]["huurachterstand"]["value"] == ">=1000"
 
 
@@ -139,7 +175,9 @@ def test_source_outside_purpose_denied(shared_gw: TestGateway) -> None:
 
 
 def test_children_in_mda(shared_gw: TestGateway) -> None:
-    r = disclose(shared_gw, "rvdk-onderzoek", "mda", "mda.kind1", sources=["veilig_thuis.meldingen"])
+    r = disclose(
+        shared_gw, "rvdk-onderzoek", "mda", "mda.kind1", sources=["veilig_thuis.meldingen"]
+    )
     assert r.status_code == 200
     assert r.json()["sources"][0]["fields"]["kinderen_betrokken"]["value"] is True
 
@@ -148,10 +186,24 @@ def test_children_in_mda(shared_gw: TestGateway) -> None:
 
 
 def test_break_glass_needs_written_justification(shared_gw: TestGateway) -> None:
-    r = disclose(shared_gw, "politie-wijkagent", "wvggz", "wvggz.man", sources=["ggz.behandeling"], urgency="spoed")
+    r = disclose(
+        shared_gw,
+        "politie-wijkagent",
+        "wvggz",
+        "wvggz.man",
+        sources=["ggz.behandeling"],
+        urgency="spoed",
+    )
     assert r.status_code == 403
-    r = disclose(shared_gw, "politie-wijkagent", "wvggz", "wvggz.man", sources=["ggz.behandeling"],
-                 urgency="spoed", justification="Acute dreiging, betrokkene verward op straat")
+    r = disclose(
+        shared_gw,
+        "politie-wijkagent",
+        "wvggz",
+        "wvggz.man",
+        sources=["ggz.behandeling"],
+        urgency="spoed",
+        justification="Acute dreiging, betrokkene verward op straat",
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["review_required"] is True
@@ -164,8 +216,15 @@ def test_break_glass_needs_written_justification(shared_gw: TestGateway) -> None
 def test_break_glass_is_flagged_in_the_public_ledger_header(gw: TestGateway) -> None:
     from gateway.ledger.store import read_entries
 
-    disclose(gw, "politie-wijkagent", "wvggz", "wvggz.man", sources=["ggz.behandeling"],
-             urgency="spoed", justification="Acute dreiging")
+    disclose(
+        gw,
+        "politie-wijkagent",
+        "wvggz",
+        "wvggz.man",
+        sources=["ggz.behandeling"],
+        urgency="spoed",
+        justification="Acute dreiging",
+    )
     last = list(read_entries(gw.gateway.db))[-1]
     assert last.review is True and last.outcome == "partial"
 

@@ -20,11 +20,19 @@ def secret(gw: TestGateway, client_id: str) -> str:
 
 
 def test_client_credentials_basic_and_post(shared_gw: TestGateway) -> None:
-    basic = shared_gw.client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                                  auth=("veiligthuis", secret(shared_gw, "veiligthuis")))
-    post = shared_gw.client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": "veiligthuis",
-        "client_secret": secret(shared_gw, "veiligthuis")})
+    basic = shared_gw.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("veiligthuis", secret(shared_gw, "veiligthuis")),
+    )
+    post = shared_gw.client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "veiligthuis",
+            "client_secret": secret(shared_gw, "veiligthuis"),
+        },
+    )
     for r in (basic, post):
         assert r.status_code == 200
         token = r.json()
@@ -33,13 +41,26 @@ def test_client_credentials_basic_and_post(shared_gw: TestGateway) -> None:
         assert (who.org_type, who.role) == ("veilig_thuis", "veilig_thuis_medewerker")
 
 
-@pytest.mark.parametrize(("data", "auth", "status", "error"), [
-    ({"grant_type": "client_credentials"}, ("veiligthuis", "wrong"), 401, "invalid_client"),
-    ({"grant_type": "client_credentials"}, ("nobody", "x"), 401, "invalid_client"),
-    ({"grant_type": "password", "username": "a", "password": "b"}, None, 400, "unsupported_grant_type"),
-])
-def test_token_endpoint_refusals_are_problems(shared_gw: TestGateway, data: dict[str, str],
-                                               auth: tuple[str, str] | None, status: int, error: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "auth", "status", "error"),
+    [
+        ({"grant_type": "client_credentials"}, ("veiligthuis", "wrong"), 401, "invalid_client"),
+        ({"grant_type": "client_credentials"}, ("nobody", "x"), 401, "invalid_client"),
+        (
+            {"grant_type": "password", "username": "a", "password": "b"},
+            None,
+            400,
+            "unsupported_grant_type",
+        ),
+    ],
+)
+def test_token_endpoint_refusals_are_problems(
+    shared_gw: TestGateway,
+    data: dict[str, str],
+    auth: tuple[str, str] | None,
+    status: int,
+    error: str,
+) -> None:
     r = shared_gw.client.post("/oauth/token", data=data, auth=auth)
     assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
@@ -50,8 +71,11 @@ def test_client_secrets_refused_over_plain_http_off_loopback(shared_gw: TestGate
     from fastapi.testclient import TestClient
 
     remote = TestClient(shared_gw.client.app, base_url="http://gateway.example")
-    r = remote.post("/oauth/token", data={"grant_type": "client_credentials"},
-                    auth=("veiligthuis", secret(shared_gw, "veiligthuis")))
+    r = remote.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("veiligthuis", secret(shared_gw, "veiligthuis")),
+    )
     assert r.status_code == 400
     assert "TLS" in r.json()["errors"][0]["message"]
 
@@ -63,7 +87,9 @@ def _claims(gw: TestGateway, **override: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def _sign(claims: dict[str, Any], key: Any, header: dict[str, Any] | None = None, alg: str = ALGORITHM) -> str:
+def _sign(
+    claims: dict[str, Any], key: Any, header: dict[str, Any] | None = None, alg: str = ALGORITHM
+) -> str:
     h = {"alg": alg, "typ": "at+jwt", **(header or {})}
     return jwt.encode(h, claims, key, algorithms=[alg])
 
@@ -80,11 +106,19 @@ def test_valid_token_accepted(shared_gw: TestGateway) -> None:
     assert call(shared_gw, _sign(_claims(shared_gw), _own_key(shared_gw))).status_code == 200
 
 
-@pytest.mark.parametrize("change", [
-    {"aud": "urn:other"}, {"iss": "urn:other"}, {"exp": int(time.time()) - 3600},
-    {"nbf": int(time.time()) + 3600}, {"exp": None}, {"nbf": None}, {"role": None},
-    {"urn:nl:oin": "12345"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"aud": "urn:other"},
+        {"iss": "urn:other"},
+        {"exp": int(time.time()) - 3600},
+        {"nbf": int(time.time()) + 3600},
+        {"exp": None},
+        {"nbf": None},
+        {"role": None},
+        {"urn:nl:oin": "12345"},
+    ],
+)
 def test_claims_are_checked(shared_gw: TestGateway, change: dict[str, Any]) -> None:
     r = call(shared_gw, _sign(_claims(shared_gw, **change), _own_key(shared_gw)))
     assert r.status_code == 401
@@ -94,14 +128,20 @@ def test_claims_are_checked(shared_gw: TestGateway, change: dict[str, Any]) -> N
 
 def test_foreign_key_unknown_kid_hmac_and_none_refused(shared_gw: TestGateway) -> None:
     claims = _claims(shared_gw)
-    other = KeySet([ECKey.import_key(ec.generate_private_key(ec.SECP256R1()), parameters={"kid": "x"})])
-    same_key_other_kid = ECKey.import_key(shared_gw.gateway.keys.token_signing, parameters={"kid": "other"})
+    other = KeySet(
+        [ECKey.import_key(ec.generate_private_key(ec.SECP256R1()), parameters={"kid": "x"})]
+    )
+    same_key_other_kid = ECKey.import_key(
+        shared_gw.gateway.keys.token_signing, parameters={"kid": "other"}
+    )
     tokens = [
         _sign(claims, other),
         _sign(claims, KeySet([same_key_other_kid])),
         _sign(claims, OctKey.generate_key(256), alg="HS256"),
-        base64.urlsafe_b64encode(b'{"alg":"none","typ":"at+jwt"}').decode().rstrip("=") + "."
-        + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=") + ".",
+        base64.urlsafe_b64encode(b'{"alg":"none","typ":"at+jwt"}').decode().rstrip("=")
+        + "."
+        + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        + ".",
         "not-a-token",
     ]
     for token in tokens:

@@ -12,7 +12,10 @@ def test_known_test_numbers_pass(digits: str) -> None:
     assert elfproef(digits)
 
 
-@pytest.mark.parametrize("digits", ["999993848", "12345678", "1234567820", "abcdefghi", "000000000", "１２３４５６７８２"])
+@pytest.mark.parametrize(
+    "digits",
+    ["999993848", "12345678", "1234567820", "abcdefghi", "000000000", "１２３４５６７８２"],
+)
 def test_invalid_numbers_fail(digits: str) -> None:
     assert not elfproef(digits)
 

@@ -21,44 +21,73 @@ def test_participant_lists_cases_with_what_to_ask(shared_gw: TestGateway) -> Non
 
 def test_regisseur_builds_a_case_and_participants_then_see_it(gw: TestGateway) -> None:
     regie = gw.auth("zaanstad-regie")
-    r = gw.client.post("/v1/cases", json={"purpose": "huisverbod", "participants": [VT]}, headers=regie)
+    r = gw.client.post(
+        "/v1/cases", json={"purpose": "huisverbod", "participants": [VT]}, headers=regie
+    )
     assert r.status_code == 201
     case_id = r.json()["case_id"]
     assert r.json()["stage"] == "aanmelding"
 
-    r = gw.client.post(f"/v1/cases/{case_id}/subjects", headers=regie,
-                       json={"bsn": bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False})
+    r = gw.client.post(
+        f"/v1/cases/{case_id}/subjects",
+        headers=regie,
+        json={"bsn": bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False},
+    )
     assert r.status_code == 201 and r.json()["subject_ref"].startswith("subj-")
-    dup = gw.client.post(f"/v1/cases/{case_id}/subjects", headers=regie,
-                         json={"bsn": bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False})
+    dup = gw.client.post(
+        f"/v1/cases/{case_id}/subjects",
+        headers=regie,
+        json={"bsn": bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False},
+    )
     assert dup.status_code == 409
 
     # At aanmelding nothing flows; at casusoverleg Veilig Thuis gets its row of the matrix.
     vt = gw.auth("veiligthuis")
     ask = {"case_id": case_id, "bsn": bsn("buiten.casus"), "sources": ["gemeente.brp"]}
     assert gw.client.post("/v1/disclosures", json=ask, headers=vt).status_code == 403
-    assert gw.client.patch(f"/v1/cases/{case_id}", json={"stage": "casusoverleg"}, headers=regie).status_code == 200
+    assert (
+        gw.client.patch(
+            f"/v1/cases/{case_id}", json={"stage": "casusoverleg"}, headers=regie
+        ).status_code
+        == 200
+    )
     r = gw.client.post("/v1/disclosures", json=ask, headers=vt)
     assert r.status_code == 200
     assert set(r.json()["sources"][0]["fields"]) == {"naam", "adres", "huishouden"}
 
     # Backwards is refused; closing ends all sharing.
-    assert gw.client.patch(f"/v1/cases/{case_id}", json={"stage": "screening"}, headers=regie).status_code == 409
-    assert gw.client.patch(f"/v1/cases/{case_id}", json={"stage": "afgesloten"}, headers=regie).json()["status"] == "closed"
+    assert (
+        gw.client.patch(
+            f"/v1/cases/{case_id}", json={"stage": "screening"}, headers=regie
+        ).status_code
+        == 409
+    )
+    assert (
+        gw.client.patch(f"/v1/cases/{case_id}", json={"stage": "afgesloten"}, headers=regie).json()[
+            "status"
+        ]
+        == "closed"
+    )
     assert gw.client.post("/v1/disclosures", json=ask, headers=vt).status_code == 403
 
 
 def test_only_the_regisseur_changes_a_case(shared_gw: TestGateway) -> None:
     case_id = shared_gw.case_ids["mda"]
-    r = shared_gw.client.patch(f"/v1/cases/{case_id}", json={"stage": "plan"}, headers=shared_gw.auth("politie-wijkagent"))
+    r = shared_gw.client.patch(
+        f"/v1/cases/{case_id}", json={"stage": "plan"}, headers=shared_gw.auth("politie-wijkagent")
+    )
     assert r.status_code == 403
-    r = shared_gw.client.post("/v1/cases", json={"purpose": "mda_plus_plus"}, headers=shared_gw.auth("politie-wijkagent"))
+    r = shared_gw.client.post(
+        "/v1/cases", json={"purpose": "mda_plus_plus"}, headers=shared_gw.auth("politie-wijkagent")
+    )
     assert r.status_code == 403
 
 
 def test_case_input_is_validated(shared_gw: TestGateway) -> None:
     regie = shared_gw.auth("zaanstad-regie")
-    r = shared_gw.client.post("/v1/cases", json={"purpose": "x", "participants": ["123"]}, headers=regie)
+    r = shared_gw.client.post(
+        "/v1/cases", json={"purpose": "x", "participants": ["123"]}, headers=regie
+    )
     assert r.status_code == 400
     r = shared_gw.client.post("/v1/cases", json={"purpose": "onbekend"}, headers=regie)
     assert r.status_code == 400 and r.json()["errors"][0]["location"] == "/purpose"
@@ -72,7 +101,9 @@ def test_api_conventions(shared_gw: TestGateway) -> None:
     paths = r.json()["paths"]
     assert {"/oauth/token", "/v1/cases", "/v1/disclosures"} <= set(paths)
     missing = shared_gw.client.get("/v1/nope")
-    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    assert (
+        missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    )
     trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
     r = shared_gw.client.get("/health", headers={"traceparent": trace})
     assert r.headers["traceparent"].split("-")[1] == "ab" * 16

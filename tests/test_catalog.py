@@ -81,7 +81,9 @@ def test_purposes_reference_known_things() -> None:
 
 def test_children_scope_matches_domain() -> None:
     assert {p for p, v in CAT.purposes.items() if v["scope_includes_children"]} == {
-        "mda_plus_plus", "zvh_casusoverleg"}
+        "mda_plus_plus",
+        "zvh_casusoverleg",
+    }
 
 
 def test_roles_belong_to_known_org_types() -> None:
@@ -91,6 +93,15 @@ def test_roles_belong_to_known_org_types() -> None:
 
 def test_ggz_is_the_consent_source_and_geheim_fields_are_as_in_domain() -> None:
     assert [s for s in CAT.sources if CAT.requires_consent(s)] == ["ggz.behandeling"]
-    geheim = {(s, f) for s in CAT.sources for f, spec in CAT.fields(s).items() if spec.sensitivity == "geheim"}
-    assert geheim == {("gemeente.wijkteam", "gespreksverslagen"), ("politie.incidenten", "processen_verbaal"),
-                      ("ggz.behandeling", "diagnose"), ("ggz.behandeling", "medicatie")}
+    geheim = {
+        (s, f)
+        for s in CAT.sources
+        for f, spec in CAT.fields(s).items()
+        if spec.sensitivity == "geheim"
+    }
+    assert geheim == {
+        ("gemeente.wijkteam", "gespreksverslagen"),
+        ("politie.incidenten", "processen_verbaal"),
+        ("ggz.behandeling", "diagnose"),
+        ("ggz.behandeling", "medicatie"),
+    }

@@ -43,8 +43,11 @@ def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
 def test_ledger_verify_names_the_first_bad_entry(tmp_path: Path) -> None:
     gw = make_test_gateway(tmp_path)
     for _ in range(3):
-        gw.client.post("/v1/disclosures", headers=gw.auth("zaanstad-regie"),
-                       json={"case_id": gw.case_ids["pga"], "bsn": "999990056"})
+        gw.client.post(
+            "/v1/disclosures",
+            headers=gw.auth("zaanstad-regie"),
+            json={"case_id": gw.case_ids["pga"], "bsn": "999990056"},
+        )
     assert runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path)]).exit_code == 0
     with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
         db.execute("UPDATE ledger_entry SET purpose='huisverbod' WHERE seq=2")

@@ -21,8 +21,18 @@ def sql(tmp_path: Path) -> SqlConnector:
     table = records_table(COLUMNS)
     table.metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(insert(table), [{"bsn": "999993847", "naam": "Demo", "wapens": True,
-                                      "incidentsoorten": '["a", "b"]', "geheim_veld": "nooit"}])
+        conn.execute(
+            insert(table),
+            [
+                {
+                    "bsn": "999993847",
+                    "naam": "Demo",
+                    "wapens": True,
+                    "incidentsoorten": '["a", "b"]',
+                    "geheim_veld": "nooit",
+                }
+            ],
+        )
     return SqlConnector("test.bron", url, columns=COLUMNS)
 
 
@@ -35,7 +45,9 @@ def test_sql_selects_only_the_allowed_columns(sql: SqlConnector) -> None:
 
 def test_sql_fetch_decodes_types(sql: SqlConnector) -> None:
     assert sql.fetch(Bsn("999993847"), ["wapens", "incidentsoorten"]) == {
-        "wapens": True, "incidentsoorten": ["a", "b"]}
+        "wapens": True,
+        "incidentsoorten": ["a", "b"],
+    }
     assert sql.fetch(Bsn("123456782"), ["naam"]) is None
 
 

@@ -15,12 +15,29 @@ from gateway.ledger.store import count_entries, read_entries, row_to_entry
 from gateway.testing import TestGateway
 
 CATALOG_SOURCES = [
-    "gemeente.brp", "gemeente.wijkteam", "politie.incidenten", "om.strafzaken",
-    "reclassering.toezicht", "veilig_thuis.meldingen", "rvdk.onderzoeken", "ggz.behandeling",
+    "gemeente.brp",
+    "gemeente.wijkteam",
+    "politie.incidenten",
+    "om.strafzaken",
+    "reclassering.toezicht",
+    "veilig_thuis.meldingen",
+    "rvdk.onderzoeken",
+    "ggz.behandeling",
     "woningcorporatie.huur",
 ]
-FIELD_NAMES = ["naam", "adres", "wapens", "processen_verbaal", "diagnose", "medicatie",
-               "gespreksverslagen", "crisiskaart_contact", "risico", "huurachterstand", "bestaat_niet"]
+FIELD_NAMES = [
+    "naam",
+    "adres",
+    "wapens",
+    "processen_verbaal",
+    "diagnose",
+    "medicatie",
+    "gespreksverslagen",
+    "crisiskaart_contact",
+    "risico",
+    "huurachterstand",
+    "bestaat_niet",
+]
 CASE_KEYS = ["mda", "wvggz", "pga", "zvh", "huisverbod", "afgesloten", "case-onbekend0"]
 
 requests = st.fixed_dictionaries(
@@ -28,21 +45,33 @@ requests = st.fixed_dictionaries(
         "client": st.sampled_from([c.client_id for c in CLIENTS]),
         "case": st.sampled_from(CASE_KEYS),
         "person": st.sampled_from([p.bsn for p in PERSONS]),
-        "sources": st.none() | st.lists(st.sampled_from(CATALOG_SOURCES), min_size=1, max_size=4, unique=True),
-        "fields": st.none() | st.dictionaries(st.sampled_from(CATALOG_SOURCES),
-                                             st.lists(st.sampled_from(FIELD_NAMES), max_size=4), max_size=3),
+        "sources": st.none()
+        | st.lists(st.sampled_from(CATALOG_SOURCES), min_size=1, max_size=4, unique=True),
+        "fields": st.none()
+        | st.dictionaries(
+            st.sampled_from(CATALOG_SOURCES),
+            st.lists(st.sampled_from(FIELD_NAMES), max_size=4),
+            max_size=3,
+        ),
         "urgency": st.sampled_from(["regulier", "spoed"]),
         "justification": st.none() | st.sampled_from(["", "Acute dreiging voor kinderen"]),
     }
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(req=requests)
-def test_response_never_exceeds_the_decision_and_is_always_ledgered(shared_gw: TestGateway, req: dict[str, Any]) -> None:
+def test_response_never_exceeds_the_decision_and_is_always_ledgered(
+    shared_gw: TestGateway, req: dict[str, Any]
+) -> None:
     gw = shared_gw
-    body: dict[str, Any] = {"case_id": gw.case_ids.get(req["case"], req["case"]), "bsn": req["person"],
-                            "urgency": req["urgency"]}
+    body: dict[str, Any] = {
+        "case_id": gw.case_ids.get(req["case"], req["case"]),
+        "bsn": req["person"],
+        "urgency": req["urgency"],
+    }
     for key in ("sources", "fields", "justification"):
         if req[key] is not None:
             body[key] = req[key]

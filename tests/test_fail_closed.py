@@ -12,13 +12,13 @@ from conftest import bsn
 from sqlalchemy import text
 
 from connectors.memory import InMemoryConnector
-from gateway.ledger.store import count_entries, read_entries
-from gateway.testing import make_test_gateway, memory_connectors
 from gateway.catalog import Catalog
+from gateway.ledger.store import count_entries, read_entries
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.decision import parse_decision
 from gateway.policy.engine import EngineError
 from gateway.settings import bundled_policy_dir
+from gateway.testing import make_test_gateway, memory_connectors
 from gateway.typing import SourceId
 
 
@@ -42,8 +42,14 @@ class BrokenEngine:
             return None
         if self.mode == "lying":
             # Grants a geheim field and claims another source: must never be released.
-            return {"allow": True, "source": "politie.incidenten", "reasons": [], "obligations": [],
-                    "withheld": {}, "fields": {"processen_verbaal": {"transform": "plain", "basis": "x"}}}
+            return {
+                "allow": True,
+                "source": "politie.incidenten",
+                "reasons": [],
+                "obligations": [],
+                "withheld": {},
+                "fields": {"processen_verbaal": {"transform": "plain", "basis": "x"}},
+            }
         return {"allow": "yes"}
 
 
@@ -52,15 +58,22 @@ def request(gw: Any, **extra: Any) -> Any:
     return gw.client.post("/v1/disclosures", json=body, headers=gw.auth("zaanstad-regie"))
 
 
-@pytest.mark.parametrize(("mode", "reason"), [("error", "engine_error"), ("undefined", "policy_undefined"),
-                                              ("garbage", "malformed_decision"), ("lying", "malformed_decision")])
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("error", "engine_error"),
+        ("undefined", "policy_undefined"),
+        ("garbage", "malformed_decision"),
+        ("lying", "malformed_decision"),
+    ],
+)
 def test_engine_failures_deny_and_are_ledgered(tmp_path: Path, mode: str, reason: str) -> None:
     gw = make_test_gateway(tmp_path, engine=BrokenEngine(mode))
     r = request(gw, sources=["gemeente.brp"])
     assert r.status_code == 403
     assert r.json()["reasons"] == {"gemeente.brp": [reason]}
     assert count_entries(gw.gateway.db) == 1
-    assert list(read_entries(gw.gateway.db))[0].outcome == "deny"
+    assert next(iter(read_entries(gw.gateway.db))).outcome == "deny"
 
 
 def test_engine_timeout_denies(tmp_path: Path) -> None:
@@ -74,9 +87,17 @@ def test_engine_timeout_denies(tmp_path: Path) -> None:
 def test_safety_net_drops_geheim_even_if_a_decision_grants_it(tmp_path: Path) -> None:
     gw = make_test_gateway(tmp_path)
     forged = parse_decision(
-        {"allow": True, "source": "politie.incidenten", "reasons": [], "obligations": [], "withheld": {},
-         "fields": {"processen_verbaal": {"transform": "plain", "basis": "wpg_20"},
-                    "wapens": {"transform": "exists", "basis": "wpg_20"}}},
+        {
+            "allow": True,
+            "source": "politie.incidenten",
+            "reasons": [],
+            "obligations": [],
+            "withheld": {},
+            "fields": {
+                "processen_verbaal": {"transform": "plain", "basis": "wpg_20"},
+                "wapens": {"transform": "exists", "basis": "wpg_20"},
+            },
+        },
         SourceId("politie.incidenten"),
     )
     decision = gw.gateway.disclosures._safety_net(forged)
@@ -126,8 +147,9 @@ def test_connectors_are_asked_only_for_granted_fields(tmp_path: Path) -> None:
     request(gw, sources=["politie.incidenten"])
     brp = gw.connectors["politie.incidenten"]
     assert isinstance(brp, InMemoryConnector)
-    assert brp.projections == [("aantal_incidenten_12m", "incidentsoorten", "laatste_incident",
-                                "risicotaxatie", "wapens")]
+    assert brp.projections == [
+        ("aantal_incidenten_12m", "incidentsoorten", "laatste_incident", "risicotaxatie", "wapens")
+    ]
 
 
 def test_unexpected_errors_are_bare_problems(tmp_path: Path) -> None:

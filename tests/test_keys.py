@@ -42,7 +42,9 @@ def test_passphrase_encrypts_private_keys(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("given", [None, b"wrong"])
-def test_wrong_or_missing_passphrase_is_key_unavailable(tmp_path: Path, given: bytes | None) -> None:
+def test_wrong_or_missing_passphrase_is_key_unavailable(
+    tmp_path: Path, given: bytes | None
+) -> None:
     init_keys(tmp_path, b"correct horse")
     with pytest.raises(KeyUnavailable) as info:
         load_keyring(tmp_path, given)
@@ -52,5 +54,5 @@ def test_wrong_or_missing_passphrase_is_key_unavailable(tmp_path: Path, given: b
 def test_missing_key_is_key_unavailable(tmp_path: Path) -> None:
     init_keys(tmp_path, None)
     (tmp_path / "ledger-signing.key").unlink()
-    with pytest.raises(KeyUnavailable, match="ledger-signing.key"):
+    with pytest.raises(KeyUnavailable, match=r"ledger-signing\.key"):
         load_keyring(tmp_path, None)

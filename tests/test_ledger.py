@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def test_appends_chain_and_verify(tmp_path: Path) -> None:
     assert receipt.seq == 4
     rows = list(read_entries(engine))
     assert rows[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.entry_hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(rows))
     assert rows[-1].entry_hash == receipt.entry_hash
     assert verify(engine) == 4
 
@@ -72,7 +73,7 @@ def test_only_the_auditor_can_open_a_body(tmp_path: Path) -> None:
     with pytest.raises(InvalidTag):
         open_sealed(entry.body, entry.header.aad(), X25519PrivateKey.generate())
     # The body is bound to its header: moved to another entry, it no longer opens.
-    other = row_to_entry(list(read_entries(engine))[0])
+    other = row_to_entry(next(iter(read_entries(engine))))
     forged_header = type(other.header)(**{**vars(other.header), "case_id": "case-9999"})
     with pytest.raises(InvalidTag):
         open_sealed(entry.body, forged_header.aad(), AUDITOR)
@@ -99,10 +100,16 @@ def _exec(engine: Engine, sql: str, **params: object) -> None:
         ("DELETE FROM ledger_entry WHERE seq=2", 3),
         ("UPDATE ledger_entry SET seq=seq+100 WHERE seq=1", 2),
         ("DELETE FROM ledger_entry WHERE seq=5", 5),
-        ("UPDATE ledger_entry SET signature=(SELECT signature FROM ledger_entry WHERE seq=1) WHERE seq=4", 4),
+        (
+            "UPDATE ledger_entry SET signature="
+            "(SELECT signature FROM ledger_entry WHERE seq=1) WHERE seq=4",
+            4,
+        ),
     ],
 )
-def test_modification_deletion_and_reordering_are_named(tmp_path: Path, sql: str, bad_seq: int | None) -> None:
+def test_modification_deletion_and_reordering_are_named(
+    tmp_path: Path, sql: str, bad_seq: int | None
+) -> None:
     engine, _ = make_ledger(tmp_path, 5)
     _exec(engine, sql)
     if bad_seq is None:
@@ -126,7 +133,11 @@ def test_swapping_two_entries_is_detected(tmp_path: Path) -> None:
 def test_truncated_tail_with_rolled_back_head_needs_the_old_signature(tmp_path: Path) -> None:
     engine, _ = make_ledger(tmp_path, 3)
     _exec(engine, "DELETE FROM ledger_entry WHERE seq=3")
-    _exec(engine, "UPDATE ledger_head SET seq=2, entry_hash=(SELECT entry_hash FROM ledger_entry WHERE seq=2)")
+    _exec(
+        engine,
+        "UPDATE ledger_head SET seq=2, "
+        "entry_hash=(SELECT entry_hash FROM ledger_entry WHERE seq=2)",
+    )
     with pytest.raises(LedgerCorrupted, match="head signature"):
         verify(engine)
 
@@ -138,19 +149,39 @@ def test_append_failure_is_ledger_unavailable(tmp_path: Path) -> None:
         ledger.append(record())
 
 
-COLUMNS = ["time", "prev_hash", "policy_version", "requester_oin", "purpose", "case_id",
-           "subject", "outcome", "body", "entry_hash", "signature"]
+COLUMNS = [
+    "time",
+    "prev_hash",
+    "policy_version",
+    "requester_oin",
+    "purpose",
+    "case_id",
+    "subject",
+    "outcome",
+    "body",
+    "entry_hash",
+    "signature",
+]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seq=st.integers(1, 4), column=st.sampled_from(COLUMNS), position=st.integers(0, 10_000),
-       replacement=st.characters(min_codepoint=32, max_codepoint=126) | st.just("\t"))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seq=st.integers(1, 4),
+    column=st.sampled_from(COLUMNS),
+    position=st.integers(0, 10_000),
+    replacement=st.characters(min_codepoint=32, max_codepoint=126) | st.just("\t"),
+)
 def test_any_single_byte_change_fails_verification(
     tmp_path_factory: pytest.TempPathFactory, seq: int, column: str, position: int, replacement: str
 ) -> None:
     engine, _ = make_ledger(tmp_path_factory.mktemp("tamper"), 4)
     with engine.connect() as conn:
-        value = conn.execute(text(f"SELECT {column} FROM ledger_entry WHERE seq=:s"), {"s": seq}).scalar_one()  # noqa: S608 — column from a fixed list
+        value = conn.execute(
+            text(f"SELECT {column} FROM ledger_entry WHERE seq=:s"),  # noqa: S608 — fixed list
+            {"s": seq},
+        ).scalar_one()
     i = position % len(value)
     if value[i] == replacement:
         replacement = "!" if replacement != "!" else "#"

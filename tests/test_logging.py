@@ -12,10 +12,20 @@ from gateway.testing import TestGateway
 
 
 def test_processor_refuses_bsns_and_personal_keys() -> None:
-    event = refuse_personal_data(None, "info", {
-        "event": "x", "note": "subject 999993847 asked", "bsn": "anything", "naam": "Demo",
-        "count": 999993847, "nested": {"list": ["123456782"]}, "fine": "123456789", "n": 7,
-    })
+    event = refuse_personal_data(
+        None,
+        "info",
+        {
+            "event": "x",
+            "note": "subject 999993847 asked",
+            "bsn": "anything",
+            "naam": "Demo",
+            "count": 999993847,
+            "nested": {"list": ["123456782"]},
+            "fine": "123456789",
+            "n": 7,
+        },
+    )
     assert event["note"] == REFUSED and event["bsn"] == REFUSED and event["naam"] == REFUSED
     assert event["count"] == REFUSED
     assert event["nested"] == {"list": [REFUSED]}
@@ -29,10 +39,16 @@ def test_no_bsn_or_name_reaches_the_log_during_a_disclosure(shared_gw: TestGatew
     configure_logging()
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(buffer))
     try:
-        shared_gw.client.post("/v1/disclosures", headers=shared_gw.auth("zaanstad-regie"),
-                              json={"case_id": shared_gw.case_ids["mda"], "bsn": bsn("mda.ex_partner")})
-        shared_gw.client.post("/v1/disclosures", headers=shared_gw.auth("zaanstad-regie"),
-                              json={"case_id": "nope", "bsn": "999993848"})
+        shared_gw.client.post(
+            "/v1/disclosures",
+            headers=shared_gw.auth("zaanstad-regie"),
+            json={"case_id": shared_gw.case_ids["mda"], "bsn": bsn("mda.ex_partner")},
+        )
+        shared_gw.client.post(
+            "/v1/disclosures",
+            headers=shared_gw.auth("zaanstad-regie"),
+            json={"case_id": "nope", "bsn": "999993848"},
+        )
     finally:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
@@ -44,8 +60,11 @@ def test_no_bsn_or_name_reaches_the_log_during_a_disclosure(shared_gw: TestGatew
 
 
 def test_validation_errors_do_not_echo_the_input(shared_gw: TestGateway) -> None:
-    r = shared_gw.client.post("/v1/disclosures", headers=shared_gw.auth("zaanstad-regie"),
-                              json={"case_id": "../../etc", "bsn": "999993848", "urgency": "nu", "x": 1})
+    r = shared_gw.client.post(
+        "/v1/disclosures",
+        headers=shared_gw.auth("zaanstad-regie"),
+        json={"case_id": "../../etc", "bsn": "999993848", "urgency": "nu", "x": 1},
+    )
     assert r.status_code == 400
     assert "999993848" not in r.text
     assert {e["location"] for e in r.json()["errors"]} == {"/case_id", "/bsn", "/urgency", "/x"}

@@ -38,7 +38,8 @@ def test_a_weakened_policy_fails_its_tests(policy_copy: Path) -> None:
 
 def test_a_broken_test_counts_as_failure(policy_copy: Path) -> None:
     (policy_copy / "extra_test.rego").write_text(
-        "package extra_test\nimport rego.v1\ntest_undefined if { data.nothing.here }\n")
+        "package extra_test\nimport rego.v1\ntest_undefined if { data.nothing.here }\n"
+    )
     outcomes = {o.name: o for o in run_policy_tests(load_policy_set(policy_copy))}
     assert outcomes["test_undefined"].passed is False
     assert outcomes["test_undefined"].detail == "undefined"
@@ -65,12 +66,30 @@ def test_missing_policy_is_configuration_error(tmp_path: Path) -> None:
 def test_engine_returns_documented_shape() -> None:
     engine = EmbeddedEngine(load_policy_set(bundled_policy_dir()))
     assert engine.evaluate({})["reasons"] == ["policy_undefined"]
-    decision = engine.evaluate({
-        "requester": {"verified": True, "oin": "00000099000000000001", "org_type": "gemeente", "role": "procesregisseur"},
-        "case": {"found": True, "id": "c", "status": "open", "stage": "casusoverleg", "purpose": "mda_plus_plus",
-                 "participants": ["00000099000000000001"]},
-        "subject": {"linked": True, "relation": "kind", "minor": True, "consents": []},
-        "request": {"source": "gemeente.brp", "fields": [], "urgency": "regulier", "justified": False},
-    })
+    decision = engine.evaluate(
+        {
+            "requester": {
+                "verified": True,
+                "oin": "00000099000000000001",
+                "org_type": "gemeente",
+                "role": "procesregisseur",
+            },
+            "case": {
+                "found": True,
+                "id": "c",
+                "status": "open",
+                "stage": "casusoverleg",
+                "purpose": "mda_plus_plus",
+                "participants": ["00000099000000000001"],
+            },
+            "subject": {"linked": True, "relation": "kind", "minor": True, "consents": []},
+            "request": {
+                "source": "gemeente.brp",
+                "fields": [],
+                "urgency": "regulier",
+                "justified": False,
+            },
+        }
+    )
     assert set(decision) == {"allow", "source", "reasons", "fields", "withheld", "obligations"}
     assert decision["allow"] is True and decision["fields"]["naam"]["basis"] == "avg_6_1_e_wmo"

@@ -65,8 +65,10 @@ def create_app(gw: Gateway) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        responses={400: _problem_doc("Invalid request: every problem listed"),
-                   401: _problem_doc("Missing or invalid token")},
+        responses={
+            400: _problem_doc("Invalid request: every problem listed"),
+            401: _problem_doc("Missing or invalid token"),
+        },
     )
     app.state.gateway = gw
     problems.install(app)
@@ -99,8 +101,11 @@ def create_app(gw: Gateway) -> FastAPI:
             error = str(body.get("error", "invalid_request"))
             raise_status = 401 if error == "invalid_client" else 400
             return problems.problem_response(
-                raise_status, "oauth-" + error.replace("_", "-"), "Token request refused",
-                str(body.get("error_description") or error), extra={"error": error},
+                raise_status,
+                "oauth-" + error.replace("_", "-"),
+                "Token request refused",
+                str(body.get("error_description") or error),
+                extra={"error": error},
                 headers=headers,
             )
         return JSONResponse(body, headers=headers)
@@ -109,7 +114,9 @@ def create_app(gw: Gateway) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "policy_version": gw.engine.version}
 
-    @app.get("/v1/cases", tags=["cases"], summary="Cases the requester's organisation takes part in")
+    @app.get(
+        "/v1/cases", tags=["cases"], summary="Cases the requester's organisation takes part in"
+    )
     async def list_cases(who: Requester) -> dict[str, Any]:
         return {"cases": gw.cases.cases_for(who)}
 
@@ -124,7 +131,9 @@ def create_app(gw: Gateway) -> FastAPI:
         return {"case_id": case.id, "stage": case.stage, "status": case.status}
 
     @app.post(
-        "/v1/cases/{case_id}/subjects", status_code=201, tags=["cases"],
+        "/v1/cases/{case_id}/subjects",
+        status_code=201,
+        tags=["cases"],
         summary="Link a person to the case (regisseur)",
     )
     async def link_subject(case_id: str, body: SubjectLink, who: Requester) -> dict[str, Any]:
@@ -202,6 +211,10 @@ def _trace_id(traceparent: str | None) -> str:
     # W3C Trace Context: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>
     if traceparent:
         parts = traceparent.split("-")
-        if len(parts) == 4 and len(parts[1]) == 32 and all(c in "0123456789abcdef" for c in parts[1]):
+        if (
+            len(parts) == 4
+            and len(parts[1]) == 32
+            and all(c in "0123456789abcdef" for c in parts[1])
+        ):
             return parts[1]
     return secrets.token_hex(16)

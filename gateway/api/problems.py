@@ -23,7 +23,11 @@ log = structlog.get_logger(__name__)
 
 
 def problem_response(
-    status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None = None,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
@@ -70,5 +74,8 @@ def install(app: FastAPI) -> None:
         # NOTE: the exception text may hold data; log only its class.
         log.error("http.unexpected_error", error=exc.__class__.__name__, path=request.url.path)
         return problem_response(
-            500, "internal", "Internal error", "The gateway failed unexpectedly; nothing was released."
+            500,
+            "internal",
+            "Internal error",
+            "The gateway failed unexpectedly; nothing was released.",
         )

@@ -24,7 +24,7 @@ from gateway.errors import AuthenticationFailed
 from gateway.typing import ClientId, Oin
 
 ALGORITHM = "ES256"
-TOKEN_TYPE = "at+jwt"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 — the RFC 9068 media type, not a secret
 CLAIM_OIN = "urn:nl:oin"
 CLAIM_ORG_TYPE = "org_type"
 CLAIM_ROLE = "role"
@@ -34,7 +34,9 @@ CLAIM_USER = "user"
 def signing_jwk(key: ec.EllipticCurvePrivateKey) -> ECKey:
     jwk = ECKey.import_key(key)
     # NOTE: the RFC 7638 thumbprint as kid: stable per key, so rotation is visible in tokens.
-    return ECKey.import_key(key, parameters={"kid": jwk.thumbprint(), "use": "sig", "alg": ALGORITHM})
+    return ECKey.import_key(
+        key, parameters={"kid": jwk.thumbprint(), "use": "sig", "alg": ALGORITHM}
+    )
 
 
 class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # authlib is untyped

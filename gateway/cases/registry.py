@@ -109,7 +109,10 @@ class CaseRegistry:
         if link is None:
             return case_ctx, SubjectContext(pseudonym, linked=False)
         return case_ctx, SubjectContext(
-            pseudonym, linked=True, relation=link.relation, minor=link.minor,
+            pseudonym,
+            linked=True,
+            relation=link.relation,
+            minor=link.minor,
             consents=tuple(sorted(consents)),
         )
 
@@ -154,7 +157,7 @@ class CaseRegistry:
         with Session(self._engine) as session:
             case = self._directed(session, principal, case_id)
             # NOTE: the life cycle only moves forward; reopening means a new case, new ledger trail.
-            if STAGES.index(stage) <= STAGES.index(case.stage):  # type: ignore[arg-type]
+            if STAGES.index(stage) <= STAGES.index(case.stage):
                 raise Conflict(f"a case at stage {case.stage} cannot move to {stage}")
             case.stage = stage
             case.status = "closed" if stage == "afgesloten" else "open"
@@ -195,8 +198,11 @@ class CaseRegistry:
             for source in sorted(set(consents)):
                 session.add(
                     ConsentRow(
-                        case_id=case_id, subject=pseudonym, source=source,
-                        recorded_at=_now(), recorded_by=principal.oin,
+                        case_id=case_id,
+                        subject=pseudonym,
+                        source=source,
+                        recorded_at=_now(),
+                        recorded_by=principal.oin,
                     )
                 )
             session.commit()

@@ -69,7 +69,9 @@ class SealedBody:
 
     @classmethod
     def from_dict(cls, doc: dict[str, str]) -> SealedBody:
-        return cls(**{k: doc[k] for k in ("key_id", "ephemeral", "wrapped_key", "nonce", "ciphertext")})
+        return cls(
+            **{k: doc[k] for k in ("key_id", "ephemeral", "wrapped_key", "nonce", "ciphertext")}
+        )
 
 
 def seal(plaintext: bytes, aad: bytes, auditor: X25519PublicKey) -> SealedBody:

@@ -140,7 +140,9 @@ class Ledger:
                 )
                 head_sig = sign_head(seq, entry.entry_hash, self._signing_key)
                 if head is None:
-                    session.add(LedgerHeadRow(seq=seq, entry_hash=entry.entry_hash, signature=head_sig))
+                    session.add(
+                        LedgerHeadRow(seq=seq, entry_hash=entry.entry_hash, signature=head_sig)
+                    )
                 else:
                     head.seq, head.entry_hash, head.signature = seq, entry.entry_hash, head_sig
                     session.add(head)

@@ -54,17 +54,25 @@ def verify_rows(
             entry = row_to_entry(row)
             recomputed = leaf_hash(entry.leaf())
         except (ValueError, KeyError, TypeError) as exc:
-            raise LedgerCorrupted(f"entry {row.seq}: unreadable ({exc.__class__.__name__})", sequence=row.seq) from exc
+            raise LedgerCorrupted(
+                f"entry {row.seq}: unreadable ({exc.__class__.__name__})", sequence=row.seq
+            ) from exc
         if canonical(entry.body.as_dict()).decode("ascii") != row.body:
             # NOTE: the stored body must be byte-for-byte canonical, so even a whitespace edit
             # that would not change the parsed value is caught.
-            raise LedgerCorrupted(f"entry {row.seq}: body is not in canonical form", sequence=row.seq)
+            raise LedgerCorrupted(
+                f"entry {row.seq}: body is not in canonical form", sequence=row.seq
+            )
         if row.outcome not in ("permit", "partial", "deny"):
             raise LedgerCorrupted(f"entry {row.seq}: unknown outcome", sequence=row.seq)
         if recomputed != row.entry_hash:
-            raise LedgerCorrupted(f"entry {row.seq}: content does not match its hash", sequence=row.seq)
+            raise LedgerCorrupted(
+                f"entry {row.seq}: content does not match its hash", sequence=row.seq
+            )
         if row.prev_hash != prev:
-            raise LedgerCorrupted(f"entry {row.seq}: does not link to entry {row.seq - 1}", sequence=row.seq)
+            raise LedgerCorrupted(
+                f"entry {row.seq}: does not link to entry {row.seq - 1}", sequence=row.seq
+            )
         if not entry_signature_valid(entry, key):
             raise LedgerCorrupted(f"entry {row.seq}: signature does not verify", sequence=row.seq)
         prev = row.entry_hash

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import regopy
+
 from gateway.policy.bundle import PolicySet
 from gateway.policy.embedded import _error_text, new_interpreter
 
@@ -47,12 +49,27 @@ def _first_value(output: object) -> object:
 
 
 def run_policy_tests(policy: PolicySet) -> list[TestOutcome]:
+    """Compile every test rule into one bundle (as the gateway compiles its entrypoint), then
+    run each; if the bundle cannot be built, query test by test so the failure is named."""
     interpreter = new_interpreter(policy, with_tests=True)
+    tests = list(discover(policy))
+    try:
+        bundle = interpreter.build(
+            None, [f"{pkg.replace('.', '/')}/{name}" for _, pkg, name in tests]
+        )
+    except regopy.RegoError:
+        bundle = None
+    runner = regopy.Interpreter()
     outcomes: list[TestOutcome] = []
-    for module, package, name in discover(policy):
-        output = interpreter.query(f"data.{package}.{name}")
+    for module, package, name in tests:
+        if bundle is not None:
+            output = runner.query_bundle_entrypoint(bundle, f"{package.replace('.', '/')}/{name}")
+            failed_on = runner
+        else:
+            output = interpreter.query(f"data.{package}.{name}")
+            failed_on = interpreter
         if not output.ok():
-            outcomes.append(TestOutcome(module, name, False, _error_text(interpreter)[:300]))
+            outcomes.append(TestOutcome(module, name, False, _error_text(failed_on)[:300]))
             continue
         value = _first_value(output)
         passed = value is True
