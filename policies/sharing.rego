@@ -39,7 +39,8 @@ decide(inp, cat) := d if {
 		"obligations": [],
 	}
 } else := d if {
-	outcomes := {f: field_outcome(inp, cat, f) | some f in requested(inp, cat)}
+	ctx := field_context(inp, cat)
+	outcomes := {f: field_outcome(ctx, f) | some f in requested(inp, cat)}
 	fields := {f: o.release | some f, o in outcomes; o.release}
 	withheld := {f: o.withheld | some f, o in outcomes; o.withheld}
 	d := {
@@ -152,32 +153,48 @@ requested(inp, cat) := {f | some f in inp.request.fields} if {
 	count(inp.request.fields) > 0
 } else := {f | cat.sources[inp.request.source].fields[f]}
 
-field_outcome(inp, cat, f) := {"withheld": "not_offered"} if {
-	not cat.sources[inp.request.source].fields[f]
-} else := {"withheld": "geheim"} if {
-	# `geheim` never leaves, whatever the matrix says (rule 4).
-	cat.sources[inp.request.source].fields[f].sensitivity == "geheim"
-} else := {"withheld": no_basis_reason(sensitivity(inp, cat, f))} if {
-	not basis_for(inp, cat, f)
-} else := release_or_withhold(inp, cat, f)
+# Everything a field's outcome depends on, looked up once per request rather than per field
+# (measured on the embedded engine: 4.5 ms -> 2.1 ms for a 6-field source; docs/adr/0002).
+field_context(inp, cat) := {
+	"offered": object.get(cat.sources, [inp.request.source, "fields"], {}),
+	"necessary": object.get(
+		cat.necessity,
+		[inp.case.purpose, inp.case.stage, inp.requester.role, inp.request.source],
+		{},
+	),
+	"bases": {s: id |
+		some s in ["gewoon", "bijzonder", "strafrechtelijk"]
+		id := basis_for(inp, cat, s)
+	},
+	"break_glass": object.get(cat.purposes, [inp.case.purpose, "break_glass", inp.request.source], {}),
+	"flags": request_flags(inp, cat),
+}
 
-sensitivity(inp, cat, f) := cat.sources[inp.request.source].fields[f].sensitivity
+# Flags are strings in a set, not booleans: see the NOTE on the request-level checks.
+request_flags(inp, cat) := {flag |
+	some flag in ["consent_missing", "urgent", "justified"]
+	flagged(flag, inp, cat)
+}
 
-no_basis_reason("bijzonder") := "no_special_category_basis"
+# Medical secrecy (rule 5): a consent source's special-category fields need the subject's
+# recorded consent for that source.
+flagged("consent_missing", inp, cat) if {
+	cat.sources[inp.request.source].requires_consent == true
+	not inp.request.source in inp.subject.consents
+}
 
-no_basis_reason("strafrechtelijk") := "no_criminal_data_basis"
+flagged("urgent", inp, _) if inp.request.urgency == "spoed"
 
-no_basis_reason("gewoon") := "no_legal_basis"
+flagged("justified", inp, _) if inp.request.justified == true
 
 # The first basis of the purpose that covers this source and sensitivity; criminal-law data
 # additionally needs a Wpg or Wjsg basis (rule 5).
-basis_for(inp, cat, f) := ids[0] if {
-	s := sensitivity(inp, cat, f)
+basis_for(inp, cat, sensitivity) := ids[0] if {
 	ids := [b.id |
 		some b in cat.purposes[inp.case.purpose].bases
 		inp.request.source in b.sources
-		s in b.covers
-		criminal_law_ok(s, b.law)
+		sensitivity in b.covers
+		criminal_law_ok(sensitivity, b.law)
 	]
 	count(ids) > 0
 }
@@ -186,45 +203,47 @@ criminal_law_ok("strafrechtelijk", law) if law in {"wpg", "wjsg"}
 
 criminal_law_ok(s, _) if s != "strafrechtelijk"
 
-necessary_transform(inp, cat, f) := cat.necessity[inp.case.purpose][inp.case.stage][inp.requester.role][inp.request.source][f]
-
-# Medical secrecy (rule 5): special-category fields from a consent source need the subject's
-# recorded consent for that source.
-needs_consent(inp, cat, f) if {
-	cat.sources[inp.request.source].requires_consent == true
-	sensitivity(inp, cat, f) == "bijzonder"
-	not inp.request.source in inp.subject.consents
-}
-
-# Break-glass (rule 7): urgent + written justification opens the purpose's narrow set.
-break_glass_transform(inp, cat, f) := cat.purposes[inp.case.purpose].break_glass[inp.request.source][f]
-
-urgent(inp) if inp.request.urgency == "spoed"
-
-justified(inp) if inp.request.justified == true
-
-release_or_withhold(inp, cat, f) := {"release": {
-	"transform": break_glass_transform(inp, cat, f),
-	"basis": basis_for(inp, cat, f),
+field_outcome(ctx, f) := {"withheld": "not_offered"} if {
+	not ctx.offered[f]
+} else := {"withheld": "geheim"} if {
+	# `geheim` never leaves, whatever the matrix says (rule 4).
+	ctx.offered[f].sensitivity == "geheim"
+} else := {"withheld": no_basis_reason(ctx.offered[f].sensitivity)} if {
+	not ctx.bases[ctx.offered[f].sensitivity]
+} else := {"release": {
+	# Break-glass (rule 7): urgent + written justification opens the purpose's narrow set.
+	"transform": ctx.break_glass[f],
+	"basis": ctx.bases[ctx.offered[f].sensitivity],
 	"break_glass": true,
 }} if {
-	needs_consent(inp, cat, f)
-	urgent(inp)
-	justified(inp)
-	break_glass_transform(inp, cat, f)
+	needs_consent(ctx, f)
+	"urgent" in ctx.flags
+	"justified" in ctx.flags
+	ctx.break_glass[f]
 } else := {"withheld": "justification_required"} if {
-	needs_consent(inp, cat, f)
-	urgent(inp)
-	break_glass_transform(inp, cat, f)
+	needs_consent(ctx, f)
+	"urgent" in ctx.flags
+	ctx.break_glass[f]
 } else := {"withheld": "not_necessary"} if {
-	not necessary_transform(inp, cat, f)
+	not ctx.necessary[f]
 } else := {"withheld": "consent_required"} if {
-	needs_consent(inp, cat, f)
+	needs_consent(ctx, f)
 } else := {"release": {
-	"transform": necessary_transform(inp, cat, f),
-	"basis": basis_for(inp, cat, f),
+	"transform": ctx.necessary[f],
+	"basis": ctx.bases[ctx.offered[f].sensitivity],
 	"break_glass": false,
 }}
+
+no_basis_reason("bijzonder") := "no_special_category_basis"
+
+no_basis_reason("strafrechtelijk") := "no_criminal_data_basis"
+
+no_basis_reason("gewoon") := "no_legal_basis"
+
+needs_consent(ctx, f) if {
+	"consent_missing" in ctx.flags
+	ctx.offered[f].sensitivity == "bijzonder"
+}
 
 # ---------------------------------------------------------------------------------------------
 # Obligations: a break-glass release is flagged for review by a privacy officer (rule 7).
