@@ -50,6 +50,8 @@ class DisclosureRequest:
     fields: Mapping[SourceId, tuple[FieldName, ...]] = field(default_factory=dict)
     urgency: Urgency = "regulier"
     justification: str | None = None
+    trace_id: str | None = None
+    """W3C trace id of the HTTP request, so the ledger entry can be joined to other logs."""
 
     @property
     def justified(self) -> bool:
@@ -269,4 +271,5 @@ def _ledger_body(
         },
         "subject": {"relation": subject.relation, "minor": subject.minor, "linked": subject.linked},
         "decisions": [d.as_dict() for d in decisions],
+        "trace_id": request.trace_id,
     }

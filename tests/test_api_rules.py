@@ -242,3 +242,29 @@ def test_every_field_is_released_or_explained(shared_gw: TestGateway) -> None:
             assert all(f["legal_basis"] for f in src["fields"].values())
         else:
             assert src["reasons"] or src["status"] == "no_record"
+
+
+def test_ledger_body_names_the_trace_and_the_requester(gw: TestGateway) -> None:
+    import json
+
+    from gateway.keys import AUDITOR_PRIVATE, load_auditor_private
+    from gateway.ledger.sealing import open_sealed
+    from gateway.ledger.store import read_entries, row_to_entry
+
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    gw.client.post(
+        "/v1/disclosures",
+        json={"case_id": gw.case_ids["pga"], "bsn": bsn("pga.veelpleger")},
+        headers={**gw.auth("om-officier"), "traceparent": f"00-{trace}-b7ad6b7169203331-01"},
+    )
+    row = list(read_entries(gw.gateway.db))[-1]
+    assert row.requester_oin == "00000099000000000003" and row.purpose == "persoonsgerichte_aanpak"
+    assert bsn("pga.veelpleger") not in row.model_dump_json()
+    entry = row_to_entry(row)
+    key = load_auditor_private(gw.gateway.settings.keys_dir / AUDITOR_PRIVATE, None)
+    body = json.loads(open_sealed(entry.body, entry.header.aad(), key))
+    assert body["trace_id"] == trace
+    assert body["requester"]["role"] == "officier_van_justitie"
+    assert {d["source"] for d in body["decisions"]} == set(
+        gw.gateway.catalog.purpose_sources("persoonsgerichte_aanpak")
+    )

@@ -29,7 +29,9 @@ def test_a_weakened_policy_fails_its_tests(policy_copy: Path) -> None:
     # Mutation: drop the geheim rule. The unit tests must notice.
     rego = policy_copy / "sharing.rego"
     text = rego.read_text()
-    weakened = text.replace('offered[f].sensitivity == "geheim"', 'offered[f].sensitivity == "nooit"')
+    weakened = text.replace(
+        'offered[f].sensitivity == "geheim"', 'offered[f].sensitivity == "nooit"'
+    )
     assert weakened != text
     rego.write_text(weakened)
     failed = {o.name for o in run_policy_tests(load_policy_set(policy_copy)) if not o.passed}

@@ -163,6 +163,7 @@ def create_app(gw: Gateway) -> FastAPI:
             },
             urgency=body.urgency,
             justification=body.justification,
+            trace_id=structlog.contextvars.get_contextvars().get("trace_id"),
         )
         case, subject = gw.cases.context(request.case_id, request.bsn)
         result = await gw.disclosures.disclose(who, request, case, subject)
