@@ -14,7 +14,7 @@ and finally 5. the signed head names the last entry (a truncated tail breaks thi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -42,6 +42,23 @@ def verify_rows(
     head: LedgerHeadRow | None,
     key: Ed25519PublicKey,
     progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    iterator = iter(rows)
+    try:
+        return _verify(iterator, head, key, progress)
+    finally:
+        # NOTE: a streaming reader holds a database transaction open; close it even when
+        # verification stops at a bad entry.
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def _verify(
+    rows: Iterator[LedgerRow],
+    head: LedgerHeadRow | None,
+    key: Ed25519PublicKey,
+    progress: Callable[[int], None] | None,
 ) -> VerifyReport:
     expected_seq, prev = 1, GENESIS
     for row in rows:
