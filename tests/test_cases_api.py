@@ -107,3 +107,12 @@ def test_api_conventions(shared_gw: TestGateway) -> None:
     trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
     r = shared_gw.client.get("/health", headers={"traceparent": trace})
     assert r.headers["traceparent"].split("-")[1] == "ab" * 16
+
+
+def test_malformed_bodies_are_400_problems(shared_gw: TestGateway) -> None:
+    headers = {**shared_gw.auth("zaanstad-regie"), "Content-Type": "application/json"}
+    for raw in (b"{not json", b"[]", b"", '{"bsn": "\u00e9"}'.encode()):
+        r = shared_gw.client.post("/v1/disclosures", content=raw, headers=headers)
+        assert r.status_code == 400, raw
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"]

@@ -20,7 +20,7 @@ from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
 from gateway.catalog import Catalog
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
 from gateway.ledger.sealing import seal
-from gateway.typing import STAGES, CaseId, SubjectPseudonym
+from gateway.typing import STAGES, SubjectPseudonym
 
 RELATIONS = ("hoofdpersoon", "partner", "ex_partner", "kind", "ouder", "huisgenoot", "overig")
 
@@ -250,7 +250,3 @@ class CaseRegistry:
             # still decides each request (consent, minors and bases can narrow it further).
             "askable": {src: sorted(fields) for src, fields in sorted(askable.items())},
         }
-
-    def case_id_exists(self, case_id: str) -> bool:
-        with Session(self._engine) as session:
-            return session.get(CaseRow, CaseId(case_id)) is not None

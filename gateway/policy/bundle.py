@@ -23,7 +23,6 @@ import yaml
 from gateway.errors import ConfigurationError
 
 ENTRYPOINT = "sharing/decision"
-QUERY = "data.sharing.decision"
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,7 @@ class PolicySet:
     catalog: Mapping[str, Any]
     root: Path
     files: tuple[str, ...] = field(default=())
+    """Every file that counts towards the version, relative to ``root``."""
 
     @property
     def data(self) -> dict[str, Any]:
