@@ -63,3 +63,40 @@ def test_ledger_appends_and_verifies_on_postgresql(pg: Engine) -> None:
     with pytest.raises(LedgerCorrupted) as info:
         verify_rows(read_entries(pg), read_head(pg), signing.public_key())
     assert info.value.sequence == 4
+
+
+def test_two_appenders_share_one_chain(pg: Engine) -> None:
+    """Two Ledger objects (two processes' worth of locks) appending concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
+    # Seed the head so both appenders contend on the row lock, not on the first insert.
+    Ledger(pg, signing, auditor.public_key()).append(
+        Record(
+            "sha256:t", "00000099000000000001", "huisverbod", "case-0", "ab" * 32, "deny", False, {}
+        )
+    )
+    ledgers = [Ledger(pg, signing, auditor.public_key()) for _ in range(2)]
+
+    def work(i: int) -> int:
+        return (
+            ledgers[i % 2]
+            .append(
+                Record(
+                    "sha256:t",
+                    "00000099000000000001",
+                    "huisverbod",
+                    f"case-{i}",
+                    "ab" * 32,
+                    "deny",
+                    False,
+                    {"i": i},
+                )
+            )
+            .seq
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        seqs = sorted(pool.map(work, range(1, 41)))
+    assert seqs == list(range(2, 42))
+    assert verify_rows(read_entries(pg), read_head(pg), signing.public_key()).entries == 41

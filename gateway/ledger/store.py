@@ -1,8 +1,8 @@
 """Appending to and reading the ledger in the gateway's database.
 
-Appends are serialised: a process lock plus one database transaction that reads the head,
-inserts the entry and moves the head. (Several gateway processes on PostgreSQL will take a row
-lock on the head instead; the entry format does not change.) Any database failure is a
+Appends are serialised: a process lock plus one database transaction that locks the head row
+(``SELECT … FOR UPDATE``), inserts the entry and moves the head, so several gateway processes
+can append to one PostgreSQL ledger. Any database failure is a
 :class:`LedgerUnavailable` — the caller must then release nothing.
 """
 
@@ -114,7 +114,11 @@ class Ledger:
     def append(self, record: Record) -> Receipt:
         try:
             with self._lock, Session(self._engine) as session:
-                head = session.get(LedgerHeadRow, 1)
+                # Row lock on the head: serialises appends across processes on PostgreSQL
+                # (SQLite serialises writers itself and ignores FOR UPDATE).
+                head = session.exec(
+                    select(LedgerHeadRow).where(LedgerHeadRow.id == 1).with_for_update()
+                ).first()
                 seq = (head.seq if head else 0) + 1
                 header = Header(
                     seq=seq,
