@@ -35,6 +35,8 @@ class BrokenEngine:
     def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
         if self.mode == "error":
             raise EngineError("boom")
+        if self.mode == "crash":
+            raise KeyError("an engine bug")
         if self.mode == "slow":
             time.sleep(0.5)
             return None
@@ -62,6 +64,7 @@ def request(gw: Any, **extra: Any) -> Any:
     ("mode", "reason"),
     [
         ("error", "engine_error"),
+        ("crash", "engine_error"),
         ("undefined", "policy_undefined"),
         ("garbage", "malformed_decision"),
         ("lying", "malformed_decision"),

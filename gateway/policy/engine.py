@@ -49,6 +49,9 @@ async def decide(
     except EngineError as exc:
         log.error("policy.engine_error", source=source, error=str(exc)[:200])
         return Decision.deny(source, "engine_error")
+    except Exception as exc:  # an engine bug is a denial too, never a release
+        log.error("policy.engine_crashed", source=source, error=exc.__class__.__name__)
+        return Decision.deny(source, "engine_error")
     if raw is None:
         return Decision.deny(source, "policy_undefined")
     try:
