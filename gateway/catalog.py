@@ -30,6 +30,8 @@ class Catalog:
         self.org_types: Mapping[str, Mapping[str, Any]] = doc.get("org_types", {})
         self._sources: Mapping[str, Mapping[str, Any]] = doc.get("sources", {})
         self._necessity: Mapping[str, Any] = doc.get("necessity", {})
+        # Built once: the disclosure path asks for field specs on every request.
+        self._fields = {source: _field_specs(spec) for source, spec in self._sources.items()}
 
     @property
     def sources(self) -> list[SourceId]:
@@ -41,17 +43,8 @@ class Catalog:
     def regisseur_types(self, purpose: str) -> list[str]:
         return list(self.purposes.get(purpose, {}).get("regisseur", []))
 
-    def fields(self, source: str) -> dict[FieldName, FieldSpec]:
-        raw = self._sources.get(source, {}).get("fields", {})
-        return {
-            FieldName(name): FieldSpec(
-                name=FieldName(name),
-                sensitivity=str(spec.get("sensitivity", "geheim")),
-                type=str(spec.get("type", "string")),
-                bands=tuple(spec.get("bands", ())),
-            )
-            for name, spec in raw.items()
-        }
+    def fields(self, source: str) -> Mapping[FieldName, FieldSpec]:
+        return self._fields.get(source, {})
 
     def releasable(self, source: str, field: str) -> bool:
         spec = self.fields(source).get(FieldName(field))
@@ -65,3 +58,16 @@ class Catalog:
         row = self._necessity.get(purpose, {}).get(stage, {}).get(role, {})
         allowed = set(self.purpose_sources(purpose))
         return {s: dict(f) for s, f in row.items() if s in allowed}
+
+
+def _field_specs(source: Mapping[str, Any]) -> Mapping[FieldName, FieldSpec]:
+    # NOTE: a field without a sensitivity is treated as geheim: unknown means "never leaves".
+    return {
+        FieldName(name): FieldSpec(
+            name=FieldName(name),
+            sensitivity=str(spec.get("sensitivity", "geheim")),
+            type=str(spec.get("type", "string")),
+            bands=tuple(spec.get("bands", ())),
+        )
+        for name, spec in source.get("fields", {}).items()
+    }

@@ -10,10 +10,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
+from test_ledger import record
 
 from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted
-from gateway.ledger.store import Ledger, Record, read_entries, read_head
+from gateway.ledger.store import Ledger, read_entries, read_head
 from gateway.ledger.verify import verify_rows
 
 pytestmark = pytest.mark.postgres
@@ -44,18 +45,7 @@ def test_ledger_appends_and_verifies_on_postgresql(pg: Engine) -> None:
     signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
     ledger = Ledger(pg, signing, auditor.public_key())
     for i in range(5):
-        ledger.append(
-            Record(
-                "sha256:t",
-                "00000099000000000001",
-                "huisverbod",
-                f"case-{i}",
-                "ab" * 32,
-                "deny",
-                False,
-                {"i": i},
-            )
-        )
+        ledger.append(record(i, "deny"))
     report = verify_rows(read_entries(pg), read_head(pg), signing.public_key())
     assert report.entries == 5
     with pg.begin() as conn:
@@ -71,30 +61,11 @@ def test_two_appenders_share_one_chain(pg: Engine) -> None:
 
     signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
     # Seed the head so both appenders contend on the row lock, not on the first insert.
-    Ledger(pg, signing, auditor.public_key()).append(
-        Record(
-            "sha256:t", "00000099000000000001", "huisverbod", "case-0", "ab" * 32, "deny", False, {}
-        )
-    )
+    Ledger(pg, signing, auditor.public_key()).append(record(0))
     ledgers = [Ledger(pg, signing, auditor.public_key()) for _ in range(2)]
 
     def work(i: int) -> int:
-        return (
-            ledgers[i % 2]
-            .append(
-                Record(
-                    "sha256:t",
-                    "00000099000000000001",
-                    "huisverbod",
-                    f"case-{i}",
-                    "ab" * 32,
-                    "deny",
-                    False,
-                    {"i": i},
-                )
-            )
-            .seq
-        )
+        return ledgers[i % 2].append(record(i)).seq
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         seqs = sorted(pool.map(work, range(1, 41)))
