@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from gateway.bsn import Bsn
-from gateway.demo import PERSONS_BY_KEY
+from gateway.demo.region import region
 from gateway.testing import make_test_gateway
 
 
@@ -39,7 +39,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as home:
         gw = make_test_gateway(Path(home))
-        person = PERSONS_BY_KEY["mda.ex_partner"]
+        person = region().persons["mda.ex_partner"]
         engine = gw.gateway.engine
         sample_input = {
             "requester": {

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from gateway.errors import ConnectorError
 
-class ConnectorError(Exception):
-    """The source could not answer. Reported per source; never widens a response."""
+__all__ = ["Connector", "ConnectorError", "SubjectKey"]
 
 
 class SubjectKey(Protocol):

@@ -11,18 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from gateway.identifiers import BSN_RULE, elfproef
 from gateway.typing import SubjectPseudonym
-
-_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-
-
-def elfproef(digits: str) -> bool:
-    """True if ``digits`` is nine digits passing 9A+8B+7C+6D+5E+4F+3G+2H-1I = 0 (mod 11)."""
-    if len(digits) != 9 or not digits.isascii() or not digits.isdigit():
-        return False
-    total = sum(w * int(d) for w, d in zip(_WEIGHTS, digits, strict=True))
-    # NOTE: 000000000 passes the arithmetic but is not an issued number.
-    return total % 11 == 0 and digits != "000000000"
 
 
 class Bsn:
@@ -33,7 +23,7 @@ class Bsn:
     def __init__(self, digits: str) -> None:
         if not elfproef(digits):
             # NOTE: the message deliberately does not repeat the input.
-            raise ValueError("not a valid BSN (nine digits passing the elfproef)")
+            raise ValueError(f"not a valid BSN ({BSN_RULE})")
         self._digits = digits
 
     @property

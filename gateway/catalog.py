@@ -24,7 +24,6 @@ class FieldSpec:
 
 class Catalog:
     def __init__(self, doc: Mapping[str, Any]) -> None:
-        self._doc = doc
         self.purposes: Mapping[str, Mapping[str, Any]] = doc.get("purposes", {})
         self.roles: Mapping[str, Mapping[str, Any]] = doc.get("roles", {})
         self.org_types: Mapping[str, Mapping[str, Any]] = doc.get("org_types", {})

@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlmodel import SQLModel, create_engine
 
+from gateway.errors import LedgerUnavailable
+from gateway.files import touch_private
 
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
 
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``. ``create=False`` is for readers such as ``ledger verify``: a
+    SQLite file is then opened read-only and must exist (a mistyped path is an error, not a
+    new empty database that "verifies")."""
+    if not url.startswith("sqlite:///"):
+        return create_engine(url, pool_pre_ping=True)
+    path = url.removeprefix("sqlite:///")
+    memory = path in ("", ":memory:")
+    if create and not memory:
+        touch_private(Path(path))  # 0600 from the first byte
+    if not create and not memory:
+        if not Path(path).is_file():
+            raise LedgerUnavailable(f"no database file at {path}")
+        url = f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true"
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if create:
             # WAL lets readers run while the ledger appends; foreign keys keep links honest.
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
 
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    return engine
 
 
 def create_schema(engine: Engine) -> None:

@@ -2,14 +2,21 @@
 
 The order is the product's promise (DOMAIN rules 1, 4 and 9):
 
-1. build one policy input per source from the verified principal and the case registry;
-2. decide every source (any engine failure is a denial);
-3. keep only granted fields that the catalogue says exist and are not `geheim`;
-4. append the ledger entry — if that fails, raise and release nothing;
-5. only then fetch the allowed projection from each allowed source, concurrently;
-6. apply the chosen transform to each value and answer.
+1. check the request's shape against the catalogue (bounded before any policy work);
+2. build one policy input per source from the verified principal and the case registry;
+3. decide every source on the policy lane (any engine failure is a denial);
+4. keep only granted fields that the catalogue says exist and are not `geheim`;
+5. append the ledger entry — if that fails, raise and release nothing;
+6. only then fetch the allowed projection from each allowed source, each on its own lane;
+7. apply the chosen transform to each value and answer.
 
-The core works on plain values; the engine, the ledger and the connectors come in as arguments.
+A requester whose organisation does not take part in the case (or asks about a case that does
+not exist) is an *outsider*: it gets one answer, the same for an unknown case, someone else's
+case and a closed case of others, after the same work (one policy decision, one ledger entry);
+the exact reasons go only into the sealed ledger body.
+
+The core works on plain values; the engine, the ledger, the connectors and the lanes come in
+as arguments.
 """
 
 from __future__ import annotations
@@ -18,28 +25,42 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
-from connectors.interface import Connector, ConnectorError
+from connectors.interface import Connector
+from gateway import clock
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
 from gateway.cases.registry import CaseContext, SubjectContext
 from gateway.catalog import Catalog
-from gateway.errors import DisclosureDenied
+from gateway.errors import (
+    ConnectorError,
+    DisclosureDenied,
+    InvalidRequest,
+    LedgerUnavailable,
+    Problem,
+    TransformError,
+)
+from gateway.lanes import Lane, LaneFull
 from gateway.ledger.entry import Outcome
 from gateway.ledger.store import Ledger, Receipt, Record
 from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine, decide
-from gateway.transforms import TransformError, apply
+from gateway.transforms import apply
 from gateway.typing import FieldName, SourceId, Urgency
 
 log = structlog.get_logger(__name__)
 
 NO_SOURCE = SourceId("(geen bron)")
-"""Stands in for the source list when the case is unknown and none were named: the request
-is still decided (and denied) and ledgered."""
+"""The one source an outsider's request is decided for: the request is still decided (and
+denied) and ledgered, without the work or the answer depending on the case's purpose."""
+
+OUTSIDER_REASON = "no_access_to_case"
+"""The only reason an outsider is given, whatever the exact one (docs/decision.md)."""
+
+SourceStatus = Literal["released", "denied", "no_record", "error"]
 
 
 @dataclass(frozen=True)
@@ -62,8 +83,7 @@ class DisclosureRequest:
 class SourceResult:
     source: SourceId
     decision: Decision
-    status: str
-    """released | denied | no_record | error"""
+    status: SourceStatus
     values: Mapping[FieldName, Any] = field(default_factory=dict)
     withheld: Mapping[FieldName, str] = field(default_factory=dict)
     error: str | None = None
@@ -80,15 +100,52 @@ class DisclosureResult:
     review: bool
 
 
+@dataclass(frozen=True)
+class Lanes:
+    """Where each kind of blocking work runs (see gateway.lanes)."""
+
+    policy: Lane
+    ledger: Lane
+    sources: Mapping[str, Lane]
+
+    def close(self) -> None:
+        for lane in (self.policy, self.ledger, *self.sources.values()):
+            lane.close()
+
+
+def check_request(request: DisclosureRequest, catalog: Catalog) -> None:
+    """Bound the request by the catalogue before any policy work; every problem is listed.
+
+    Only catalogue names (public) are echoed in a location; anything else is ``*``.
+    """
+    problems: list[Problem] = []
+    named = request.sources
+    if named is not None and len(set(named)) != len(named):
+        problems.append(Problem("/sources", "names a source more than once"))
+    for source, wanted in request.fields.items():
+        where = f"/fields/{source}" if source in catalog.sources else "/fields/*"
+        if named is not None and source not in named:
+            problems.append(Problem(where, "names a source that is not in `sources`"))
+        if len(set(wanted)) != len(wanted):
+            problems.append(Problem(where, "names a field more than once"))
+        offered = len(catalog.fields(source))
+        if len(wanted) > offered:
+            problems.append(Problem(where, f"names more fields than the source offers ({offered})"))
+    if problems:
+        raise InvalidRequest(problems)
+
+
 @dataclass
 class DisclosureService:
     engine: PolicyEngine
     ledger: Ledger
     connectors: Mapping[str, Connector]
     catalog: Catalog
+    lanes: Lanes
     policy_timeout: float = 1.0
+    ledger_timeout: float = 5.0
     connector_timeout: float = 3.0
-    today: Callable[[], date] = date.today
+    today: Callable[[], date] = clock.today
 
     async def disclose(
         self,
@@ -97,11 +154,13 @@ class DisclosureService:
         case: CaseContext,
         subject: SubjectContext,
     ) -> DisclosureResult:
-        sources = self._sources(request, case)
-        decisions = await asyncio.gather(
+        check_request(request, self.catalog)
+        outsider = not case.found or principal.oin not in case.participants
+        sources = [NO_SOURCE] if outsider else self._sources(request, case)
+        raw = await asyncio.gather(
             *(self._decide(principal, request, case, subject, s) for s in sources)
         )
-        decisions = [self._safety_net(d) for d in decisions]
+        decisions = [self._safety_net(d) for d in raw]
         outcome = _outcome(decisions)
         review = any(d.needs_review for d in decisions)
 
@@ -116,7 +175,7 @@ class DisclosureService:
             body=_ledger_body(principal, request, subject, decisions),
         )
         # Rule 9: no ledger, no data. LedgerUnavailable propagates; nothing below runs.
-        receipt = await asyncio.to_thread(self.ledger.append, record)
+        receipt = await self._append(record)
         log.info(
             "disclosure.decided",
             case_id=case.id,
@@ -125,12 +184,21 @@ class DisclosureService:
             ledger_seq=receipt.seq,
             review=review,
         )
+        if outsider:
+            raise DisclosureDenied(
+                "the case is not one your organisation takes part in",
+                extra={"receipt": receipt.as_dict(), "reasons": [OUTSIDER_REASON], "sources": []},
+            )
         if outcome == "deny":
             raise DisclosureDenied(
                 "the policy released no field from any requested source",
                 extra={
                     "receipt": receipt.as_dict(),
-                    "reasons": {d.source: list(d.reasons) for d in decisions},
+                    "reasons": ["no_field_released"],
+                    "sources": [
+                        source_view(SourceResult(d.source, d, "denied", withheld=d.withheld))
+                        for d in decisions
+                    ],
                 },
             )
 
@@ -147,7 +215,7 @@ class DisclosureService:
 
     def _sources(self, request: DisclosureRequest, case: CaseContext) -> list[SourceId]:
         if request.sources:
-            return list(dict.fromkeys(request.sources))
+            return list(request.sources)
         # Default: the family overview — every source of the case's purpose.
         return self.catalog.purpose_sources(case.purpose) or [NO_SOURCE]
 
@@ -170,7 +238,17 @@ class DisclosureService:
                 "justified": request.justified,
             },
         }
-        return await decide(self.engine, policy_input, source, self.policy_timeout)
+        return await decide(
+            self.engine, self.lanes.policy, policy_input, source, self.policy_timeout
+        )
+
+    async def _append(self, record: Record) -> Receipt:
+        try:
+            return await self.lanes.ledger.run(
+                self.ledger.append, record, timeout=self.ledger_timeout
+            )
+        except (TimeoutError, LaneFull) as exc:
+            raise LedgerUnavailable("the access ledger could not record the decision") from exc
 
     def _safety_net(self, decision: Decision) -> Decision:
         """Second line of defence: never release an unknown or `geheim` field, whatever the
@@ -194,21 +272,18 @@ class DisclosureService:
         if not decision.allow:
             return SourceResult(decision.source, decision, "denied", withheld=decision.withheld)
         connector = self.connectors.get(decision.source)
-        if connector is None:
-            return SourceResult(
-                decision.source,
-                decision,
-                "error",
-                withheld=decision.withheld,
-                error="no connector is configured for this source",
-            )
+        lane = self.lanes.sources.get(decision.source)
+        if connector is None or lane is None:
+            return self._failed(decision, "no connector is configured for this source")
         allowed = sorted(decision.fields)
         try:
-            record = await asyncio.wait_for(
-                asyncio.to_thread(connector.fetch, request.bsn, allowed), self.connector_timeout
+            record = await lane.run(
+                connector.fetch, request.bsn, allowed, timeout=self.connector_timeout
             )
         except TimeoutError:
             return self._failed(decision, "the source did not answer in time")
+        except LaneFull:
+            return self._failed(decision, "the source is busy")
         except ConnectorError as exc:
             return self._failed(decision, str(exc))
         except Exception as exc:
@@ -237,6 +312,28 @@ class DisclosureService:
             except TransformError:
                 withheld[name] = "transform_failed"
         return SourceResult(decision.source, decision, "released", values=values, withheld=withheld)
+
+
+def source_view(result: SourceResult) -> dict[str, Any]:
+    """One source's part of an answer (the 200 body and the 403 problem share it)."""
+    grants = result.decision.fields
+    return {
+        "source": result.source,
+        "status": result.status,
+        "fields": {
+            name: {
+                "value": value,
+                "transform": grants[name].transform,
+                "legal_basis": grants[name].basis,
+                "break_glass": grants[name].break_glass,
+            }
+            for name, value in result.values.items()
+        },
+        "withheld": dict(result.withheld),
+        "reasons": list(result.decision.reasons),
+        "obligations": [dict(o) for o in result.decision.obligations],
+        "error": result.error,
+    }
 
 
 def _outcome(decisions: Sequence[Decision]) -> Outcome:

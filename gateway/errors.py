@@ -2,25 +2,31 @@
 
 Every failure the gateway reports is a :class:`GatewayError`. The HTTP layer maps it once to an
 RFC 9457 ``application/problem+json`` document (:mod:`gateway.api.problems`); the CLI maps it once
-to an exit code (:mod:`gateway.cli`). Messages never carry personal data: they name fields,
-sources and codes, never values.
+to an exit code (:func:`gateway.cli.run`). Each class has its own exit code (docs/cli.md);
+messages never carry personal data: they name fields, sources and codes, never values.
 
-    GatewayError
-    ├── InvalidRequest          400  every validation problem, listed
-    ├── AuthenticationFailed    401  missing, expired or forged token; bad client credentials
-    ├── Forbidden               403  the verified requester may not do this
-    │   └── DisclosureDenied    403  the policy denied every source (carries the ledger receipt)
-    ├── NotFound                404
-    ├── Conflict                409
-    ├── Unavailable             503  fail-closed: nothing released
-    │   ├── LedgerUnavailable        the ledger could not append, so no data may leave
-    │   ├── PolicyUnavailable        the engine could not be loaded or consulted at all
-    │   └── KeyUnavailable           a key is missing, unreadable or the passphrase is wrong
-    ├── ConfigurationError      500  the instance is set up wrongly (CLI: exit 78)
-    └── LedgerCorrupted              ``gateway ledger verify`` found a bad entry (CLI: exit 1)
+    GatewayError                    HTTP  exit
+    ├── InvalidRequest               400   65  every validation problem, listed
+    │   └── PayloadTooLarge          413   66  the body exceeds the documented limit
+    ├── AuthenticationFailed         401   67  missing, expired or forged token; bad credentials
+    │   └── RateLimited              429   68  too many failed attempts; carries Retry-After
+    ├── Forbidden                    403   69  the verified requester may not do this
+    │   └── DisclosureDenied         403   80  the policy released nothing (carries the receipt)
+    ├── NotFound                     404   71
+    ├── Conflict                     409   72
+    ├── Unavailable                  503   73  fail-closed: nothing released
+    │   ├── LedgerUnavailable        503   74  the ledger's database cannot be reached or written
+    │   ├── PolicyUnavailable        503   75  the engine could not be loaded or consulted at all
+    │   └── KeyUnavailable           503   76  a key is missing, unreadable, damaged or locked
+    ├── ConfigurationError           500   78  the instance is set up wrongly
+    ├── LedgerCorrupted              500    1  `gateway ledger verify` found a bad entry
+    └── DecisionFailure              —     79  never reaches a client as such: each becomes a
+        ├── EngineError              —     81  per-source denial (`engine_error`)
+        ├── MalformedDecision        —     82  per-source denial (`malformed_decision`)
+        ├── TransformError           —     83  a withheld field (`transform_failed`)
+        └── ConnectorError           —     84  a source in error (re-exported by connectors)
 
-Connector failures are *not* in this tree: they are reported per source inside a disclosure
-(:class:`connectors.interface.ConnectorError`) and never fail or widen a whole response.
+An unexpected exception (a bug) is HTTP 500 and exit 70, with no text from the exception.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+UNEXPECTED_EXIT = 70
+"""Exit code of a bug: an exception outside this tree."""
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One validation problem: where (a JSON pointer-like path) and what, never the value."""
+    """One validation problem: where (a JSON-pointer-like path) and what, never the value."""
 
     location: str
     message: str
@@ -47,19 +56,26 @@ class GatewayError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal error"
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[int] = 64
 
-    def __init__(self, detail: str, *, extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra: dict[str, Any] = dict(extra or {})
+        self.headers: dict[str, str] = dict(headers or {})
 
 
 class InvalidRequest(GatewayError):
     status = 400
     slug = "invalid-request"
     title = "The request is not valid"
-    exit_code = 2
+    exit_code = 65
 
     def __init__(self, problems: Sequence[Problem], detail: str | None = None) -> None:
         self.problems = list(problems)
@@ -70,58 +86,89 @@ class InvalidRequest(GatewayError):
         )
 
 
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+    slug = "payload-too-large"
+    title = "The request body is too large"
+    exit_code = 66
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            [Problem("/", f"the body may be at most {limit} bytes")],
+            detail=f"request bodies are limited to {limit} bytes",
+        )
+
+
 class AuthenticationFailed(GatewayError):
     status = 401
     slug = "unauthenticated"
     title = "Authentication failed"
-    exit_code = 77
+    exit_code = 67
+
+
+class RateLimited(AuthenticationFailed):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many failed attempts"
+    exit_code = 68
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed attempts; try again in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class Forbidden(GatewayError):
     status = 403
     slug = "forbidden"
     title = "Not allowed"
-    exit_code = 77
+    exit_code = 69
 
 
 class DisclosureDenied(Forbidden):
     slug = "disclosure-denied"
     title = "The policy denied this disclosure"
+    exit_code = 80
 
 
 class NotFound(GatewayError):
     status = 404
     slug = "not-found"
     title = "Not found"
-    exit_code = 66
+    exit_code = 71
 
 
 class Conflict(GatewayError):
     status = 409
     slug = "conflict"
     title = "Conflict"
+    exit_code = 72
 
 
 class Unavailable(GatewayError):
     status = 503
     slug = "unavailable"
     title = "Temporarily unavailable; nothing was released"
-    exit_code = 69
+    exit_code = 73
 
 
 class LedgerUnavailable(Unavailable):
     slug = "ledger-unavailable"
     title = "The access ledger is unavailable; nothing was released"
+    exit_code = 74
 
 
 class PolicyUnavailable(Unavailable):
     slug = "policy-unavailable"
     title = "The policy engine is unavailable; nothing was released"
+    exit_code = 75
 
 
 class KeyUnavailable(Unavailable):
     slug = "key-unavailable"
     title = "A key is missing or cannot be opened; nothing was released"
+    exit_code = 76
 
 
 class ConfigurationError(GatewayError):
@@ -138,3 +185,35 @@ class LedgerCorrupted(GatewayError):
     def __init__(self, detail: str, *, sequence: int | None) -> None:
         super().__init__(detail, extra={"sequence": sequence})
         self.sequence = sequence
+
+
+class DecisionFailure(GatewayError):
+    """A part of one decision failed; the disclosure core turns it into a denial or a withheld
+    field for that source only, so it never widens or fails a whole response."""
+
+    slug = "decision-failure"
+    exit_code = 79
+
+
+class EngineError(DecisionFailure):
+    """The policy engine could not produce a decision (compile error, crash, bad transport)."""
+
+    exit_code = 81
+
+
+class MalformedDecision(DecisionFailure):
+    """The engine answered, but not with a decision document (docs/decision.md)."""
+
+    exit_code = 82
+
+
+class TransformError(DecisionFailure):
+    """A value does not fit the transform the policy chose; the field is withheld."""
+
+    exit_code = 83
+
+
+class ConnectorError(DecisionFailure):
+    """A source system could not answer. Reported per source; never widens a response."""
+
+    exit_code = 84

@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from gateway.errors import KeyUnavailable
+from gateway.errors import Conflict, KeyUnavailable
+from gateway.files import write_private
 
 TOKEN_SIGNING = "token-signing.key"  # noqa: S105 — a file name
 LEDGER_SIGNING = "ledger-signing.key"
@@ -60,17 +61,6 @@ class KeyRing:
     ledger_signing: Ed25519PrivateKey
     auditor_public: X25519PublicKey
     pseudonym_key: bytes
-
-    @property
-    def ledger_verify(self) -> Ed25519PublicKey:
-        return self.ledger_signing.public_key()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    # NOTE: create with 0600 from the start; chmod after writing would leave a window.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def _pem_encryption(passphrase: bytes | None) -> serialization.KeySerializationEncryption:
@@ -108,17 +98,18 @@ def _wrap_secret(secret: bytes, passphrase: bytes | None) -> bytes:
 
 
 def _unwrap_secret(blob: bytes, passphrase: bytes | None) -> bytes:
-    doc = json.loads(blob)
-    if doc["format"] == "raw":
-        return base64.b64decode(doc["key"])
+    try:
+        doc = json.loads(blob)
+        if doc["format"] == "raw":
+            return base64.b64decode(doc["key"], validate=True)
+        salt, nonce, sealed = (base64.b64decode(doc[k]) for k in ("salt", "nonce", "sealed"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KeyUnavailable("pseudonym.key is damaged (not the format keys init writes)") from exc
     if not passphrase:
         raise KeyUnavailable("pseudonym.key is encrypted and GATEWAY_KEY_PASSPHRASE is not set")
-    key = _scrypt(passphrase, base64.b64decode(doc["salt"]))
     try:
-        return AESGCM(key).decrypt(
-            base64.b64decode(doc["nonce"]), base64.b64decode(doc["sealed"]), b"gateway-secret-v1"
-        )
-    except InvalidTag as exc:
+        return AESGCM(_scrypt(passphrase, salt)).decrypt(nonce, sealed, b"gateway-secret-v1")
+    except (InvalidTag, ValueError) as exc:
         raise KeyUnavailable("pseudonym.key: wrong passphrase") from exc
 
 
@@ -129,7 +120,7 @@ def init_keys(keys_dir: Path, passphrase: bytes | None, *, force: bool = False) 
     existing = [keys_dir / name for name in ALL_FILES if (keys_dir / name).exists()]
     if existing and not force:
         names = ", ".join(p.name for p in existing)
-        raise FileExistsError(f"keys already exist in {keys_dir}: {names}")
+        raise Conflict(f"keys already exist in {keys_dir}: {names} (use --force to replace)")
     for path in existing:
         path.unlink()
 
@@ -150,7 +141,7 @@ def init_keys(keys_dir: Path, passphrase: bytes | None, *, force: bool = False) 
         PSEUDONYM: _wrap_secret(os.urandom(32), passphrase),
     }
     for name, data in files.items():
-        _write_private(keys_dir / name, data)
+        write_private(keys_dir / name, data, exclusive=True)
     return [keys_dir / name for name in files]
 
 
@@ -199,15 +190,23 @@ def load_auditor_private(path: Path, passphrase: bytes | None) -> X25519PrivateK
     return key
 
 
-def load_ledger_public(keys_dir: Path) -> Ed25519PublicKey:
-    key = serialization.load_pem_public_key(_read(keys_dir, LEDGER_PUBLIC))
+def _load_public(data: bytes, name: str) -> object:
+    try:
+        return serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise KeyUnavailable(f"{name} is not a PEM public key (damaged or the wrong file)") from exc
+
+
+def load_ledger_public(path: Path) -> Ed25519PublicKey:
+    """The ledger's public key from the file ``path`` (an auditor's copy may have any name)."""
+    key = _load_public(_read(path.parent, path.name), path.name)
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyUnavailable("ledger-signing.pub is not an Ed25519 public key")
+        raise KeyUnavailable(f"{path.name} is not an Ed25519 public key")
     return key
 
 
 def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
-    auditor = serialization.load_pem_public_key(_read(keys_dir, AUDITOR_PUBLIC))
+    auditor = _load_public(_read(keys_dir, AUDITOR_PUBLIC), AUDITOR_PUBLIC)
     if not isinstance(auditor, X25519PublicKey):
         raise KeyUnavailable("auditor.pub is not an X25519 public key")
     return KeyRing(

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from gateway.bsn import elfproef
+from gateway.identifiers import elfproef
 
 _NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
 PERSONAL_KEYS = frozenset(

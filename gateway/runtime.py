@@ -10,14 +10,16 @@ from sqlalchemy import Engine
 from connectors.interface import Connector
 from connectors.sql import SqlConnector
 from gateway.auth.server import TokenServer
+from gateway.auth.throttle import FailureWindow, Throttle
 from gateway.auth.tokens import TokenGenerator, TokenVerifier, signing_jwk
 from gateway.bsn import Pseudonymiser
 from gateway.cases.registry import CaseRegistry
 from gateway.catalog import Catalog
 from gateway.db import create_schema, make_engine
-from gateway.disclosure import DisclosureService
+from gateway.disclosure import DisclosureService, Lanes
 from gateway.errors import ConfigurationError
 from gateway.keys import KeyRing, load_keyring
+from gateway.lanes import Lane
 from gateway.ledger.store import Ledger
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
@@ -39,6 +41,19 @@ class Gateway:
     token_generator: TokenGenerator
     token_verifier: TokenVerifier
     token_server: TokenServer
+    throttle: Throttle
+    auth_lane: Lane
+    """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
+
+    def close(self) -> None:
+        """Stop the worker lanes and release database connections."""
+        self.disclosures.lanes.close()
+        self.auth_lane.close()
+        for connector in self.disclosures.connectors.values():
+            dispose = getattr(connector, "dispose", None)
+            if dispose is not None:
+                dispose()
+        self.db.dispose()
 
 
 def passphrase(settings: Settings) -> bytes | None:
@@ -79,6 +94,16 @@ def build_gateway(
     policy_engine = engine or make_policy_engine(settings, policy)
     ledger = Ledger(db, keys.ledger_signing, keys.auditor_public)
     jwk = signing_jwk(keys.token_signing)
+    chosen = connectors if connectors is not None else sql_connectors(settings, catalog)
+    lanes = Lanes(
+        policy=Lane("policy", settings.policy_workers),
+        ledger=Lane("ledger", 1),
+        sources={
+            source: Lane(f"source:{source}", settings.connector_workers, queue_limit=64)
+            for source in chosen
+        },
+    )
+    window = settings.auth_failure_window_seconds
     generator = TokenGenerator(jwk, settings.issuer, settings.audience, settings.token_ttl_seconds)
     return Gateway(
         settings=settings,
@@ -92,14 +117,25 @@ def build_gateway(
         disclosures=DisclosureService(
             engine=policy_engine,
             ledger=ledger,
-            connectors=connectors if connectors is not None else sql_connectors(settings, catalog),
+            connectors=chosen,
             catalog=catalog,
+            lanes=lanes,
             policy_timeout=settings.policy_timeout_seconds,
+            ledger_timeout=settings.ledger_timeout_seconds,
             connector_timeout=settings.connector_timeout_seconds,
         ),
         token_generator=generator,
         token_verifier=TokenVerifier(
-            jwk, settings.issuer, settings.audience, settings.clock_leeway_seconds
+            jwk,
+            settings.issuer,
+            settings.audience,
+            settings.clock_leeway_seconds,
+            settings.token_max_lifetime_seconds,
         ),
         token_server=TokenServer(db, generator),
+        throttle=Throttle(
+            FailureWindow(settings.auth_failures_per_client, window),
+            FailureWindow(settings.auth_failures_per_peer, window),
+        ),
+        auth_lane=Lane("auth", settings.auth_workers, queue_limit=64),
     )

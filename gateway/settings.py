@@ -13,11 +13,12 @@ The rest comes from ``GATEWAY_*`` environment variables through pydantic-setting
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PACKAGE_POLICIES = Path(__file__).resolve().parent / "_policies"
@@ -34,12 +35,24 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=Path.cwd)
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    """The address clients use (OpenAPI `servers`); default http://HOST:PORT."""
+    trusted_proxies: frozenset[str] = frozenset()
+    """Peer addresses whose X-Forwarded-Proto/-For headers are believed. Empty: none are."""
+    max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    """Larger request bodies are refused with 413 before they are read further."""
 
     issuer: str = "urn:nl:zorg-veiligheid:gateway"
     audience: str = "urn:nl:zorg-veiligheid:sharing-api"
     token_ttl_seconds: int = Field(default=900, gt=0, le=3600)
+    token_max_lifetime_seconds: int = Field(default=3600, gt=0, le=86_400)
+    """A presented token whose exp - iat exceeds this is refused, even if correctly signed."""
     clock_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    auth_failures_per_client: int = Field(default=5, ge=1)
+    auth_failures_per_peer: int = Field(default=20, ge=1)
+    auth_failure_window_seconds: int = Field(default=60, ge=1)
+    auth_workers: int = Field(default=2, ge=1, le=64)
 
     database_url: str | None = None
     """SQLAlchemy URL of the gateway's own database; SQLite under HOME/var by default."""
@@ -48,13 +61,28 @@ class Settings(BaseSettings):
     policy_engine: Literal["embedded", "opa"] = "embedded"
     opa_url: str = "http://127.0.0.1:8181"
     policy_timeout_seconds: float = Field(default=1.0, gt=0)
+    policy_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=64)
+    """Threads evaluating policy, each with its own interpreter."""
+    ledger_timeout_seconds: float = Field(default=5.0, gt=0)
 
     connector_timeout_seconds: float = Field(default=3.0, gt=0)
+    connector_workers: int = Field(default=4, ge=1, le=64)
+    """Threads per source system: a hung source can hold only its own."""
     sources: dict[str, str] = Field(default_factory=dict)
     """Source id -> SQLAlchemy URL. Sources not listed use HOME/var/sources/<id>.db."""
 
     key_passphrase: SecretStr | None = None
     """Encrypts private keys at rest (``GATEWAY_KEY_PASSPHRASE``)."""
+
+    @model_validator(mode="after")
+    def _ttl_within_maximum(self) -> Settings:
+        if self.token_ttl_seconds > self.token_max_lifetime_seconds:
+            raise ValueError("token_ttl_seconds exceeds token_max_lifetime_seconds")
+        return self
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @cached_property
     def keys_dir(self) -> Path:

@@ -3,13 +3,16 @@ temporary home with the demo region, a test token issuer, and in-memory sources.
 
     gw = make_test_gateway(tmp_path)
     r = gw.client.post("/v1/disclosures", json={...}, headers=gw.auth("politie-wijkagent"))
+    gw.close()
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -19,7 +22,8 @@ from connectors.memory import InMemoryConnector
 from gateway.api.app import create_app
 from gateway.auth.clients import AuthlibClient, get_client
 from gateway.catalog import Catalog
-from gateway.demo import source_records
+from gateway.demo.region import region
+from gateway.demo.seed import seed, source_records
 from gateway.keys import init_keys, keys_exist
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.engine import PolicyEngine
@@ -51,6 +55,32 @@ class TestGateway:
     def auth(self, client_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(client_id)}"}
 
+    def ledgered(self, entry_hash: str) -> dict[str, Any]:
+        """The auditor's view of one ledger entry: its opened body. Test homes keep the auditor
+        key next to the others; a real gateway never has it (docs/auditors.md)."""
+        from gateway.keys import AUDITOR_PRIVATE, load_auditor_private
+        from gateway.ledger.sealing import open_sealed
+        from gateway.ledger.store import read_entries, row_to_entry
+
+        row = next(r for r in read_entries(self.gateway.db) if r.entry_hash == entry_hash)
+        entry = row_to_entry(row)
+        passphrase = self.gateway.settings.key_passphrase
+        auditor = load_auditor_private(
+            self.gateway.settings.keys_dir / AUDITOR_PRIVATE,
+            passphrase.get_secret_value().encode() if passphrase else None,
+        )
+        body: dict[str, Any] = json.loads(open_sealed(entry.body, entry.header.aad(), auditor))
+        return body
+
+    def close(self) -> None:
+        self.client.close()
+        self.gateway.close()
+
+
+def demo_bsn(person: str) -> str:
+    """The test BSN of a demo person, by key (e.g. ``mda.ex_partner``)."""
+    return region().persons[person].bsn
+
 
 def make_test_gateway(
     home: Path,
@@ -58,16 +88,23 @@ def make_test_gateway(
     connectors: Mapping[str, Connector] | None = None,
     engine: PolicyEngine | None = None,
     passphrase: str | None = None,
+    **settings: Any,
 ) -> TestGateway:
-    from gateway.demo import seed
-
-    settings = Settings(home=home, key_passphrase=SecretStr(passphrase) if passphrase else None)
-    if not keys_exist(settings.keys_dir):
-        init_keys(settings.keys_dir, passphrase.encode() if passphrase else None)
-    catalog = Catalog(load_policy_set(settings.resolved_policy_dir).catalog)
+    """A seeded demo gateway in ``home``; ``settings`` override :class:`Settings` fields."""
+    config = Settings(
+        home=home, key_passphrase=SecretStr(passphrase) if passphrase else None, **settings
+    )
+    if not keys_exist(config.keys_dir):
+        init_keys(config.keys_dir, passphrase.encode() if passphrase else None)
+    catalog = Catalog(load_policy_set(config.resolved_policy_dir).catalog)
     chosen = connectors if connectors is not None else memory_connectors(catalog)
-    gw = build_gateway(settings, connectors=chosen, engine=engine)
-    case_ids = seed(gw, settings.var_dir / "demo-secrets.json")
-    # NOTE: 127.0.0.1, not "testserver": authlib accepts client secrets only over TLS/loopback.
-    client = TestClient(create_app(gw), base_url="http://127.0.0.1", raise_server_exceptions=False)
+    gw = build_gateway(config, connectors=chosen, engine=engine)
+    case_ids = seed(gw, config.var_dir / "demo-secrets.json")
+    # NOTE: a loopback peer: client secrets are accepted only over TLS or from loopback.
+    client = TestClient(
+        create_app(gw),
+        base_url="http://127.0.0.1",
+        raise_server_exceptions=False,
+        client=("127.0.0.1", 50000),
+    )
     return TestGateway(gateway=gw, client=client, case_ids=case_ids, connectors=chosen)

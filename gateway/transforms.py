@@ -12,10 +12,8 @@ from datetime import date
 from typing import Any
 
 from gateway.catalog import FieldSpec
-
-
-class TransformError(ValueError):
-    pass
+from gateway.errors import TransformError
+from gateway.typing import TRANSFORM_NAMES, Transform
 
 
 def _date(value: Any) -> date:
@@ -83,7 +81,7 @@ def contact(value: Any, spec: FieldSpec, today: date) -> Any:
     return value
 
 
-TRANSFORMS: dict[str, Callable[[Any, FieldSpec, date], Any]] = {
+TRANSFORMS: dict[Transform, Callable[[Any, FieldSpec, date], Any]] = {
     "plain": plain,
     "exists": exists,
     "count": count,
@@ -93,8 +91,10 @@ TRANSFORMS: dict[str, Callable[[Any, FieldSpec, date], Any]] = {
     "contact": contact,
 }
 
+assert tuple(TRANSFORMS) == TRANSFORM_NAMES  # one function per name in gateway.typing
+
 # Which transforms make sense for which catalogue type (pinned by tests/test_catalog.py).
-COMPATIBLE: dict[str, frozenset[str]] = {
+COMPATIBLE: dict[str, frozenset[Transform]] = {
     "string": frozenset({"plain", "exists"}),
     "date": frozenset({"plain", "exists", "year", "age"}),
     "bool": frozenset({"plain", "exists"}),
@@ -109,8 +109,7 @@ def apply(transform: str, value: Any, spec: FieldSpec, today: date) -> Any:
     if value is None:
         # Absent at the source: `exists` and `count` can still answer; others release null.
         return False if transform == "exists" else (0 if transform == "count" else None)
-    try:
-        fn = TRANSFORMS[transform]
-    except KeyError as exc:
-        raise TransformError("unknown transform") from exc
+    fn = TRANSFORMS.get(transform)  # type: ignore[call-overload]  # any str may come in
+    if fn is None:
+        raise TransformError("unknown transform")
     return fn(value, spec, today)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import bsn
-
-from gateway.testing import TestGateway
+from gateway.testing import TestGateway, demo_bsn
 
 
 def disclose(gw: TestGateway, client: str, case: str, person: str, **body: Any) -> Any:
-    payload = {"case_id": gw.case_ids.get(case, case), "bsn": bsn(person), **body}
+    payload = {"case_id": gw.case_ids.get(case, case), "bsn": demo_bsn(person), **body}
     return gw.client.post("/v1/disclosures", json=payload, headers=gw.auth(client))
 
 
 def released(response: Any) -> dict[str, dict[str, Any]]:
     return {s["source"]: s["fields"] for s in response.json()["sources"] if s["fields"]}
+
+
+def reasons(response: Any) -> dict[str, list[str]]:
+    """Per-source reasons of a 403 (participants see them; outsiders see no sources)."""
+    return {s["source"]: s["reasons"] for s in response.json()["sources"]}
 
 
 # Rule 1 and 9: deny by default; every decision ledgered before data
@@ -25,7 +28,8 @@ def test_family_overview_releases_per_source_with_receipt(shared_gw: TestGateway
     r = disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner")
     assert r.status_code == 200
     body = r.json()
-    assert body["receipt"]["sequence"] >= 1 and len(body["receipt"]["entry_hash"]) == 64
+    assert set(body["receipt"]) == {"entry_hash", "recorded_at"}
+    assert len(body["receipt"]["entry_hash"]) == 64
     sources = {s["source"]: s for s in body["sources"]}
     assert set(sources) == set(shared_gw.gateway.catalog.purpose_sources("mda_plus_plus"))
     brp = sources["gemeente.brp"]["fields"]
@@ -47,8 +51,10 @@ def test_denial_is_problem_json_with_receipt(shared_gw: TestGateway) -> None:
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
     problem = r.json()
-    assert problem["receipt"]["sequence"] >= 1
-    assert all(reasons[0] == "not_a_participant" for reasons in problem["reasons"].values())
+    assert len(problem["receipt"]["entry_hash"]) == 64
+    # An outsider learns nothing about the case: one reason, no sources (the exact reason,
+    # not_a_participant, is only in the sealed ledger body).
+    assert problem["reasons"] == ["no_access_to_case"] and problem["sources"] == []
 
 
 # Rule 2: the requester comes from the verified token
@@ -90,19 +96,21 @@ def test_same_request_different_role_sees_different_fields(shared_gw: TestGatewa
 def test_unknown_case_denied_and_ledgered(shared_gw: TestGateway) -> None:
     r = disclose(shared_gw, "zaanstad-regie", "case-000000000000", "mda.moeder")
     assert r.status_code == 403
-    assert r.json()["reasons"] == {"(geen bron)": ["case_not_found"]}
+    assert r.json()["reasons"] == ["no_access_to_case"]
+    ledgered = shared_gw.ledgered(r.json()["receipt"]["entry_hash"])
+    assert ledgered["decisions"][0]["reasons"] == ["case_not_found"]
 
 
 def test_closed_case_releases_nothing(shared_gw: TestGateway) -> None:
     r = disclose(shared_gw, "zaanstad-regie", "afgesloten", "mda.moeder")
     assert r.status_code == 403
-    assert all("case_closed" in v for v in r.json()["reasons"].values())
+    assert all("case_closed" in v for v in reasons(r).values())
 
 
 def test_nothing_about_a_subject_outside_the_case(shared_gw: TestGateway) -> None:
     r = disclose(shared_gw, "zaanstad-regie", "mda", "buiten.casus")
     assert r.status_code == 403
-    assert all(v == ["subject_not_in_case"] for v in r.json()["reasons"].values())
+    assert all(v == ["subject_not_in_case"] for v in reasons(r).values())
 
 
 def test_org_type_outside_purpose_denied(shared_gw: TestGateway) -> None:
@@ -156,7 +164,9 @@ def test_band_transform_for_rent_arrears(shared_gw: TestGateway) -> None:
 def test_ggz_without_consent_withholds(shared_gw: TestGateway) -> None:
     r = disclose(shared_gw, "zaanstad-meldpunt", "wvggz", "wvggz.man", sources=["ggz.behandeling"])
     assert r.status_code == 403
-    assert r.json()["reasons"]["ggz.behandeling"] == ["no_field_released"]
+    assert reasons(r)["ggz.behandeling"] == ["no_field_released"]
+    # The 403 shows why, field by field.
+    assert set(r.json()["sources"][0]["withheld"].values()) >= {"consent_required"}
 
 
 def test_ggz_with_recorded_consent_releases(shared_gw: TestGateway) -> None:
@@ -168,7 +178,7 @@ def test_ggz_with_recorded_consent_releases(shared_gw: TestGateway) -> None:
 
 def test_source_outside_purpose_denied(shared_gw: TestGateway) -> None:
     r = disclose(shared_gw, "zaanstad-meldpunt", "wvggz", "wvggz.man", sources=["om.strafzaken"])
-    assert r.json()["reasons"]["om.strafzaken"] == ["source_not_in_purpose"]
+    assert reasons(r)["om.strafzaken"] == ["source_not_in_purpose"]
 
 
 # Rule 6: children only in purposes that include them
@@ -254,12 +264,12 @@ def test_ledger_body_names_the_trace_and_the_requester(gw: TestGateway) -> None:
     trace = "0af7651916cd43dd8448eb211c80319c"
     gw.client.post(
         "/v1/disclosures",
-        json={"case_id": gw.case_ids["pga"], "bsn": bsn("pga.veelpleger")},
+        json={"case_id": gw.case_ids["pga"], "bsn": demo_bsn("pga.veelpleger")},
         headers={**gw.auth("om-officier"), "traceparent": f"00-{trace}-b7ad6b7169203331-01"},
     )
     row = list(read_entries(gw.gateway.db))[-1]
     assert row.requester_oin == "00000099000000000003" and row.purpose == "persoonsgerichte_aanpak"
-    assert bsn("pga.veelpleger") not in row.model_dump_json()
+    assert demo_bsn("pga.veelpleger") not in row.model_dump_json()
     entry = row_to_entry(row)
     key = load_auditor_private(gw.gateway.settings.keys_dir / AUDITOR_PRIVATE, None)
     body = json.loads(open_sealed(entry.body, entry.header.aad(), key))

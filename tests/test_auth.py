@@ -21,12 +21,12 @@ def secret(gw: TestGateway, client_id: str) -> str:
 
 def test_client_credentials_basic_and_post(shared_gw: TestGateway) -> None:
     basic = shared_gw.client.post(
-        "/oauth/token",
+        "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=("veiligthuis", secret(shared_gw, "veiligthuis")),
     )
     post = shared_gw.client.post(
-        "/oauth/token",
+        "/v1/oauth/token",
         data={
             "grant_type": "client_credentials",
             "client_id": "veiligthuis",
@@ -61,7 +61,7 @@ def test_token_endpoint_refusals_are_problems(
     status: int,
     error: str,
 ) -> None:
-    r = shared_gw.client.post("/oauth/token", data=data, auth=auth)
+    r = shared_gw.client.post("/v1/oauth/token", data=data, auth=auth)
     assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["error"] == error
@@ -72,7 +72,7 @@ def test_client_secrets_refused_over_plain_http_off_loopback(shared_gw: TestGate
 
     remote = TestClient(shared_gw.client.app, base_url="http://gateway.example")
     r = remote.post(
-        "/oauth/token",
+        "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=("veiligthuis", secret(shared_gw, "veiligthuis")),
     )

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from conftest import bsn
-
-from gateway.testing import TestGateway
+from gateway.testing import TestGateway, demo_bsn
 
 VT = "00000099000000000006"
 
@@ -16,7 +14,7 @@ def test_participant_lists_cases_with_what_to_ask(shared_gw: TestGateway) -> Non
     assert {s["relation"] for s in mda["subjects"]} == {"hoofdpersoon", "ex_partner", "kind"}
     assert "politie.incidenten" in mda["askable"]
     assert shared_gw.case_ids["wvggz"] not in cases  # not a participant there
-    assert bsn("mda.moeder") not in r.text
+    assert demo_bsn("mda.moeder") not in r.text
 
 
 def test_regisseur_builds_a_case_and_participants_then_see_it(gw: TestGateway) -> None:
@@ -31,19 +29,19 @@ def test_regisseur_builds_a_case_and_participants_then_see_it(gw: TestGateway) -
     r = gw.client.post(
         f"/v1/cases/{case_id}/subjects",
         headers=regie,
-        json={"bsn": bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False},
+        json={"bsn": demo_bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False},
     )
     assert r.status_code == 201 and r.json()["subject_ref"].startswith("subj-")
     dup = gw.client.post(
         f"/v1/cases/{case_id}/subjects",
         headers=regie,
-        json={"bsn": bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False},
+        json={"bsn": demo_bsn("buiten.casus"), "relation": "hoofdpersoon", "minor": False},
     )
     assert dup.status_code == 409
 
     # At aanmelding nothing flows; at casusoverleg Veilig Thuis gets its row of the matrix.
     vt = gw.auth("veiligthuis")
-    ask = {"case_id": case_id, "bsn": bsn("buiten.casus"), "sources": ["gemeente.brp"]}
+    ask = {"case_id": case_id, "bsn": demo_bsn("buiten.casus"), "sources": ["gemeente.brp"]}
     assert gw.client.post("/v1/disclosures", json=ask, headers=vt).status_code == 403
     assert (
         gw.client.patch(
@@ -96,16 +94,18 @@ def test_case_input_is_validated(shared_gw: TestGateway) -> None:
 
 
 def test_api_conventions(shared_gw: TestGateway) -> None:
-    r = shared_gw.client.get("/openapi.json")
+    r = shared_gw.client.get("/v1/openapi.json")
     assert r.status_code == 200 and r.headers["API-Version"] == "1.0.0"
     paths = r.json()["paths"]
-    assert {"/oauth/token", "/v1/cases", "/v1/disclosures"} <= set(paths)
+    assert {"/oauth/token", "/cases", "/disclosures"} <= set(paths)
+    assert r.json()["servers"][0]["url"].endswith("/v1")
+    assert r.json()["info"]["version"] == r.headers["API-Version"]
     missing = shared_gw.client.get("/v1/nope")
     assert (
         missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     )
     trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
-    r = shared_gw.client.get("/health", headers={"traceparent": trace})
+    r = shared_gw.client.get("/v1/health", headers={"traceparent": trace})
     assert r.headers["traceparent"].split("-")[1] == "ab" * 16
 
 

@@ -24,7 +24,7 @@ def test_keys_init_then_refuses_to_overwrite(tmp_path: Path) -> None:
     assert runner.invoke(app, ["keys", "init", "--home", str(tmp_path)]).exit_code == 0
     assert (tmp_path / "keys" / "auditor.pub").exists()
     again = runner.invoke(app, ["keys", "init", "--home", str(tmp_path)])
-    assert again.exit_code == 73
+    assert again.exit_code == 72  # Conflict
 
 
 def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
     assert "politie-wijkagent" in listed.output
     token = runner.invoke(app, ["token", "politie-wijkagent", "--home", str(tmp_path)])
     assert token.exit_code == 0 and token.output.count(".") == 2
-    assert runner.invoke(app, ["token", "nobody", "--home", str(tmp_path)]).exit_code == 66
+    assert runner.invoke(app, ["token", "nobody", "--home", str(tmp_path)]).exit_code == 71
     verify = runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path)])
     assert verify.exit_code == 0 and "ledger intact: 0 entries" in verify.output
 
@@ -69,5 +69,5 @@ def test_policy_test_exit_codes(tmp_path: Path) -> None:
 
 def test_serve_without_keys_fails_clearly(tmp_path: Path) -> None:
     r = runner.invoke(app, ["serve", "--home", str(tmp_path)])
-    assert r.exit_code == 69
+    assert r.exit_code == 76  # KeyUnavailable
     assert "gateway keys init" in r.output

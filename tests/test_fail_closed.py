@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bsn
 from sqlalchemy import text
 
 from connectors.memory import InMemoryConnector
@@ -18,7 +17,7 @@ from gateway.policy.bundle import load_policy_set
 from gateway.policy.decision import parse_decision
 from gateway.policy.engine import EngineError
 from gateway.settings import bundled_policy_dir
-from gateway.testing import make_test_gateway, memory_connectors
+from gateway.testing import demo_bsn, make_test_gateway, memory_connectors
 from gateway.typing import SourceId
 
 
@@ -56,7 +55,7 @@ class BrokenEngine:
 
 
 def request(gw: Any, **extra: Any) -> Any:
-    body = {"case_id": gw.case_ids["mda"], "bsn": bsn("mda.ex_partner"), **extra}
+    body = {"case_id": gw.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner"), **extra}
     return gw.client.post("/v1/disclosures", json=body, headers=gw.auth("zaanstad-regie"))
 
 
@@ -74,7 +73,9 @@ def test_engine_failures_deny_and_are_ledgered(tmp_path: Path, mode: str, reason
     gw = make_test_gateway(tmp_path, engine=BrokenEngine(mode))
     r = request(gw, sources=["gemeente.brp"])
     assert r.status_code == 403
-    assert r.json()["reasons"] == {"gemeente.brp": [reason]}
+    assert [(s["source"], s["reasons"]) for s in r.json()["sources"]] == [
+        ("gemeente.brp", [reason])
+    ]
     assert count_entries(gw.gateway.db) == 1
     assert next(iter(read_entries(gw.gateway.db))).outcome == "deny"
 
@@ -84,7 +85,7 @@ def test_engine_timeout_denies(tmp_path: Path) -> None:
     gw.gateway.disclosures.policy_timeout = 0.05
     r = request(gw, sources=["gemeente.brp"])
     assert r.status_code == 403
-    assert r.json()["reasons"] == {"gemeente.brp": ["engine_timeout"]}
+    assert r.json()["sources"][0]["reasons"] == ["engine_timeout"]
 
 
 def test_safety_net_drops_geheim_even_if_a_decision_grants_it(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import KeyUnavailable
+from gateway.errors import Conflict, KeyUnavailable
 from gateway.keys import ALL_FILES, AUDITOR_PRIVATE, init_keys, load_auditor_private, load_keyring
 
 
@@ -19,7 +19,7 @@ def test_init_writes_every_key_with_mode_0600(tmp_path: Path) -> None:
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     init_keys(tmp_path, None)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(Conflict):
         init_keys(tmp_path, None)
     init_keys(tmp_path, None, force=True)
 

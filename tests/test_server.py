@@ -46,7 +46,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     try:
         for _ in range(150):
             try:
-                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                if httpx.get(f"{base}/v1/health", timeout=0.5).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -63,7 +63,7 @@ def test_demo_serves_a_family_overview_over_http(demo_server: tuple[str, Path]) 
     base, home = demo_server
     doc = json.loads((home / "var" / "demo-secrets.json").read_text())
     token = httpx.post(
-        f"{base}/oauth/token",
+        f"{base}/v1/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=("zaanstad-regie", doc["clients"]["zaanstad-regie"]),
     ).json()["access_token"]

@@ -1,79 +1,104 @@
-"""Request and response bodies. Unknown members are refused (``extra="forbid"``): a body can
-never carry an organisation, role or user — those come only from the verified token."""
+"""Request and response bodies, as they appear in the OpenAPI document.
+
+Unknown members are refused (``extra="forbid"``): a body can never carry an organisation, role or
+user — those come only from the verified token. Strings are taken exactly as sent: no stripping,
+so ``" 999990019 "`` is not a BSN. Every list and map has an upper bound.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from gateway.bsn import elfproef
-from gateway.cases.registry import RELATIONS
-from gateway.typing import Stage
+from gateway.identifiers import BSN_REGEX, BSN_RULE, OIN_REGEX, elfproef
+from gateway.typing import Relation, Stage, Transform, Urgency
 
-CASE_ID = r"^[A-Za-z0-9_-]{1,64}$"
-SOURCE_ID = r"^[a-z_]+\.[a-z_]+$"
-OIN = r"^\d{20}$"
-
-Relation = Literal["hoofdpersoon", "partner", "ex_partner", "kind", "ouder", "huisgenoot", "overig"]
-assert set(RELATIONS) == set(get_args(Relation))  # keep the two lists in step
+MAX_SOURCES = 32
+MAX_FIELDS = 64
+MAX_PARTICIPANTS = 32
 
 
-def _check_bsn(value: str) -> str:
+def _elfproef(value: str) -> str:
     if not elfproef(value):
-        raise ValueError("not a valid BSN (nine digits passing the elfproef)")
+        raise ValueError(f"not a valid BSN ({BSN_RULE})")
     return value
 
 
+Bsn = Annotated[
+    str,
+    Field(
+        pattern=BSN_REGEX,
+        min_length=9,
+        max_length=9,
+        description=f"A BSN: {BSN_RULE}. Only ever in a body, never in a URL.",
+        examples=["999990019"],
+    ),
+    AfterValidator(_elfproef),
+]
+Oin = Annotated[
+    str,
+    Field(
+        pattern=OIN_REGEX,
+        description="An OIN: twenty ASCII digits.",
+        examples=["00000099000000000002"],
+    ),
+]
+CaseId = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A case id, e.g. case-1a2b3c4d5e6f.")
+]
+SourceId = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z_]{0,31}\.[a-z][a-z_]{0,31}$",
+        description="A catalogue source, 'organisation.register', e.g. politie.incidenten.",
+    ),
+]
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests -------------------------------------------------------------------------------------
 
 
 class DisclosureBody(Strict):
-    case_id: str = Field(pattern=CASE_ID, description="The case the request is made in.")
-    bsn: str = Field(description="The subject's BSN. Sent only in the body, never in a URL.")
-    sources: list[str] | None = Field(
+    case_id: CaseId
+    bsn: Bsn
+    sources: list[SourceId] | None = Field(
         default=None,
-        max_length=32,
-        description="Sources to ask; default: every source of the case's purpose.",
+        min_length=1,
+        max_length=MAX_SOURCES,
+        description="Sources to ask, each once; default: every source of the case's purpose.",
     )
-    fields: dict[str, list[str]] | None = Field(
-        default=None, description="Fields wanted per source; default: all the policy allows."
+    fields: dict[SourceId, Annotated[list[FieldName], Field(max_length=MAX_FIELDS)]] | None = Field(
+        default=None,
+        max_length=MAX_SOURCES,
+        description=(
+            "Fields wanted per source, each once and no more than the source offers; a source "
+            "named here must be in `sources` when that is given. Default: all the policy allows."
+        ),
     )
-    urgency: Literal["regulier", "spoed"] = "regulier"
+    urgency: Urgency = "regulier"
     justification: str | None = Field(
         default=None,
         max_length=2000,
         description="Written justification; required for an urgent (spoed) break-glass request.",
     )
 
-    _bsn = field_validator("bsn")(_check_bsn)
-
-    @field_validator("sources")
-    @classmethod
-    def _sources(cls, value: list[str] | None) -> list[str] | None:
-        import re
-
-        if value is not None and any(not re.match(SOURCE_ID, s) for s in value):
-            raise ValueError("source ids look like 'organisation.register'")
-        return value
-
 
 class CaseCreate(Strict):
-    purpose: str = Field(description="A purpose id from the catalogue, e.g. mda_plus_plus.")
-    participants: list[str] = Field(
+    purpose: str = Field(
+        pattern=r"^[a-z][a-z_]{0,63}$",
+        description="A purpose id from the catalogue, e.g. mda_plus_plus.",
+    )
+    participants: list[Oin] = Field(
         default_factory=list,
+        max_length=MAX_PARTICIPANTS,
         description="OINs of participating organisations; the regisseur is always one.",
     )
-
-    @field_validator("participants")
-    @classmethod
-    def _oins(cls, value: list[str]) -> list[str]:
-        import re
-
-        if any(not re.match(OIN, v) for v in value):
-            raise ValueError("an OIN is 20 digits")
-        return value
 
 
 class CasePatch(Strict):
@@ -81,25 +106,99 @@ class CasePatch(Strict):
 
 
 class SubjectLink(Strict):
-    bsn: str
+    bsn: Bsn
     relation: Relation
     minor: bool
-    consents: list[str] = Field(
-        default_factory=list, description="Sources the subject has consented to share from."
+    consents: list[SourceId] = Field(
+        default_factory=list,
+        max_length=MAX_SOURCES,
+        description="Sources the subject has consented to share from.",
     )
 
-    _bsn = field_validator("bsn")(_check_bsn)
+
+class TokenForm(BaseModel):
+    """RFC 6749 §4.4.2, form-encoded. The client authenticates with HTTP Basic (preferred) or
+    with ``client_id`` and ``client_secret`` in this form."""
+
+    grant_type: Literal["client_credentials"]
+    client_id: str | None = Field(default=None, max_length=128)
+    client_secret: str | None = Field(default=None, max_length=256)
+    scope: str | None = Field(
+        default=None, max_length=256, description="Ignored: the role decides."
+    )
+
+
+# -- responses ------------------------------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    access_token: str = Field(description="An RFC 9068 JWT (ES256), valid for expires_in seconds.")
+    token_type: Literal["Bearer"]
+    expires_in: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    policy_version: str
+
+
+class CaseCreated(BaseModel):
+    case_id: str
+    purpose: str
+    stage: Stage
+
+
+class CaseStage(BaseModel):
+    case_id: str
+    stage: Stage
+    status: Literal["open", "closed"]
+
+
+class SubjectLinked(BaseModel):
+    subject_ref: str = Field(description="A random reference for this link; never a BSN.")
+    relation: Relation
+    minor: bool
+
+
+class SubjectSummary(SubjectLinked):
+    pass
+
+
+class Askable(BaseModel):
+    field: str
+    transform: Transform
+    break_glass: bool = Field(
+        description="Released only in an urgent (spoed) request with a written justification; "
+        "flagged for review by a privacy officer."
+    )
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    purpose: str
+    purpose_title: str
+    stage: Stage
+    status: Literal["open", "closed"]
+    regisseur: bool = Field(description="True if the requester's organisation directs the case.")
+    subjects: list[SubjectSummary]
+    askable: dict[str, list[Askable]] = Field(
+        description="What this requester may ask per source at this stage, per the necessity "
+        "matrix; the policy still decides each request (consent, minors and bases narrow it)."
+    )
+
+
+class CaseList(BaseModel):
+    cases: list[CaseSummary]
 
 
 class Receipt(BaseModel):
-    sequence: int
-    entry_hash: str
+    entry_hash: str = Field(description="The ledger entry's hash: how an auditor finds it.")
     recorded_at: str
 
 
 class FieldRelease(BaseModel):
     value: Any
-    transform: str
+    transform: Transform
     legal_basis: str
     break_glass: bool = False
 
@@ -108,7 +207,9 @@ class SourceOut(BaseModel):
     source: str
     status: Literal["released", "denied", "no_record", "error"]
     fields: dict[str, FieldRelease] = Field(default_factory=dict)
-    withheld: dict[str, str] = Field(default_factory=dict)
+    withheld: dict[str, str] = Field(
+        default_factory=dict, description="Field -> reason code (docs/decision.md)."
+    )
     reasons: list[str] = Field(default_factory=list)
     obligations: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
@@ -117,8 +218,34 @@ class SourceOut(BaseModel):
 class DisclosureOut(BaseModel):
     case_id: str
     purpose: str
-    stage: str
+    stage: Stage
     policy_version: str
     review_required: bool
     receipt: Receipt
     sources: list[SourceOut]
+
+
+class ProblemError(BaseModel):
+    location: str = Field(description="Where, as a JSON pointer into the body ('?' = the query).")
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details. Never echoes a submitted value."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = Field(
+        default=None, description="400 and 413: every problem found."
+    )
+
+
+class DeniedOut(ProblemOut):
+    receipt: Receipt
+    reasons: list[str] = Field(
+        description="`no_field_released`, or `no_access_to_case` when the requester's "
+        "organisation does not take part in the case (or there is no such case)."
+    )
+    sources: list[SourceOut] = Field(description="Per source: the reasons each field was withheld.")

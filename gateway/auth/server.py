@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from sqlalchemy import Engine
 
-from gateway.auth.clients import AuthlibClient, get_client
+from gateway.auth.clients import AuthlibClient, UnknownClient, get_client
 from gateway.auth.tokens import TokenGenerator
 
 
@@ -46,9 +46,11 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         self.register_token_generator("default", generator)
         self.register_grant(_ClientCredentials)
 
-    def query_client(self, client_id: str) -> AuthlibClient | None:
+    def query_client(self, client_id: str) -> AuthlibClient:
         row = get_client(self._engine, client_id)
-        return AuthlibClient(row) if row else None
+        # NOTE: an unknown client gets a stand-in that fails the secret check after the same
+        # scrypt work, so neither the answer nor its timing tells which client ids exist.
+        return AuthlibClient(row) if row else UnknownClient(client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         # NOTE: JWT access tokens are self-contained; nothing to store.

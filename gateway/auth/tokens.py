@@ -8,7 +8,6 @@ leeway, and the gateway's own claims (OIN, organisation type, role, pseudonymous
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +17,11 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
-from gateway.auth.clients import OIN_PATTERN, AuthlibClient
+from gateway import clock
+from gateway.auth.clients import AuthlibClient
 from gateway.auth.principal import Principal
 from gateway.errors import AuthenticationFailed
+from gateway.identifiers import OIN_RULE, is_oin
 from gateway.typing import ClientId, Oin
 
 ALGORITHM = "ES256"
@@ -60,7 +61,7 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # authlib 
     ) -> dict[str, Any]:
         row = client.row
         return {
-            "nbf": int(time.time()),
+            "nbf": clock.epoch_seconds(),
             CLAIM_OIN: row.oin,
             CLAIM_ORG_TYPE: row.org_type,
             CLAIM_ROLE: row.role,
@@ -76,18 +77,20 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # authlib 
 
 
 class TokenVerifier:
-    def __init__(self, key: ECKey, issuer: str, audience: str, leeway: int) -> None:
+    def __init__(
+        self, key: ECKey, issuer: str, audience: str, leeway: int, max_lifetime: int
+    ) -> None:
         self._public = ECKey.import_key(key.as_dict(private=False))
         self._kid = key.kid
-        self._issuer = issuer
-        self._audience = audience
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
         self._registry = jwt.JWTClaimsRegistry(
             leeway=leeway,
             iss={"essential": True, "value": issuer},
             aud={"essential": True, "value": audience},
             exp={"essential": True},
             nbf={"essential": True},
+            iat={"essential": True},
             sub={"essential": True},
         )
 
@@ -105,7 +108,20 @@ class TokenVerifier:
             self._registry.validate(decoded.claims)
         except JoseError as exc:
             raise AuthenticationFailed(f"the access token is not valid: {exc.error}") from exc
+        self._check_lifetime(decoded.claims)
         return _principal(decoded.claims)
+
+    def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
+        # A token that lives longer than this gateway ever issues was not issued by it the
+        # normal way (a leaked key, a misconfigured issuer): refused even if well signed.
+        times = [claims.get(n) for n in ("iat", "nbf", "exp")]
+        if not all(isinstance(t, int) and not isinstance(t, bool) for t in times):
+            raise AuthenticationFailed("the access token's times are not integers")
+        iat, nbf, exp = (int(t) for t in times)  # type: ignore[arg-type]
+        if iat > clock.epoch_seconds() + self._leeway:
+            raise AuthenticationFailed("the access token was issued in the future")
+        if exp - min(iat, nbf) > self._max_lifetime:
+            raise AuthenticationFailed("the access token lives longer than this gateway allows")
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
@@ -116,8 +132,8 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
     if not all(isinstance(v, str) and v for v in values.values()):
         raise AuthenticationFailed("the access token lacks the organisation, role or user claims")
     oin = str(values[CLAIM_OIN])
-    if not OIN_PATTERN.match(oin):
-        raise AuthenticationFailed("the access token's OIN is not 20 digits")
+    if not is_oin(oin):
+        raise AuthenticationFailed(f"the access token's OIN is not {OIN_RULE}")
     return Principal(
         client_id=ClientId(str(values["client_id"])),
         oin=Oin(oin),

@@ -8,7 +8,6 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Engine
@@ -18,15 +17,14 @@ from gateway.auth.principal import Principal
 from gateway.bsn import Bsn, Pseudonymiser
 from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
 from gateway.catalog import Catalog
+from gateway.clock import iso_now
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
 from gateway.ledger.sealing import seal
 from gateway.typing import STAGES, SubjectPseudonym
 
-RELATIONS = ("hoofdpersoon", "partner", "ex_partner", "kind", "ouder", "huisgenoot", "overig")
-
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_now("seconds")
 
 
 @dataclass(frozen=True)
@@ -85,10 +83,10 @@ class CaseRegistry:
 
     def context(self, case_id: str, bsn: Bsn) -> tuple[CaseContext, SubjectContext]:
         pseudonym = self._pseudonymiser.pseudonym(bsn)
+        # NOTE: the same four queries whether or not the case exists, so that the time an
+        # answer takes does not tell an outsider which case ids are real.
         with Session(self._engine) as session:
             case = session.get(CaseRow, case_id)
-            if case is None:
-                return CaseContext(id=case_id, found=False), SubjectContext(pseudonym, linked=False)
             participants = session.exec(
                 select(ParticipantRow.oin).where(ParticipantRow.case_id == case_id)
             ).all()
@@ -98,6 +96,8 @@ class CaseRegistry:
                     ConsentRow.case_id == case_id, ConsentRow.subject == pseudonym
                 )
             ).all()
+        if case is None:
+            return CaseContext(id=case_id, found=False), SubjectContext(pseudonym, linked=False)
         case_ctx = CaseContext(
             id=case.id,
             found=True,
@@ -143,7 +143,9 @@ class CaseRegistry:
 
     def _directed(self, session: Session, principal: Principal, case_id: str) -> CaseRow:
         case = session.get(CaseRow, case_id)
-        if case is None:
+        # An organisation outside the case gets the answer an unknown case id gets: whether
+        # the id exists is itself something only participants may know.
+        if case is None or session.get(ParticipantRow, (case_id, principal.oin)) is None:
             raise NotFound("no such case")
         if case.regisseur_oin != principal.oin:
             raise Forbidden("only the case's regisseur organisation can change it")
@@ -230,11 +232,6 @@ class CaseRegistry:
     def _case_view(
         self, principal: Principal, case: CaseRow, subjects: Iterable[SubjectRow]
     ) -> dict[str, object]:
-        askable = (
-            self._catalog.necessity(case.purpose, case.stage, principal.role)
-            if case.status == "open"
-            else {}
-        )
         return {
             "case_id": case.id,
             "purpose": case.purpose,
@@ -246,7 +243,20 @@ class CaseRegistry:
                 {"subject_ref": s.subject_ref, "relation": s.relation, "minor": s.minor}
                 for s in subjects
             ],
-            # What this requester may ask at this stage, per the necessity matrix; the policy
-            # still decides each request (consent, minors and bases can narrow it further).
-            "askable": {src: sorted(fields) for src, fields in sorted(askable.items())},
+            "askable": self._askable(case, principal.role) if case.status == "open" else {},
         }
+
+    def _askable(self, case: CaseRow, role: str) -> dict[str, list[dict[str, object]]]:
+        """What this role may ask per source at this stage, per the necessity matrix; the
+        purpose's break-glass fields of those sources are marked as such. The policy still
+        decides each request (consent, minors and bases can narrow it further)."""
+        row = self._catalog.necessity(case.purpose, case.stage, role)
+        glass = self._catalog.purposes.get(case.purpose, {}).get("break_glass", {})
+        out: dict[str, list[dict[str, object]]] = {}
+        for source, fields in sorted(row.items()):
+            extra = glass.get(source, {})
+            out[source] = [
+                {"field": f, "transform": t, "break_glass": f in extra}
+                for f, t in sorted({**extra, **fields}.items())
+            ]
+        return out

@@ -12,15 +12,15 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from gateway.clock import iso_now
 from gateway.errors import LedgerUnavailable
 from gateway.ledger.entry import GENESIS, Entry, Header, Outcome, canonical, sign_entry, sign_head
 from gateway.ledger.sealing import SealedBody, seal
@@ -74,7 +74,9 @@ class Receipt:
     time: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sequence": self.seq, "entry_hash": self.entry_hash, "recorded_at": self.time}
+        """What a requester sees. NOTE: no sequence number: it would tell every requester how
+        many decisions the gateway has made; the auditor finds the entry by its hash."""
+        return {"entry_hash": self.entry_hash, "recorded_at": self.time}
 
 
 def row_to_entry(row: LedgerRow) -> Entry:
@@ -93,8 +95,8 @@ def row_to_entry(row: LedgerRow) -> Entry:
     return Entry(header, SealedBody.from_dict(json.loads(row.body)), row.entry_hash, row.signature)
 
 
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+def _ledger_time() -> str:
+    return iso_now("microseconds")
 
 
 class Ledger:
@@ -103,7 +105,7 @@ class Ledger:
         engine: Engine,
         signing_key: Ed25519PrivateKey,
         auditor: X25519PublicKey,
-        clock: Callable[[], str] = _utc_now,
+        clock: Callable[[], str] = _ledger_time,
     ) -> None:
         self._engine = engine
         self._signing_key = signing_key
@@ -158,17 +160,24 @@ class Ledger:
 
 def read_entries(engine: Engine) -> Iterator[LedgerRow]:
     """Every stored row in sequence order (verification checks that the order is unbroken)."""
-    with Session(engine) as session:
-        yield from session.exec(select(LedgerRow).order_by(col(LedgerRow.seq)))
+    try:
+        with Session(engine) as session:
+            yield from session.exec(select(LedgerRow).order_by(col(LedgerRow.seq)))
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger's entries cannot be read") from exc
 
 
 def read_head(engine: Engine) -> LedgerHeadRow | None:
-    with Session(engine) as session:
-        return session.get(LedgerHeadRow, 1)
+    try:
+        with Session(engine) as session:
+            return session.get(LedgerHeadRow, 1)
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger's head cannot be read") from exc
 
 
 def count_entries(engine: Engine) -> int:
-    from sqlalchemy import func
-
-    with Session(engine) as session:
-        return int(session.exec(select(func.count()).select_from(LedgerRow)).one())
+    try:
+        with Session(engine) as session:
+            return int(session.exec(select(func.count()).select_from(LedgerRow)).one())
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger cannot be read (no ledger at this database?)") from exc

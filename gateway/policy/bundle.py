@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,6 @@ class PolicySet:
     """Policy modules by file name (tests excluded)."""
     tests: Mapping[str, str]
     catalog: Mapping[str, Any]
-    root: Path
-    files: tuple[str, ...] = field(default=())
-    """Every file that counts towards the version, relative to ``root``."""
 
     @property
     def data(self) -> dict[str, Any]:
@@ -71,6 +68,4 @@ def load_policy_set(root: Path) -> PolicySet:
         modules=modules,
         tests=tests,
         catalog=catalog,
-        root=root,
-        files=tuple(p.relative_to(root).as_posix() for p in files),
     )

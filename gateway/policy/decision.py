@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any
 
-from gateway.typing import FieldName, SourceId, Transform
-
-TRANSFORMS: frozenset[str] = frozenset(get_args(Transform))
-
-
-class MalformedDecision(ValueError):
-    """The engine answered, but not with a decision document."""
+from gateway.errors import MalformedDecision
+from gateway.typing import TRANSFORM_NAMES, FieldName, SourceId, Transform
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ def parse_decision(raw: Any, source: SourceId) -> Decision:
         if not isinstance(grant, dict):
             raise MalformedDecision("each granted field must be an object")
         transform, basis = grant.get("transform"), grant.get("basis")
-        if transform not in TRANSFORMS:
+        if transform not in TRANSFORM_NAMES:
             raise MalformedDecision("a granted field has an unknown transform")
         if not isinstance(basis, str) or not basis:
             raise MalformedDecision("a granted field has no legal basis")

@@ -1,31 +1,32 @@
-"""The policy engine interface: one method, plain values in, a :class:`Decision` out.
+"""The policy engine seam: one method, plain values in, a :class:`Decision` out.
 
-An engine returns the raw decision document or raises :class:`EngineError`; :func:`decide`
-wraps any engine so that *every* failure — an exception, a timeout, a malformed or missing
-result — becomes a denial with a reason code. Nothing above this module ever sees an engine
-error as anything but "deny".
+An engine returns the raw decision document or raises :class:`EngineError`; :func:`decide` runs
+it on the policy lane and turns *every* failure — an exception, a timeout, a full lane, a
+malformed or missing result — into a denial with a reason code. Nothing above this module ever
+sees an engine failure as anything but "deny".
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import structlog
 
-from gateway.policy.decision import Decision, MalformedDecision, parse_decision
+from gateway.errors import EngineError, MalformedDecision
+from gateway.lanes import Lane, LaneFull
+from gateway.policy.decision import Decision, parse_decision
 from gateway.typing import SourceId
 
 log = structlog.get_logger(__name__)
 
 
-class EngineError(Exception):
-    """The engine could not produce a decision (compile error, crash, bad transport)."""
-
-
 class PolicyEngine(Protocol):
-    """Evaluates ``data.sharing.decision`` for one input document."""
+    """Evaluates ``data.sharing.decision`` for one input document.
+
+    ``evaluate`` is called from the policy lane's worker threads, several at a time: an engine
+    keeps whatever is not thread-safe per thread (the embedded engine: one interpreter each).
+    """
 
     @property
     def version(self) -> str:
@@ -38,14 +39,23 @@ class PolicyEngine(Protocol):
 
 
 async def decide(
-    engine: PolicyEngine, policy_input: Mapping[str, Any], source: SourceId, timeout: float
+    engine: PolicyEngine,
+    lane: Lane,
+    policy_input: Mapping[str, Any],
+    source: SourceId,
+    timeout: float,
 ) -> Decision:
     """Evaluate and validate; any failure is a denial (fail closed)."""
     try:
-        raw = await asyncio.wait_for(asyncio.to_thread(engine.evaluate, policy_input), timeout)
+        raw = await lane.run(engine.evaluate, policy_input, timeout=timeout)
     except TimeoutError:
+        # NOTE: the lane retires the worker still evaluating, so an overrun cannot hold the
+        # engine for the requests after this one.
         log.warning("policy.timeout", source=source, timeout_s=timeout)
         return Decision.deny(source, "engine_timeout")
+    except LaneFull:
+        log.warning("policy.busy", source=source)
+        return Decision.deny(source, "engine_busy")
     except EngineError as exc:
         log.error("policy.engine_error", source=source, error=str(exc)[:200])
         return Decision.deny(source, "engine_error")

@@ -1,0 +1,176 @@
+"""Two thin ASGI layers around every request.
+
+:class:`Conventions` (outermost) adds what every response carries: ``API-Version``, a W3C
+``traceparent``, ``Cache-Control: no-store``, and CORS on the public documents.
+
+:class:`Guard` bounds every input before any work is done on it:
+
+* a query string is refused (400): no endpoint takes one, and a BSN in a URL must be refused,
+  never silently ignored — the query is not logged either;
+* a body over ``max_body`` bytes is refused (413) from its ``Content-Length`` or while it is
+  read, so an oversized body is never buffered whole;
+* a JSON body must be valid UTF-8 and nested at most ``MAX_DEPTH`` deep (400 with the problem
+  listed), checked in one linear pass before the JSON parser's recursion sees it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+
+from gateway.api.problems import gateway_error_response
+from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, Problem
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_DEPTH = 16
+PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
+_HEX = frozenset("0123456789abcdef")
+
+
+def trace_id_of(traceparent: str | None) -> str:
+    # W3C Trace Context: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>
+    if traceparent:
+        parts = traceparent.split("-")
+        trace = parts[1] if len(parts) == 4 else ""
+        if len(trace) == 32 and set(trace) <= _HEX and trace != "0" * 32:
+            return trace
+    return secrets.token_hex(16)
+
+
+class Conventions:
+    def __init__(self, app: ASGIApp, api_version: str) -> None:
+        self.app = app
+        self.api_version = api_version.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        traceparent = headers.get(b"traceparent", b"").decode("latin-1")
+        trace_id = trace_id_of(traceparent)
+        public = scope["path"] in PUBLIC_PATHS
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = list(message.get("headers", []))
+                out += [
+                    (b"api-version", self.api_version),
+                    (b"traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01".encode()),
+                    (b"cache-control", b"no-store"),
+                ]
+                if public:
+                    out.append((b"access-control-allow-origin", b"*"))
+                message["headers"] = out
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(trace_id=trace_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            structlog.contextvars.unbind_contextvars("trace_id")
+
+
+class Guard:
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            if scope.get("query_string"):
+                raise InvalidRequest(
+                    [Problem("?", "this API takes no query parameters; send data in the body")]
+                )
+            if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+                await self.app(scope, receive, send)
+                return
+            body = await self._read(scope, receive)
+            if _is_json(scope):
+                _check_json(body)
+        except GatewayError as exc:
+            await gateway_error_response(exc)(scope, receive, send)
+            return
+
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise InvalidRequest([Problem("/", "Content-Length is not a number")]) from None
+                if declared > self.max_body:
+                    raise PayloadTooLarge(self.max_body)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise PayloadTooLarge(self.max_body)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return bool(media == b"application/json" or media.endswith(b"+json"))
+    return False
+
+
+def _check_json(body: bytes) -> None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest([Problem("/", "the body is not valid UTF-8")]) from None
+    # Cheap exit for the usual shallow body; the scan below is linear in the body size.
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InvalidRequest(
+                    [Problem("/", f"the body is nested more than {MAX_DEPTH} deep")]
+                )
+        elif ch in "]}":
+            depth -= 1
