@@ -143,6 +143,7 @@ class DisclosureService:
     catalog: Catalog
     lanes: Lanes
     policy_timeout: float = 1.0
+    policy_queue_timeout: float = 2.0
     ledger_timeout: float = 5.0
     connector_timeout: float = 3.0
     today: Callable[[], date] = clock.today
@@ -239,7 +240,12 @@ class DisclosureService:
             },
         }
         return await decide(
-            self.engine, self.lanes.policy, policy_input, source, self.policy_timeout
+            self.engine,
+            self.lanes.policy,
+            policy_input,
+            source,
+            self.policy_timeout,
+            self.policy_queue_timeout,
         )
 
     async def _append(self, record: Record) -> Receipt:

@@ -36,6 +36,7 @@ class _Job:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     future: Future[Any] = field(default_factory=Future)
+    started: Future[None] = field(default_factory=Future)
     worker: _Worker | None = None
 
 
@@ -64,12 +65,27 @@ class Lane:
 
     # -- the async side ---------------------------------------------------------------------------
 
-    async def run(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
-        """Run ``fn(*args)`` on a worker; raise :class:`TimeoutError` after ``timeout`` seconds
-        (counting time in the queue), :class:`LaneFull` if it cannot even be queued."""
+    async def run(
+        self, fn: Callable[..., T], *args: Any, timeout: float, queue_timeout: float | None = None
+    ) -> T:
+        """Run ``fn(*args)`` on a worker; raise :class:`LaneFull` if it cannot even be queued and
+        :class:`TimeoutError` if it overruns.
+
+        Without ``queue_timeout``, ``timeout`` counts from now (time in the queue included).
+        With it, the job may wait ``queue_timeout`` seconds for a worker and then run for
+        ``timeout`` seconds: a burst of work queues instead of turning into timeouts, while an
+        overrun is still cut off (and its worker retired) after ``timeout``.
+        """
         job = self._submit(fn, args)
         waiter = asyncio.wrap_future(job.future)
         try:
+            if queue_timeout is not None:
+                started = asyncio.wrap_future(job.started)
+                done, _ = await asyncio.wait({started}, timeout=queue_timeout)
+                if not done:
+                    self._abandon(job)
+                    started.cancel()
+                    raise TimeoutError(f"{self.name}: no worker free within {queue_timeout} s")
             done, _ = await asyncio.wait({waiter}, timeout=timeout)
         except asyncio.CancelledError:
             self._abandon(job)
@@ -153,6 +169,8 @@ class Lane:
                 job.worker = worker  # before running: an abandon must find whom to retire
                 if not job.future.set_running_or_notify_cancel():
                     continue
+                if job.started.set_running_or_notify_cancel():
+                    job.started.set_result(None)
                 try:
                     result = job.fn(*job.args)
                 except BaseException as exc:

@@ -121,6 +121,7 @@ def build_gateway(
             catalog=catalog,
             lanes=lanes,
             policy_timeout=settings.policy_timeout_seconds,
+            policy_queue_timeout=settings.policy_queue_timeout_seconds,
             ledger_timeout=settings.ledger_timeout_seconds,
             connector_timeout=settings.connector_timeout_seconds,
         ),

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     policy_engine: Literal["embedded", "opa"] = "embedded"
     opa_url: str = "http://127.0.0.1:8181"
     policy_timeout_seconds: float = Field(default=1.0, gt=0)
+    """How long one evaluation may run before it is cut off (a denial, `engine_timeout`)."""
+    policy_queue_timeout_seconds: float = Field(default=2.0, gt=0)
+    """How long an evaluation may wait for a free policy worker (then `engine_timeout`)."""
     policy_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=64)
     """Threads evaluating policy, each with its own interpreter."""
     ledger_timeout_seconds: float = Field(default=5.0, gt=0)

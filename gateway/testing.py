@@ -9,7 +9,9 @@ temporary home with the demo region, a test token issuer, and in-memory sources.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,38 @@ from gateway.demo.region import region
 from gateway.demo.seed import seed, source_records
 from gateway.keys import init_keys, keys_exist
 from gateway.policy.bundle import load_policy_set
+from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
 from gateway.runtime import Gateway, build_gateway
 from gateway.settings import Settings
+
+
+class InstrumentedEngine:
+    """A fake engine around a real one: counts evaluations and stalls those ``stall`` picks
+    (e.g. one requester's), to show that an overrun holds no one else up."""
+
+    def __init__(
+        self,
+        inner: PolicyEngine,
+        stall: Callable[[Mapping[str, Any]], bool] = lambda _input: False,
+        stall_seconds: float = 5.0,
+    ) -> None:
+        self._inner = inner
+        self._stall = stall
+        self._stall_seconds = stall_seconds
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    @property
+    def version(self) -> str:
+        return self._inner.version
+
+    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        with self._lock:
+            self.calls += 1
+        if self._stall(policy_input):
+            time.sleep(self._stall_seconds)
+        return self._inner.evaluate(policy_input)
 
 
 def memory_connectors(catalog: Catalog) -> dict[str, InMemoryConnector]:
@@ -77,6 +108,15 @@ class TestGateway:
         self.gateway.close()
 
 
+OBSERVED: set[tuple[str, str, int]] = set()
+"""(method, path, status) of every response a test gateway's client received in this process;
+tests compare it with what the OpenAPI document promises."""
+
+
+def _observe(response: Any) -> None:
+    OBSERVED.add((response.request.method, response.request.url.path, response.status_code))
+
+
 def demo_bsn(person: str) -> str:
     """The test BSN of a demo person, by key (e.g. ``mda.ex_partner``)."""
     return region().persons[person].bsn
@@ -86,7 +126,7 @@ def make_test_gateway(
     home: Path,
     *,
     connectors: Mapping[str, Connector] | None = None,
-    engine: PolicyEngine | None = None,
+    engine: PolicyEngine | Callable[[PolicyEngine], PolicyEngine] | None = None,
     passphrase: str | None = None,
     **settings: Any,
 ) -> TestGateway:
@@ -98,6 +138,8 @@ def make_test_gateway(
         init_keys(config.keys_dir, passphrase.encode() if passphrase else None)
     catalog = Catalog(load_policy_set(config.resolved_policy_dir).catalog)
     chosen = connectors if connectors is not None else memory_connectors(catalog)
+    if callable(engine):  # a wrapper around the real engine, e.g. InstrumentedEngine
+        engine = engine(EmbeddedEngine(load_policy_set(config.resolved_policy_dir)))
     gw = build_gateway(config, connectors=chosen, engine=engine)
     case_ids = seed(gw, config.var_dir / "demo-secrets.json")
     # NOTE: a loopback peer: client secrets are accepted only over TLS or from loopback.
@@ -107,4 +149,5 @@ def make_test_gateway(
         raise_server_exceptions=False,
         client=("127.0.0.1", 50000),
     )
+    client.event_hooks["response"].append(_observe)
     return TestGateway(gateway=gw, client=client, case_ids=case_ids, connectors=chosen)

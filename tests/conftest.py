@@ -22,3 +22,8 @@ def gw(tmp_path: Path) -> Iterator[TestGateway]:
     gw = make_test_gateway(tmp_path)
     yield gw
     gw.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``after_all`` check what the others observed, so they run last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)

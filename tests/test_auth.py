@@ -3,15 +3,17 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey
 
 from gateway.auth.tokens import ALGORITHM, signing_jwk
-from gateway.testing import TestGateway
+from gateway.testing import TestGateway, make_test_gateway
 
 
 def secret(gw: TestGateway, client_id: str) -> str:
@@ -67,17 +69,69 @@ def test_token_endpoint_refusals_are_problems(
     assert r.json()["error"] == error
 
 
-def test_client_secrets_refused_over_plain_http_off_loopback(shared_gw: TestGateway) -> None:
-    from fastapi.testclient import TestClient
-
-    remote = TestClient(shared_gw.client.app, base_url="http://gateway.example")
-    r = remote.post(
+def remote(gw: TestGateway, peer: str, **headers: str) -> Any:
+    client = TestClient(gw.client.app, base_url="http://localhost", client=(peer, 40000))
+    return client.post(
         "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
-        auth=("veiligthuis", secret(shared_gw, "veiligthuis")),
+        auth=("veiligthuis", secret(gw, "veiligthuis")),
+        headers=headers,
     )
+
+
+def test_client_secrets_refused_over_plain_http_off_loopback(shared_gw: TestGateway) -> None:
+    # The Host header says localhost; the peer is not. The peer decides.
+    r = remote(shared_gw, "203.0.113.9", Host="localhost")
     assert r.status_code == 400
     assert "TLS" in r.json()["errors"][0]["message"]
+    # Forwarded headers from a peer that is not a trusted proxy prove nothing.
+    spoofed = remote(shared_gw, "203.0.113.9", **{"X-Forwarded-Proto": "https"})
+    assert spoofed.status_code == 400
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path, trusted_proxies=frozenset({"10.1.1.1"}))
+    tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+    assert remote(gw, "10.1.1.1", **tls).status_code == 200
+    assert remote(gw, "10.1.1.1").status_code == 400  # the proxy itself spoke plain HTTP
+    assert remote(gw, "10.9.9.9", **tls).status_code == 400
+    gw.close()
+
+
+def test_unknown_client_and_wrong_secret_get_one_answer(gw: TestGateway) -> None:
+    answers = [
+        gw.client.post("/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=auth)
+        for auth in (("veiligthuis", "wrong"), ("no-such-client", "wrong"))
+    ]
+    assert [a.status_code for a in answers] == [401, 401]
+    assert answers[0].json() == answers[1].json()
+    assert gw.gateway.auth_lane.threads >= 1  # the scrypt checks ran on the auth lane
+
+
+def test_failed_attempts_are_limited_per_client(gw: TestGateway) -> None:
+    limit = gw.gateway.settings.auth_failures_per_client
+    token = {"grant_type": "client_credentials"}
+    for _ in range(limit):
+        r = gw.client.post("/v1/oauth/token", data=token, auth=("veiligthuis", "wrong"))
+        assert r.status_code == 401
+    for auth in (("veiligthuis", "wrong"), ("veiligthuis", secret(gw, "veiligthuis"))):
+        r = gw.client.post("/v1/oauth/token", data=token, auth=auth)
+        assert r.status_code == 429
+        assert r.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(r.headers["Retry-After"]) <= gw.gateway.settings.auth_failure_window_seconds
+    # Another client from the same peer is not locked out by this one's failures.
+    other = ("politie-wijkagent", secret(gw, "politie-wijkagent"))
+    assert gw.client.post("/v1/oauth/token", data=token, auth=other).status_code == 200
+
+
+def test_failed_attempts_are_limited_per_peer(gw: TestGateway) -> None:
+    limit = gw.gateway.settings.auth_failures_per_peer
+    token = {"grant_type": "client_credentials"}
+    for i in range(limit):
+        r = gw.client.post("/v1/oauth/token", data=token, auth=(f"guess-{i}", "wrong"))
+        assert r.status_code == 401
+    r = gw.client.post("/v1/oauth/token", data=token, auth=("guess-x", "wrong"))
+    assert r.status_code == 429 and "Retry-After" in r.headers
 
 
 def _claims(gw: TestGateway, **override: Any) -> dict[str, Any]:
@@ -115,6 +169,9 @@ def test_valid_token_accepted(shared_gw: TestGateway) -> None:
         {"nbf": int(time.time()) + 3600},
         {"exp": None},
         {"nbf": None},
+        {"iat": None},
+        {"exp": int(time.time()) + 7200},  # longer than the configured maximum lifetime
+        {"iat": int(time.time()) + 3600},
         {"role": None},
         {"urn:nl:oin": "12345"},
     ],

@@ -44,10 +44,14 @@ async def decide(
     policy_input: Mapping[str, Any],
     source: SourceId,
     timeout: float,
+    queue_timeout: float,
 ) -> Decision:
-    """Evaluate and validate; any failure is a denial (fail closed)."""
+    """Evaluate and validate; any failure is a denial (fail closed). ``timeout`` bounds the
+    evaluation itself, ``queue_timeout`` the wait for a free policy worker."""
     try:
-        raw = await lane.run(engine.evaluate, policy_input, timeout=timeout)
+        raw = await lane.run(
+            engine.evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout
+        )
     except TimeoutError:
         # NOTE: the lane retires the worker still evaluating, so an overrun cannot hold the
         # engine for the requests after this one.
