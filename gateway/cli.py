@@ -268,9 +268,13 @@ def openapi_document(
 ) -> None:
     """Print the OpenAPI document (JSON) exactly as the gateway serves it at /v1/openapi.json."""
     from gateway.api.app import document
+    from gateway.catalog import Catalog
+    from gateway.policy.bundle import load_policy_set
 
     settings = _settings(home, public_url=public_url)
-    typer.echo(json.dumps(document(settings.resolved_public_url), indent=2, ensure_ascii=False))
+    catalog = Catalog(load_policy_set(settings.resolved_policy_dir).catalog)
+    doc = document(settings.resolved_public_url, catalog)
+    typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
 # -- serving -----------------------------------------------------------------------------------

@@ -114,23 +114,36 @@ class Lanes:
 
 
 def check_request(request: DisclosureRequest, catalog: Catalog) -> None:
-    """Bound the request by the catalogue before any policy work; every problem is listed.
-
-    Only catalogue names (public) are echoed in a location; anything else is ``*``.
-    """
+    """Bound the request by the (public) catalogue before any policy work; every problem is
+    listed. Only catalogue names are echoed in a location; anything else is ``*``."""
     problems: list[Problem] = []
+    known = set(catalog.sources)
     named = request.sources
-    if named is not None and len(set(named)) != len(named):
-        problems.append(Problem("/sources", "names a source more than once"))
+    if named is not None:
+        if len(set(named)) != len(named):
+            problems.append(Problem("/sources", "names a source more than once"))
+        for i, source in enumerate(named):
+            if source not in known:
+                problems.append(Problem(f"/sources/{i}", "not a source in the catalogue"))
     for source, wanted in request.fields.items():
-        where = f"/fields/{source}" if source in catalog.sources else "/fields/*"
+        if source not in known:
+            problems.append(Problem("/fields/*", "not a source in the catalogue"))
+            continue
+        where = f"/fields/{source}"
         if named is not None and source not in named:
             problems.append(Problem(where, "names a source that is not in `sources`"))
         if len(set(wanted)) != len(wanted):
             problems.append(Problem(where, "names a field more than once"))
-        offered = len(catalog.fields(source))
-        if len(wanted) > offered:
-            problems.append(Problem(where, f"names more fields than the source offers ({offered})"))
+        offered = catalog.fields(source)
+        if len(wanted) > len(offered):
+            problems.append(
+                Problem(where, f"names more fields than the source offers ({len(offered)})")
+            )
+        problems += [
+            Problem(f"{where}/{i}", "not a field this source offers")
+            for i, name in enumerate(wanted)
+            if name not in offered
+        ]
     if problems:
         raise InvalidRequest(problems)
 

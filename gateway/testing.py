@@ -8,14 +8,20 @@ temporary home with the demo region, a test token issuer, and in-memory sources.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -151,3 +157,60 @@ def make_test_gateway(
     )
     client.event_hooks["response"].append(_observe)
     return TestGateway(gateway=gw, client=client, case_ids=case_ids, connectors=chosen)
+
+
+@dataclass(frozen=True)
+class ServedDemo:
+    """A `gateway demo` running as its own process (see :func:`served_demo`)."""
+
+    base: str
+    """The API's base URL, e.g. http://127.0.0.1:43123/v1"""
+    home: Path
+
+    @property
+    def secrets(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads((self.home / "var" / "demo-secrets.json").read_text())
+        return doc
+
+
+@contextlib.contextmanager
+def served_demo(home: Path, env: Mapping[str, str] | None = None) -> Iterator[ServedDemo]:
+    """Run the README's first command (`gateway demo`) on a free loopback port until the block
+    ends; the server is stopped with SIGTERM, as a service manager would."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    argv = [sys.executable, "-c", "from gateway.cli import main; main()"]
+    # NOTE: the server's log goes to a file, never to an unread pipe: once a pipe's buffer is
+    # full the server blocks on its next log line.
+    log = (home / "server.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603 - a fixed argv, no shell
+        [*argv, "demo", "--home", str(home), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env={**os.environ, **(env or {})},
+    )
+    demo = ServedDemo(f"http://127.0.0.1:{port}/v1", home)
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{demo.base}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the demo server did not come up")
+        if proc.poll() is not None:
+            raise RuntimeError((home / "server.log").read_text(errors="replace")[-2000:])
+        yield demo
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        finally:
+            log.close()

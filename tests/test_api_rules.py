@@ -129,11 +129,21 @@ def test_requested_fields_narrow_the_release(shared_gw: TestGateway) -> None:
         "mda",
         "mda.ex_partner",
         sources=["politie.incidenten"],
-        fields={"politie.incidenten": ["wapens", "processen_verbaal", "schoenmaat"]},
+        fields={"politie.incidenten": ["wapens", "processen_verbaal"]},
     )
     src = r.json()["sources"][0]
     assert set(src["fields"]) == {"wapens"}
-    assert src["withheld"] == {"processen_verbaal": "geheim", "schoenmaat": "not_offered"}
+    assert src["withheld"] == {"processen_verbaal": "geheim"}
+    # A field the source does not offer is a malformed request, refused before any decision.
+    unknown = disclose(
+        shared_gw,
+        "zaanstad-regie",
+        "mda",
+        "mda.ex_partner",
+        fields={"politie.incidenten": ["wapens", "schoenmaat"]},
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["location"] == "/fields/politie.incidenten/1"
 
 
 def test_screening_stage_gives_only_dat_information(shared_gw: TestGateway) -> None:

@@ -7,8 +7,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.catalog import Catalog
 from gateway.demo.region import region
 from gateway.ledger.store import count_entries, read_entries
+from gateway.policy.bundle import load_policy_set
+from gateway.settings import bundled_policy_dir
 from gateway.testing import TestGateway
 
 CATALOG_SOURCES = [
@@ -22,19 +25,7 @@ CATALOG_SOURCES = [
     "ggz.behandeling",
     "woningcorporatie.huur",
 ]
-FIELD_NAMES = [
-    "naam",
-    "adres",
-    "wapens",
-    "processen_verbaal",
-    "diagnose",
-    "medicatie",
-    "gespreksverslagen",
-    "crisiskaart_contact",
-    "risico",
-    "huurachterstand",
-    "bestaat_niet",
-]
+CATALOG = Catalog(load_policy_set(bundled_policy_dir()).catalog)
 CASE_KEYS = ["mda", "wvggz", "pga", "zvh", "huisverbod", "afgesloten", "case-onbekend0"]
 
 
@@ -44,14 +35,15 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     sources = draw(
         st.none() | st.lists(st.sampled_from(CATALOG_SOURCES), min_size=1, max_size=4, unique=True)
     )
-    fields = draw(
-        st.none()
-        | st.dictionaries(
-            st.sampled_from(sources or CATALOG_SOURCES),
-            st.lists(st.sampled_from(FIELD_NAMES), max_size=3, unique=True),
-            max_size=3,
+    fields = None
+    if draw(st.booleans()):
+        chosen = draw(
+            st.lists(st.sampled_from(sources or CATALOG_SOURCES), max_size=3, unique=True)
         )
-    )
+        fields = {
+            s: draw(st.lists(st.sampled_from(sorted(CATALOG.fields(s))), max_size=3, unique=True))
+            for s in chosen
+        }
     return {
         "client": draw(st.sampled_from(list(region().clients))),
         "case": draw(st.sampled_from(CASE_KEYS)),

@@ -7,6 +7,7 @@ works on a closed network.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,16 @@ import fastapi_offline
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import compile_path
 
 from gateway import API_VERSION
 from gateway.api import openapi, problems
 from gateway.api.middleware import Conventions, Guard
 from gateway.api.routers import cases, disclosures, operations, tokens
 from gateway.api.schemas import CaseCreate, CasePatch, DisclosureBody, SubjectLink, TokenForm
+from gateway.catalog import Catalog
 from gateway.runtime import Gateway
 
 DESCRIPTION = """
@@ -45,7 +49,7 @@ def create_app(gw: Gateway) -> FastAPI:
     )
     problems.install(app, vocabulary)
     _routes(app)
-    _documents(app, gw.settings.resolved_public_url)
+    _documents(app, gw.settings.resolved_public_url, gw.catalog)
     # Outermost last: Conventions wraps Guard, so refusals carry the headers too.
     app.add_middleware(Guard, max_body=gw.settings.max_body_bytes)
     app.add_middleware(Conventions, api_version=API_VERSION)
@@ -64,25 +68,31 @@ def _new_app() -> FastAPI:
 
 
 def _routes(app: FastAPI) -> None:
+    allow: list[tuple[re.Pattern[str], set[str]]] = []
     for router in (tokens.router, operations.router, cases.router, disclosures.router):
         app.include_router(router, prefix=openapi.PREFIX)
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                pattern, _, _ = compile_path(openapi.PREFIX + route.path)
+                allow.append((pattern, set(route.methods or ())))
+    app.state.allow = allow  # for the Allow header of a 405 (gateway.api.problems)
 
 
-def document(public_url: str) -> dict[str, Any]:
+def document(public_url: str, catalog: Catalog) -> dict[str, Any]:
     """The OpenAPI document as served, without a running gateway (``gateway openapi``)."""
     app = _new_app()
     _routes(app)
-    return openapi.build(app, public_url, DESCRIPTION)
+    return openapi.build(app, public_url, DESCRIPTION, catalog)
 
 
-def _documents(app: FastAPI, public_url: str) -> None:
+def _documents(app: FastAPI, public_url: str, catalog: Catalog) -> None:
     cached: dict[str, Any] = {}
     spec_url = openapi.PREFIX + "/openapi.json"
 
     @app.get(spec_url, include_in_schema=False)
     async def _openapi() -> JSONResponse:
         if not cached:
-            cached.update(openapi.build(app, public_url, DESCRIPTION))
+            cached.update(openapi.build(app, public_url, DESCRIPTION, catalog))
         return JSONResponse(cached)
 
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")

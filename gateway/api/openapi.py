@@ -22,6 +22,7 @@ from gateway import API_VERSION
 from gateway.api.docs import HEADERS
 from gateway.api.problems import PROBLEM_JSON
 from gateway.api.schemas import TokenForm
+from gateway.catalog import Catalog
 
 PREFIX = "/v1"
 CONTACT = {
@@ -32,7 +33,7 @@ CONTACT = {
 LICENSE = {"name": "EUPL-1.2", "identifier": "EUPL-1.2"}
 
 
-def build(app: FastAPI, public_url: str, description: str) -> dict[str, Any]:
+def build(app: FastAPI, public_url: str, description: str, catalog: Catalog) -> dict[str, Any]:
     doc = get_openapi(
         title=app.title,
         version=API_VERSION,
@@ -57,10 +58,37 @@ def build(app: FastAPI, public_url: str, description: str) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas["TokenForm"] = TokenForm.model_json_schema(ref_template="#/components/schemas/{model}")
+    _catalogue_vocabulary(schemas, catalog)
     for item in doc["paths"].values():
         for operation in item.values():
             _shape_responses(operation.setdefault("responses", {}))
     return doc
+
+
+def _catalogue_vocabulary(schemas: dict[str, Any], catalog: Catalog) -> None:
+    """The catalogue is public: its purposes, sources and fields are the only values the API
+    accepts, and a generated client should know them (anything else is a 400)."""
+    sources = sorted(catalog.sources)
+    source_enum = {"type": "string", "enum": sources}
+    body = schemas["DisclosureBody"]["properties"]
+    body["sources"]["anyOf"][0]["items"] = source_enum
+    body["fields"]["anyOf"][0] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            s: {
+                "type": "array",
+                "items": {"type": "string", "enum": sorted(catalog.fields(s))},
+                "maxItems": len(catalog.fields(s)),
+                "uniqueItems": True,
+            }
+            for s in sources
+        },
+    }
+    schemas["SubjectLink"]["properties"]["consents"]["items"] = source_enum
+    purpose = schemas["CaseCreate"]["properties"]["purpose"]
+    purpose.pop("pattern", None)
+    purpose["enum"] = sorted(catalog.purposes)
 
 
 def _shape_responses(responses: dict[str, Any]) -> None:

@@ -89,6 +89,16 @@ def validation_problems(
     return problems
 
 
+def _methods_for(request: Request) -> list[str]:
+    """Every method of every route whose path matches (``app.state.allow``: (regex, methods)
+    pairs that gateway.api.app records when it adds the routers)."""
+    methods: set[str] = set()
+    for pattern, allowed in getattr(request.app.state, "allow", ()):
+        if pattern.match(request.url.path):
+            methods |= allowed
+    return sorted(methods - {"HEAD"})
+
+
 def install(app: FastAPI, vocabulary: Vocabulary) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
@@ -106,8 +116,13 @@ def install(app: FastAPI, vocabulary: Vocabulary) -> None:
                 InvalidRequest([Problem("/", "the body could not be read as JSON")])
             )
         slug = _SLUGS.get(exc.status_code, "http-error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route that matched the path only;
+            # RFC 9110 §15.5.6 wants every method the resource supports.
+            headers["Allow"] = ", ".join(_methods_for(request))
         return problem_response(
-            exc.status_code, slug, str(exc.detail), str(exc.detail), headers=exc.headers
+            exc.status_code, slug, str(exc.detail), str(exc.detail), headers=headers
         )
 
     @app.exception_handler(Exception)

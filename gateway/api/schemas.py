@@ -57,6 +57,19 @@ SourceId = Annotated[
 FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("names the same value more than once")
+    return values
+
+
+UniqueFields = Annotated[
+    list[FieldName],
+    Field(max_length=MAX_FIELDS, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique),
+]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,13 +80,14 @@ class Strict(BaseModel):
 class DisclosureBody(Strict):
     case_id: CaseId
     bsn: Bsn
-    sources: list[SourceId] | None = Field(
+    sources: Annotated[list[SourceId], AfterValidator(_unique)] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_SOURCES,
+        json_schema_extra={"uniqueItems": True},
         description="Sources to ask, each once; default: every source of the case's purpose.",
     )
-    fields: dict[SourceId, Annotated[list[FieldName], Field(max_length=MAX_FIELDS)]] | None = Field(
+    fields: dict[SourceId, UniqueFields] | None = Field(
         default=None,
         max_length=MAX_SOURCES,
         description=(
@@ -94,9 +108,10 @@ class CaseCreate(Strict):
         pattern=r"^[a-z][a-z_]{0,63}$",
         description="A purpose id from the catalogue, e.g. mda_plus_plus.",
     )
-    participants: list[Oin] = Field(
+    participants: Annotated[list[Oin], AfterValidator(_unique)] = Field(
         default_factory=list,
         max_length=MAX_PARTICIPANTS,
+        json_schema_extra={"uniqueItems": True},
         description="OINs of participating organisations; the regisseur is always one.",
     )
 
@@ -109,14 +124,15 @@ class SubjectLink(Strict):
     bsn: Bsn
     relation: Relation
     minor: bool
-    consents: list[SourceId] = Field(
+    consents: Annotated[list[SourceId], AfterValidator(_unique)] = Field(
         default_factory=list,
         max_length=MAX_SOURCES,
+        json_schema_extra={"uniqueItems": True},
         description="Sources the subject has consented to share from.",
     )
 
 
-class TokenForm(BaseModel):
+class TokenForm(Strict):
     """RFC 6749 §4.4.2, form-encoded. The client authenticates with HTTP Basic (preferred) or
     with ``client_id`` and ``client_secret`` in this form."""
 
