@@ -33,6 +33,8 @@ from gateway.catalog import Catalog
 from gateway.demo.region import region
 from gateway.demo.seed import seed, source_records
 from gateway.keys import init_keys, keys_exist
+from gateway.ledger.entry import Outcome
+from gateway.ledger.store import Record
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -121,6 +123,20 @@ tests compare it with what the OpenAPI document promises."""
 
 def _observe(response: Any) -> None:
     OBSERVED.add((response.request.method, response.request.url.path, response.status_code))
+
+
+def sample_record(n: int = 0, outcome: Outcome = "permit") -> Record:
+    """A synthetic ledger record, distinct per ``n``, for ledger tests on any store."""
+    return Record(
+        policy_version="sha256:test",
+        requester_oin="00000099000000000001",
+        purpose="mda_plus_plus",
+        case_id=f"case-{n:04d}",
+        subject="ab" * 32,
+        outcome=outcome,
+        review=False,
+        body={"decisions": [{"source": "gemeente.brp", "fields": {"naam": "plain"}}], "n": n},
+    )
 
 
 def demo_bsn(person: str) -> str:

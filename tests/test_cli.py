@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from gateway import errors
 from gateway.cli import app
+from gateway.demo.region import region
 from gateway.settings import bundled_policy_dir
 from gateway.testing import make_test_gateway
 
@@ -16,8 +20,31 @@ runner = CliRunner()
 def test_help_explains_every_command() -> None:
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0
-    for command in ("demo", "serve", "token", "keys", "policy", "ledger"):
+    for command in ("demo", "serve", "token", "keys", "policy", "ledger", "openapi"):
         assert command in r.output
+
+
+@pytest.mark.parametrize(
+    "command", [["demo"], ["serve"], ["ledger", "verify"], ["policy", "test"], ["openapi"]]
+)
+def test_help_shows_the_defaults(command: list[str]) -> None:
+    r = runner.invoke(app, [*command, "--help"], terminal_width=200)
+    assert r.exit_code == 0
+    assert "[default:" in r.output
+    assert "--home" in r.output and "current directory" in " ".join(r.output.split())
+
+
+def test_every_error_class_has_its_own_exit_code() -> None:
+    def tree(cls: type[errors.GatewayError]) -> list[type[errors.GatewayError]]:
+        return [cls] + [c for sub in cls.__subclasses__() for c in tree(sub)]
+
+    classes = tree(errors.GatewayError)
+    codes = [c.exit_code for c in classes]
+    assert len(classes) >= 19 and len(set(codes)) == len(codes)
+    assert errors.UNEXPECTED_EXIT not in codes and 2 not in codes  # bugs and usage errors
+    documented = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    for cls in classes:
+        assert f"| `{cls.__name__}` | {cls.exit_code} |" in documented, cls.__name__
 
 
 def test_keys_init_then_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -31,6 +58,11 @@ def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
     r = runner.invoke(app, ["demo", "--home", str(tmp_path), "--no-serve"])
     assert r.exit_code == 0, r.output
     assert "zaanstad-regie" in r.output and "/v1/disclosures" in r.output
+    # A newcomer can try every case: each person with test BSN and cases, each case with
+    # who may ask which sources.
+    for person in region().persons.values():
+        assert person.bsn in r.output and person.label in r.output
+    assert "politie-wijkagent" in r.output and "closed: every request is denied" in r.output
     listed = runner.invoke(app, ["token", "--list", "--home", str(tmp_path)])
     assert "politie-wijkagent" in listed.output
     token = runner.invoke(app, ["token", "politie-wijkagent", "--home", str(tmp_path)])
@@ -71,3 +103,42 @@ def test_serve_without_keys_fails_clearly(tmp_path: Path) -> None:
     r = runner.invoke(app, ["serve", "--home", str(tmp_path)])
     assert r.exit_code == 76  # KeyUnavailable
     assert "gateway keys init" in r.output
+
+
+def test_verify_tells_tampered_unreachable_and_unreadable_apart(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path)
+    gw.close()
+    missing = tmp_path / "var" / "no-such.db"
+    r = runner.invoke(
+        app, ["ledger", "verify", "--home", str(tmp_path), "--database-url", f"sqlite:///{missing}"]
+    )
+    assert r.exit_code == 74 and not missing.exists()  # unreachable, and nothing created
+    garbage = tmp_path / "garbage.pub"
+    garbage.write_bytes(b"\x00not a key")
+    r = runner.invoke(
+        app, ["ledger", "verify", "--home", str(tmp_path), "--public-key", str(garbage)]
+    )
+    assert r.exit_code == 76 and "Traceback" not in r.output  # unreadable key, clearly
+    assert "garbage.pub" in r.output
+    # An auditor's copy of the key may have any name.
+    copy = tmp_path / "ledger-2026.pub"
+    shutil.copy(tmp_path / "keys" / "ledger-signing.pub", copy)
+    r = runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path), "--public-key", str(copy)])
+    assert r.exit_code == 0, r.output
+
+
+def test_a_garbage_key_file_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["keys", "init", "--home", str(tmp_path)]).exit_code == 0
+    (tmp_path / "keys" / "pseudonym.key").write_bytes(b"garbage")
+    r = runner.invoke(app, ["token", "--list", "--home", str(tmp_path)])
+    assert r.exit_code == 76
+    assert "pseudonym.key" in r.output and "Traceback" not in r.output
+
+
+def test_the_openapi_command_prints_the_served_document(tmp_path: Path) -> None:
+    r = runner.invoke(
+        app, ["openapi", "--home", str(tmp_path), "--public-url", "https://gw.example"]
+    )
+    assert r.exit_code == 0
+    doc = json.loads(r.output)
+    assert doc["servers"] == [{"url": "https://gw.example/v1", "description": "This gateway"}]

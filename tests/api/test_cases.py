@@ -15,6 +15,15 @@ def test_participant_lists_cases_with_what_to_ask(shared_gw: TestGateway) -> Non
     assert "politie.incidenten" in mda["askable"]
     assert shared_gw.case_ids["wvggz"] not in cases  # not a participant there
     assert demo_bsn("mda.moeder") not in r.text
+    politie = {a["field"]: a for a in mda["askable"]["politie.incidenten"]}
+    assert politie["wapens"] == {"field": "wapens", "transform": "exists", "break_glass": False}
+
+
+def test_askable_marks_break_glass_fields(shared_gw: TestGateway) -> None:
+    r = shared_gw.client.get("/v1/cases", headers=shared_gw.auth("zaanstad-meldpunt"))
+    wvggz = next(c for c in r.json()["cases"] if c["case_id"] == shared_gw.case_ids["wvggz"])
+    ggz = {a["field"]: a["break_glass"] for a in wvggz["askable"]["ggz.behandeling"]}
+    assert ggz == {"crisiskaart_contact": True, "in_behandeling": False, "regiebehandelaar": False}
 
 
 def test_regisseur_builds_a_case_and_participants_then_see_it(gw: TestGateway) -> None:

@@ -16,24 +16,12 @@ from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
 from gateway.ledger.sealing import SealedBody, open_sealed
-from gateway.ledger.store import Ledger, Record, read_entries, read_head, row_to_entry
+from gateway.ledger.store import Ledger, read_entries, read_head, row_to_entry
 from gateway.ledger.verify import verify_rows
+from gateway.testing import sample_record as record
 
 SIGNING = Ed25519PrivateKey.generate()
 AUDITOR = X25519PrivateKey.generate()
-
-
-def record(n: int = 0, outcome: str = "permit") -> Record:
-    return Record(
-        policy_version="sha256:test",
-        requester_oin="00000099000000000001",
-        purpose="mda_plus_plus",
-        case_id=f"case-{n:04d}",
-        subject="ab" * 32,
-        outcome=outcome,  # type: ignore[arg-type]
-        review=False,
-        body={"decisions": [{"source": "gemeente.brp", "fields": {"naam": "plain"}}], "n": n},
-    )
 
 
 def make_ledger(tmp_path: Path, entries: int = 5) -> tuple[Engine, Ledger]:

@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
-from test_ledger import record
 
 from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted
 from gateway.ledger.store import Ledger, read_entries, read_head
 from gateway.ledger.verify import verify_rows
+from gateway.testing import sample_record as record
 
 pytestmark = pytest.mark.postgres
 SERVER = "postgresql+psycopg://root@127.0.0.1:5432/test"
