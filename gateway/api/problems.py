@@ -111,9 +111,10 @@ def install(app: FastAPI, vocabulary: Vocabulary) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
-            # FastAPI's "error parsing the body": the guard catches the known causes first.
+            # FastAPI's or Starlette's "error parsing the body" (the guard catches the known
+            # causes of a JSON body first; this is e.g. a form with too many fields).
             return gateway_error_response(
-                InvalidRequest([Problem("/", "the body could not be read as JSON")])
+                InvalidRequest([Problem("/", "the body could not be read")])
             )
         slug = _SLUGS.get(exc.status_code, "http-error")
         headers = dict(exc.headers or {})

@@ -49,7 +49,7 @@ def test_client_credentials_basic_and_post(shared_gw: TestGateway) -> None:
         ({"grant_type": "client_credentials"}, ("veiligthuis", "wrong"), 401, "invalid_client"),
         ({"grant_type": "client_credentials"}, ("nobody", "x"), 401, "invalid_client"),
         (
-            {"grant_type": "password", "username": "a", "password": "b"},
+            {"grant_type": "password"},
             None,
             400,
             "unsupported_grant_type",
@@ -214,3 +214,15 @@ def test_missing_token(shared_gw: TestGateway) -> None:
     r = shared_gw.client.get("/v1/cases")
     assert r.status_code == 401
     assert r.json()["type"].endswith("/unauthenticated")
+
+
+def test_unknown_or_too_many_form_members_are_400(shared_gw: TestGateway) -> None:
+    extra = {"grant_type": "client_credentials", "password": "x"}
+    r = shared_gw.client.post("/v1/oauth/token", data=extra, auth=("veiligthuis", "x"))
+    assert r.status_code == 400 and r.json()["errors"] == [
+        {"location": "/*", "message": "not a member of the token request"}
+    ]
+    assert r.json()["error"] == "invalid_request"
+    many = {f"f{i}": "x" for i in range(20)}
+    r = shared_gw.client.post("/v1/oauth/token", data=many)
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"

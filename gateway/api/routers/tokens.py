@@ -55,6 +55,13 @@ async def token(request: Request, gw: GatewayDep) -> JSONResponse:
     if headers.get("content-type", "").split(";")[0].strip().lower() != _FORM:
         raise InvalidRequest([Problem("/", f"the body must be {_FORM}")])
     form = {k: str(v) for k, v in (await request.form(max_files=0, max_fields=8)).items()}
+    unknown = set(form) - set(TokenForm.model_fields)
+    if unknown:
+        refusal = InvalidRequest(
+            [Problem("/*", "not a member of the token request")] * len(unknown)
+        )
+        refusal.extra["error"] = "invalid_request"  # RFC 6749 §5.2
+        raise refusal
     client_id = _claimed_client_id(headers.get("authorization"), form)
     gw.throttle.check(client_id, transport.peer)
 
@@ -99,7 +106,3 @@ def _claimed_client_id(authorization: str | None, form: dict[str, Any]) -> str |
         return unquote(decoded.split(":", 1)[0])[:128] or None
     value = form.get("client_id")
     return str(value)[:128] if value else None
-
-
-# Registered for the OpenAPI document (the form is parsed by hand above).
-_ = TokenForm
