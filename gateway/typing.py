@@ -25,7 +25,6 @@ Transform = Literal["plain", "exists", "count", "band", "year", "age", "contact"
 TRANSFORM_NAMES: Final[tuple[Transform, ...]] = get_args(Transform)
 
 Urgency = Literal["regulier", "spoed"]
-URGENCIES: Final[tuple[Urgency, ...]] = get_args(Urgency)
 
 Stage = Literal["aanmelding", "screening", "casusoverleg", "plan", "monitoring", "afgesloten"]
 STAGES: Final[tuple[Stage, ...]] = get_args(Stage)
