@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gateway.bsn import Bsn
 from gateway.demo.region import region
-from gateway.testing import make_test_gateway
+from gateway.testing import make_test_gateway, sample_policy_input
 
 
 def timed(fn, rounds: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -41,30 +41,7 @@ def main() -> None:
         gw = make_test_gateway(Path(home))
         person = region().persons["mda.ex_partner"]
         engine = gw.gateway.engine
-        sample_input = {
-            "requester": {
-                "verified": True,
-                "oin": "00000099000000000001",
-                "org_type": "gemeente",
-                "role": "procesregisseur",
-                "user": "u",
-            },
-            "case": {
-                "found": True,
-                "id": "c",
-                "status": "open",
-                "stage": "casusoverleg",
-                "purpose": "mda_plus_plus",
-                "participants": ["00000099000000000001"],
-            },
-            "subject": {"linked": True, "relation": "ex_partner", "minor": False, "consents": []},
-            "request": {
-                "source": "politie.incidenten",
-                "fields": [],
-                "urgency": "regulier",
-                "justified": False,
-            },
-        }
+        sample_input = sample_policy_input()
         decisions = timed(lambda: engine.evaluate(sample_input), args.rounds * 5)
 
         token = gw.auth("zaanstad-regie")

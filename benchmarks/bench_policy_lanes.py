@@ -21,31 +21,9 @@ from gateway.lanes import Lane
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.settings import bundled_policy_dir
+from gateway.testing import sample_policy_input
 
-INPUT: dict[str, Any] = {
-    "requester": {
-        "verified": True,
-        "oin": "00000099000000000001",
-        "org_type": "gemeente",
-        "role": "procesregisseur",
-        "user": "u",
-    },
-    "case": {
-        "found": True,
-        "id": "c",
-        "status": "open",
-        "stage": "casusoverleg",
-        "purpose": "mda_plus_plus",
-        "participants": ["00000099000000000001"],
-    },
-    "subject": {"linked": True, "relation": "ex_partner", "minor": False, "consents": []},
-    "request": {
-        "source": "politie.incidenten",
-        "fields": [],
-        "urgency": "regulier",
-        "justified": False,
-    },
-}
+INPUT: dict[str, Any] = sample_policy_input()
 
 _ENGINE: EmbeddedEngine | None = None
 

@@ -116,6 +116,33 @@ class TestGateway:
         self.gateway.close()
 
 
+def sample_policy_input(
+    source: str = "politie.incidenten", *, minor: bool = False, relation: str = "ex_partner"
+) -> dict[str, Any]:
+    """A complete policy input (docs/policy-input.md): the demo municipality's procesregisseur
+    asking about a linked person in an MDA++ case at casusoverleg."""
+    regie = "00000099000000000001"
+    return {
+        "requester": {
+            "verified": True,
+            "oin": regie,
+            "org_type": "gemeente",
+            "role": "procesregisseur",
+            "user": "u",
+        },
+        "case": {
+            "found": True,
+            "id": "c",
+            "status": "open",
+            "stage": "casusoverleg",
+            "purpose": "mda_plus_plus",
+            "participants": [regie],
+        },
+        "subject": {"linked": True, "relation": relation, "minor": minor, "consents": []},
+        "request": {"source": source, "fields": [], "urgency": "regulier", "justified": False},
+    }
+
+
 OBSERVED: set[tuple[str, str, int]] = set()
 """(method, path, status) of every response a test gateway's client received in this process;
 tests compare it with what the OpenAPI document promises."""

@@ -10,6 +10,7 @@ from gateway.policy.bundle import load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.unittest import run_policy_tests
 from gateway.settings import bundled_policy_dir
+from gateway.testing import sample_policy_input
 
 
 @pytest.fixture
@@ -68,30 +69,6 @@ def test_missing_policy_is_configuration_error(tmp_path: Path) -> None:
 def test_engine_returns_documented_shape() -> None:
     engine = EmbeddedEngine(load_policy_set(bundled_policy_dir()))
     assert engine.evaluate({})["reasons"] == ["policy_undefined"]
-    decision = engine.evaluate(
-        {
-            "requester": {
-                "verified": True,
-                "oin": "00000099000000000001",
-                "org_type": "gemeente",
-                "role": "procesregisseur",
-            },
-            "case": {
-                "found": True,
-                "id": "c",
-                "status": "open",
-                "stage": "casusoverleg",
-                "purpose": "mda_plus_plus",
-                "participants": ["00000099000000000001"],
-            },
-            "subject": {"linked": True, "relation": "kind", "minor": True, "consents": []},
-            "request": {
-                "source": "gemeente.brp",
-                "fields": [],
-                "urgency": "regulier",
-                "justified": False,
-            },
-        }
-    )
+    decision = engine.evaluate(sample_policy_input("gemeente.brp", minor=True, relation="kind"))
     assert set(decision) == {"allow", "source", "reasons", "fields", "withheld", "obligations"}
     assert decision["allow"] is True and decision["fields"]["naam"]["basis"] == "avg_6_1_e_wmo"
