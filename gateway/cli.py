@@ -108,15 +108,30 @@ def keys_init(
 ) -> None:
     """Generate the token-signing, ledger-signing, auditor and pseudonymisation keys.
 
-    Private keys are encrypted with GATEWAY_KEY_PASSPHRASE when it is set. Move keys/auditor.key
-    to the auditor's offline storage: the gateway needs only keys/auditor.pub.
+    The gateway's private keys are encrypted with GATEWAY_KEY_PASSPHRASE when it is set. The
+    auditor's key pair goes to the auditor directory (GATEWAY_AUDITOR_DIR, by default
+    HOME/auditor), its private key encrypted with GATEWAY_AUDITOR_PASSPHRASE, which is required:
+    hand that directory to the auditor and remove it from this server.
     """
     from gateway.keys import init_keys
-    from gateway.runtime import passphrase
+    from gateway.runtime import auditor_passphrase, passphrase
 
     settings = _settings(home)
-    for path in init_keys(settings.keys_dir, passphrase(settings), force=force):
+    paths = init_keys(
+        settings.keys_dir,
+        passphrase(settings),
+        auditor_dir=settings.resolved_auditor_dir,
+        auditor_passphrase=auditor_passphrase(settings),
+        force=force,
+    )
+    for path in paths:
         typer.echo(f"wrote {path}")
+    typer.secho(
+        f"note: {settings.resolved_auditor_dir} holds the auditor's key pair; give it to the "
+        "auditor and remove it from this server.",
+        fg=typer.colors.YELLOW,
+        err=True,
+    )
     if not passphrase(settings):
         typer.secho(
             "note: GATEWAY_KEY_PASSPHRASE is not set; private keys are unencrypted.",
@@ -324,15 +339,28 @@ def demo(
 ) -> None:
     """Create keys if missing, seed the synthetic Zaanstreek-Waterland region, print how to try
     it (clients, persons, cases) and serve it."""
-    from gateway.demo.guide import guide
+    from gateway.demo.guide import DEMO_AUDITOR_PASSPHRASE, guide
     from gateway.demo.seed import seed
     from gateway.keys import init_keys, keys_exist
-    from gateway.runtime import build_gateway, passphrase
+    from gateway.runtime import auditor_passphrase, build_gateway, passphrase
 
     settings = _settings(home, host=host, port=port)
     if not keys_exist(settings.keys_dir):
-        init_keys(settings.keys_dir, passphrase(settings))
+        init_keys(
+            settings.keys_dir,
+            passphrase(settings),
+            auditor_dir=settings.resolved_auditor_dir,
+            auditor_passphrase=auditor_passphrase(settings) or DEMO_AUDITOR_PASSPHRASE,
+        )
         typer.echo(f"generated keys in {settings.keys_dir}")
+        if not auditor_passphrase(settings):
+            typer.secho(
+                f"DEMO ONLY: the auditor key in {settings.resolved_auditor_dir} is encrypted "
+                f"with the published demo passphrase {DEMO_AUDITOR_PASSPHRASE.decode()!r}. "
+                "Never use a demo home for real data.",
+                fg=typer.colors.RED,
+                err=True,
+            )
     gw = build_gateway(settings, connectors={})
     try:
         secrets_file = settings.var_dir / "demo-secrets.json"

@@ -9,13 +9,18 @@ token-signing.key     ECDSA P-256 signs access tokens (JWT ``alg`` = ES256, pinn
 ledger-signing.key    Ed25519     signs every ledger entry hash and the chain head
 ledger-signing.pub    Ed25519     verifies the ledger (what auditors need, with no secret)
 auditor.pub           X25519      wraps each ledger body key; the gateway holds only this
-auditor.key           X25519      the auditor's private half: move it off the server
 pseudonym.key         HMAC-SHA256 keyed pseudonyms of BSNs (32 random bytes)
 ====================  ==========  ====================================================
 
-Private keys are PKCS#8 PEM, encrypted with ``GATEWAY_KEY_PASSPHRASE`` when set (best available
-encryption, i.e. AES-256-CBC under scrypt); the HMAC key is wrapped with scrypt + AES-256-GCM
-under the same passphrase. Files are written 0600 in a 0700 directory.
+The auditor's key pair is written to a separate *auditor directory* (``auditor.key``, always
+encrypted with the auditor's own passphrase, and ``auditor.pub``); the gateway's key directory
+gets only a copy of ``auditor.pub``. The server refuses to start while a private auditor key is
+in its key directory, and checks at start-up that its ledger-signing key matches
+``ledger-signing.pub``.
+
+The gateway's private keys are PKCS#8 PEM, encrypted with ``GATEWAY_KEY_PASSPHRASE`` when set
+(best available encryption, i.e. AES-256-CBC under scrypt); the HMAC key is wrapped with
+scrypt + AES-256-GCM under the same passphrase. Files are written 0600 in a 0700 directory.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from gateway.errors import Conflict, KeyUnavailable
+from gateway.errors import ConfigurationError, Conflict, KeyUnavailable
 from gateway.files import write_private
 
 TOKEN_SIGNING = "token-signing.key"  # noqa: S105 — a file name
@@ -43,14 +48,10 @@ LEDGER_PUBLIC = "ledger-signing.pub"
 AUDITOR_PUBLIC = "auditor.pub"
 AUDITOR_PRIVATE = "auditor.key"
 PSEUDONYM = "pseudonym.key"
-ALL_FILES = (
-    TOKEN_SIGNING,
-    LEDGER_SIGNING,
-    LEDGER_PUBLIC,
-    AUDITOR_PUBLIC,
-    AUDITOR_PRIVATE,
-    PSEUDONYM,
-)
+ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, PSEUDONYM)
+"""What ``keys init`` writes into the gateway's key directory."""
+AUDITOR_FILES = (AUDITOR_PRIVATE, AUDITOR_PUBLIC)
+"""What it writes into the auditor directory."""
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,29 @@ def _unwrap_secret(blob: bytes, passphrase: bytes | None) -> bytes:
         raise KeyUnavailable("pseudonym.key: wrong passphrase") from exc
 
 
-def init_keys(keys_dir: Path, passphrase: bytes | None, *, force: bool = False) -> list[Path]:
-    """Generate every key into ``keys_dir``; refuses to overwrite unless ``force``."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    keys_dir.chmod(0o700)
-    existing = [keys_dir / name for name in ALL_FILES if (keys_dir / name).exists()]
+def init_keys(
+    keys_dir: Path,
+    passphrase: bytes | None,
+    *,
+    auditor_dir: Path,
+    auditor_passphrase: bytes,
+    force: bool = False,
+) -> list[Path]:
+    """Generate the gateway's keys into ``keys_dir`` and the auditor's key pair into
+    ``auditor_dir`` (its private half encrypted with ``auditor_passphrase``, which the gateway
+    never needs). Refuses to overwrite unless ``force``."""
+    if not auditor_passphrase:
+        raise ConfigurationError(
+            "the auditor key must be encrypted: set GATEWAY_AUDITOR_PASSPHRASE (the auditor's, "
+            "not the operator's)"
+        )
+    if auditor_dir.resolve() == keys_dir.resolve():
+        raise ConfigurationError("the auditor directory must not be the gateway's key directory")
+    targets = [keys_dir / n for n in ALL_FILES] + [auditor_dir / n for n in AUDITOR_FILES]
+    existing = [p for p in [*targets, keys_dir / AUDITOR_PRIVATE] if p.exists()]
     if existing and not force:
-        names = ", ".join(p.name for p in existing)
-        raise Conflict(f"keys already exist in {keys_dir}: {names} (use --force to replace)")
+        names = ", ".join(str(p) for p in existing)
+        raise Conflict(f"keys already exist: {names} (use --force to replace)")
     for path in existing:
         path.unlink()
 
@@ -133,16 +149,17 @@ def init_keys(keys_dir: Path, passphrase: bytes | None, *, force: bool = False) 
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     files = {
-        TOKEN_SIGNING: _private_pem(ec.generate_private_key(ec.SECP256R1()), passphrase),
-        LEDGER_SIGNING: _private_pem(ledger, passphrase),
-        LEDGER_PUBLIC: ledger_pub,
-        AUDITOR_PRIVATE: _private_pem(auditor, passphrase),
-        AUDITOR_PUBLIC: auditor_pub,
-        PSEUDONYM: _wrap_secret(os.urandom(32), passphrase),
+        keys_dir / TOKEN_SIGNING: _private_pem(ec.generate_private_key(ec.SECP256R1()), passphrase),
+        keys_dir / LEDGER_SIGNING: _private_pem(ledger, passphrase),
+        keys_dir / LEDGER_PUBLIC: ledger_pub,
+        keys_dir / AUDITOR_PUBLIC: auditor_pub,
+        keys_dir / PSEUDONYM: _wrap_secret(os.urandom(32), passphrase),
+        auditor_dir / AUDITOR_PRIVATE: _private_pem(auditor, auditor_passphrase),
+        auditor_dir / AUDITOR_PUBLIC: auditor_pub,
     }
-    for name, data in files.items():
-        write_private(keys_dir / name, data, exclusive=True)
-    return [keys_dir / name for name in files]
+    for path, data in files.items():
+        write_private(path, data, exclusive=True)
+    return list(files)
 
 
 def keys_exist(keys_dir: Path) -> bool:
@@ -206,12 +223,31 @@ def load_ledger_public(path: Path) -> Ed25519PublicKey:
 
 
 def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
+    """The keys a running gateway holds, checked before it serves anything."""
+    if (keys_dir / AUDITOR_PRIVATE).exists():
+        # NOTE: with the auditor's private key at hand the operator could read every ledger body
+        # and every sealed BSN; the gateway will not run beside it.
+        raise ConfigurationError(
+            f"{AUDITOR_PRIVATE} is in the gateway's key directory {keys_dir}: the auditor's "
+            "private key belongs to the auditor; move it off this server"
+        )
     auditor = _load_public(_read(keys_dir, AUDITOR_PUBLIC), AUDITOR_PUBLIC)
     if not isinstance(auditor, X25519PublicKey):
         raise KeyUnavailable("auditor.pub is not an X25519 public key")
+    ledger_signing = load_ed25519(keys_dir, LEDGER_SIGNING, passphrase)
+    ledger_public = load_ledger_public(keys_dir / LEDGER_PUBLIC)
+    if _raw_public(ledger_signing.public_key()) != _raw_public(ledger_public):
+        raise KeyUnavailable(
+            f"{LEDGER_SIGNING} does not match {LEDGER_PUBLIC}: entries signed now would not "
+            "verify; restore the matching pair"
+        )
     return KeyRing(
         token_signing=load_token_signing(keys_dir, passphrase),
-        ledger_signing=load_ed25519(keys_dir, LEDGER_SIGNING, passphrase),
+        ledger_signing=ledger_signing,
         auditor_public=auditor,
         pseudonym_key=_unwrap_secret(_read(keys_dir, PSEUDONYM), passphrase),
     )
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

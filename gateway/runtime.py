@@ -62,6 +62,13 @@ def passphrase(settings: Settings) -> bytes | None:
     return settings.key_passphrase.get_secret_value().encode() or None
 
 
+def auditor_passphrase(settings: Settings) -> bytes:
+    """The auditor's passphrase, for `keys init` and the auditor's tools (b"" if not set)."""
+    if settings.auditor_passphrase is None:
+        return b""
+    return settings.auditor_passphrase.get_secret_value().encode()
+
+
 def make_policy_engine(settings: Settings, policy: PolicySet) -> PolicyEngine:
     if settings.policy_engine == "embedded":
         return EmbeddedEngine(policy)

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
 
     key_passphrase: SecretStr | None = None
     """Encrypts private keys at rest (``GATEWAY_KEY_PASSPHRASE``)."""
+    auditor_dir: Path | None = None
+    """Where `keys init` puts the auditor's key pair; HOME/auditor by default. It is for the
+    auditor to take away: the server never reads it and refuses a private auditor key in
+    HOME/keys."""
+    auditor_passphrase: SecretStr | None = None
+    """The auditor's passphrase for auditor.key (``GATEWAY_AUDITOR_PASSPHRASE``); needed by
+    `keys init` and the auditor's own tools, never by the server."""
 
     @model_validator(mode="after")
     def _ttl_within_maximum(self) -> Settings:
@@ -90,6 +97,10 @@ class Settings(BaseSettings):
     @cached_property
     def keys_dir(self) -> Path:
         return self.home / "keys"
+
+    @cached_property
+    def resolved_auditor_dir(self) -> Path:
+        return self.auditor_dir or self.home / "auditor"
 
     @cached_property
     def var_dir(self) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -70,6 +71,9 @@ class InstrumentedEngine:
         return self._inner.evaluate(policy_input)
 
 
+TEST_AUDITOR_PASSPHRASE = b"test-auditor-passphrase"  # synthetic test homes only
+
+
 def memory_connectors(catalog: Catalog) -> dict[str, InMemoryConnector]:
     """One in-memory source per catalogue source, holding the demo region's records."""
     return {s: InMemoryConnector(s, source_records(catalog, s)) for s in catalog.sources}
@@ -94,20 +98,22 @@ class TestGateway:
     def auth(self, client_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(client_id)}"}
 
-    def ledgered(self, entry_hash: str) -> dict[str, Any]:
-        """The auditor's view of one ledger entry: its opened body. Test homes keep the auditor
-        key next to the others; a real gateway never has it (docs/auditors.md)."""
+    def auditor_key(self) -> X25519PrivateKey:
+        """The auditor's private key from the test home's auditor directory."""
         from gateway.keys import AUDITOR_PRIVATE, load_auditor_private
+
+        path = self.gateway.settings.resolved_auditor_dir / AUDITOR_PRIVATE
+        return load_auditor_private(path, TEST_AUDITOR_PASSPHRASE)
+
+    def ledgered(self, entry_hash: str) -> dict[str, Any]:
+        """The auditor's view of one ledger entry: its opened body (with the test home's
+        auditor key, from the auditor directory the server never reads)."""
         from gateway.ledger.sealing import open_sealed
         from gateway.ledger.store import read_entries, row_to_entry
 
         row = next(r for r in read_entries(self.gateway.db) if r.entry_hash == entry_hash)
         entry = row_to_entry(row)
-        passphrase = self.gateway.settings.key_passphrase
-        auditor = load_auditor_private(
-            self.gateway.settings.keys_dir / AUDITOR_PRIVATE,
-            passphrase.get_secret_value().encode() if passphrase else None,
-        )
+        auditor = self.auditor_key()
         body: dict[str, Any] = json.loads(open_sealed(entry.body, entry.header.aad(), auditor))
         return body
 
@@ -184,7 +190,12 @@ def make_test_gateway(
         home=home, key_passphrase=SecretStr(passphrase) if passphrase else None, **settings
     )
     if not keys_exist(config.keys_dir):
-        init_keys(config.keys_dir, passphrase.encode() if passphrase else None)
+        init_keys(
+            config.keys_dir,
+            passphrase.encode() if passphrase else None,
+            auditor_dir=config.resolved_auditor_dir,
+            auditor_passphrase=TEST_AUDITOR_PASSPHRASE,
+        )
     catalog = Catalog(load_policy_set(config.resolved_policy_dir).catalog)
     chosen = connectors if connectors is not None else memory_connectors(catalog)
     if callable(engine):  # a wrapper around the real engine, e.g. InstrumentedEngine

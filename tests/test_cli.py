@@ -47,10 +47,18 @@ def test_every_error_class_has_its_own_exit_code() -> None:
         assert f"| `{cls.__name__}` | {cls.exit_code} |" in documented, cls.__name__
 
 
+AUDITOR_ENV = {"GATEWAY_AUDITOR_PASSPHRASE": "the auditor's passphrase"}
+
+
 def test_keys_init_then_refuses_to_overwrite(tmp_path: Path) -> None:
-    assert runner.invoke(app, ["keys", "init", "--home", str(tmp_path)]).exit_code == 0
+    home = ["--home", str(tmp_path)]
+    # The auditor's key must be encrypted with the auditor's own passphrase.
+    assert runner.invoke(app, ["keys", "init", *home]).exit_code == 78
+    assert runner.invoke(app, ["keys", "init", *home], env=AUDITOR_ENV).exit_code == 0
     assert (tmp_path / "keys" / "auditor.pub").exists()
-    again = runner.invoke(app, ["keys", "init", "--home", str(tmp_path)])
+    assert not (tmp_path / "keys" / "auditor.key").exists()
+    assert (tmp_path / "auditor" / "auditor.key").exists()
+    again = runner.invoke(app, ["keys", "init", *home], env=AUDITOR_ENV)
     assert again.exit_code == 72  # Conflict
 
 
@@ -63,6 +71,9 @@ def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
     for person in region().persons.values():
         assert person.bsn in r.output and person.label in r.output
     assert "politie-wijkagent" in r.output and "closed: every request is denied" in r.output
+    # Operator-blind even in a demo: the auditor key is not among the server's keys, and the
+    # published demo passphrase is called out.
+    assert not (tmp_path / "keys" / "auditor.key").exists() and "DEMO ONLY" in r.output
     listed = runner.invoke(app, ["token", "--list", "--home", str(tmp_path)])
     assert "politie-wijkagent" in listed.output
     token = runner.invoke(app, ["token", "politie-wijkagent", "--home", str(tmp_path)])
@@ -128,7 +139,10 @@ def test_verify_tells_tampered_unreachable_and_unreadable_apart(tmp_path: Path) 
 
 
 def test_a_garbage_key_file_is_a_message_not_a_traceback(tmp_path: Path) -> None:
-    assert runner.invoke(app, ["keys", "init", "--home", str(tmp_path)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["keys", "init", "--home", str(tmp_path)], env=AUDITOR_ENV).exit_code
+        == 0
+    )
     (tmp_path / "keys" / "pseudonym.key").write_bytes(b"garbage")
     r = runner.invoke(app, ["token", "--list", "--home", str(tmp_path)])
     assert r.exit_code == 76

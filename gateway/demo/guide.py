@@ -8,6 +8,10 @@ from gateway.demo.region import region
 from gateway.runtime import Gateway
 from gateway.settings import Settings
 
+DEMO_AUDITOR_PASSPHRASE = b"demo-auditor-passphrase"  # published on purpose
+"""What `gateway demo` encrypts the demo auditor key with when no GATEWAY_AUDITOR_PASSPHRASE
+is set: a demo is for trying the gateway with synthetic data, and says so loudly."""
+
 
 def guide(
     gw: Gateway, settings: Settings, secrets: Mapping[str, str], case_ids: Mapping[str, str]
