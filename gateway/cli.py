@@ -248,8 +248,14 @@ def ledger_verify(
     naming the first bad entry, 74 if the database cannot be read, 76 if the key cannot.
     """
     from gateway.db import make_engine
+    from gateway.errors import LedgerCorrupted
     from gateway.keys import LEDGER_PUBLIC, load_ledger_public
-    from gateway.ledger.store import count_entries, read_entries, read_head
+    from gateway.ledger.store import (
+        count_entries,
+        first_malformed_public_column,
+        read_entries,
+        read_head,
+    )
     from gateway.ledger.verify import verify_rows
 
     settings = _settings(home)
@@ -257,6 +263,12 @@ def ledger_verify(
     key = load_ledger_public(key_file)
     engine = make_engine(database_url or settings.resolved_database_url, create=False)
     total = count_entries(engine)
+    malformed = first_malformed_public_column(engine)
+    if malformed is not None:
+        raise LedgerCorrupted(
+            f"entry {malformed}: a public column holds a value outside its hashed form",
+            sequence=malformed,
+        )
     with typer.progressbar(length=total, label="verifying", file=sys.stderr, show_pos=True) as bar:
         report = verify_rows(
             read_entries(engine), read_head(engine), key, progress=lambda _seq: bar.update(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Engine
 
 from connectors.interface import Connector
@@ -20,7 +21,8 @@ from gateway.disclosure import DisclosureService, Lanes
 from gateway.errors import ConfigurationError
 from gateway.keys import KeyRing, load_keyring
 from gateway.lanes import Lane
-from gateway.ledger.store import Ledger
+from gateway.ledger.sealing import key_id
+from gateway.ledger.store import Ledger, last_auditor_key_id
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -86,6 +88,17 @@ def sql_connectors(settings: Settings, catalog: Catalog) -> dict[str, Connector]
     }
 
 
+def _check_auditor_key(db: Engine, auditor: X25519PublicKey) -> None:
+    """Refuse to seal new entries for another auditor key than the ledger has been using: a
+    swapped auditor.pub would otherwise silently hand every future body to someone else."""
+    sealed_for = last_auditor_key_id(db)
+    if sealed_for is not None and sealed_for != key_id(auditor):
+        raise ConfigurationError(
+            f"auditor.pub ({key_id(auditor)}) is not the key the ledger seals for "
+            f"({sealed_for}); restore it — a change of auditor key must be made deliberately"
+        )
+
+
 def build_gateway(
     settings: Settings,
     *,
@@ -100,6 +113,7 @@ def build_gateway(
     catalog = Catalog(policy.catalog)
     policy_engine = engine or make_policy_engine(settings, policy)
     ledger = Ledger(db, keys.ledger_signing, keys.auditor_public)
+    _check_auditor_key(db, keys.auditor_public)
     jwk = signing_jwk(keys.token_signing)
     chosen = connectors if connectors is not None else sql_connectors(settings, catalog)
     lanes = Lanes(

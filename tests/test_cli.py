@@ -97,6 +97,11 @@ def test_ledger_verify_names_the_first_bad_entry(tmp_path: Path) -> None:
     r = runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path)])
     assert r.exit_code == 1
     assert "entry 2" in r.output
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
+        db.execute("UPDATE ledger_entry SET purpose='persoonsgerichte_aanpak' WHERE seq=2")
+        db.execute("UPDATE ledger_entry SET review=2 WHERE seq=3")
+    r = runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path)])
+    assert r.exit_code == 1 and "entry 3" in r.output and "public column" in r.output
 
 
 def test_policy_test_exit_codes(tmp_path: Path) -> None:

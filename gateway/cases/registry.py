@@ -23,6 +23,12 @@ from gateway.ledger.sealing import seal
 from gateway.typing import STAGES, SubjectPseudonym
 
 
+def subject_bsn_aad(case_id: str, pseudonym: str) -> bytes:
+    """Associated data of a sealed BSN: its row (case and pseudonym). A sealed BSN moved to
+    another row does not open there, so an auditor can never read the wrong person."""
+    return b"gateway-subject-bsn-v2\0" + case_id.encode() + b"\0" + pseudonym.encode()
+
+
 def _now() -> str:
     return iso_now("seconds")
 
@@ -183,7 +189,7 @@ class CaseRegistry:
         if unknown:
             raise InvalidRequest([Problem("/consents", "names a source that does not exist")])
         pseudonym = self._pseudonymiser.pseudonym(bsn)
-        sealed = seal(bsn.digits.encode(), b"gateway-subject-bsn-v1", self._auditor)
+        sealed = seal(bsn.digits.encode(), subject_bsn_aad(case_id, pseudonym), self._auditor)
         with Session(self._engine) as session:
             self._directed(session, principal, case_id)
             if session.get(SubjectRow, (case_id, pseudonym)) is not None:

@@ -12,11 +12,12 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, Integer, cast, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -99,6 +100,18 @@ def _ledger_time() -> str:
     return iso_now("microseconds")
 
 
+def _file_identity(engine: Engine) -> tuple[Path, int, int] | None:
+    """(path, device, inode) of a SQLite database file, or None for a server database."""
+    if engine.url.get_backend_name() != "sqlite" or not engine.url.database:
+        return None
+    path = Path(engine.url.database)
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return path, st.st_dev, st.st_ino
+
+
 class Ledger:
     def __init__(
         self,
@@ -112,8 +125,23 @@ class Ledger:
         self._auditor = auditor
         self._clock = clock
         self._lock = threading.Lock()
+        self._file = _file_identity(engine)
+
+    def _check_store(self) -> None:
+        # NOTE: SQLite keeps writing to a file that was deleted or replaced under it, and after
+        # a restart the ledger would be empty (and "verify"). Stop instead.
+        if self._file is None:
+            return
+        path, dev, ino = self._file
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != (dev, ino):
+            raise LedgerUnavailable("the ledger's database file was removed or replaced")
 
     def append(self, record: Record) -> Receipt:
+        self._check_store()
         try:
             with self._lock, Session(self._engine) as session:
                 # Row lock on the head: serialises appends across processes on PostgreSQL
@@ -173,6 +201,39 @@ def read_head(engine: Engine) -> LedgerHeadRow | None:
             return session.get(LedgerHeadRow, 1)
     except SQLAlchemyError as exc:
         raise LedgerUnavailable("the ledger's head cannot be read") from exc
+
+
+def first_malformed_public_column(engine: Engine) -> int | None:
+    """The first entry whose stored public columns hold a value outside their hashed form.
+
+    The ORM reads ``review = 2`` as ``True``, so such a row would re-hash correctly while a
+    query ``WHERE review = 1`` misses it; this check reads the raw values.
+    """
+    statement = (
+        select(LedgerRow.seq)
+        .where(cast(col(LedgerRow.review), Integer).not_in([0, 1]))
+        .order_by(col(LedgerRow.seq))
+        .limit(1)
+    )
+    try:
+        with Session(engine) as session:
+            return session.exec(statement).first()
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger cannot be read") from exc
+
+
+def last_auditor_key_id(engine: Engine) -> str | None:
+    """The auditor key id the newest entry's body is sealed for (None for an empty ledger)."""
+    statement = select(LedgerRow.body).order_by(col(LedgerRow.seq).desc()).limit(1)
+    try:
+        with Session(engine) as session:
+            body = session.exec(statement).first()
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger cannot be read") from exc
+    if body is None:
+        return None
+    key: str = json.loads(body)["key_id"]
+    return key
 
 
 def count_entries(engine: Engine) -> int:

@@ -16,7 +16,13 @@ from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
 from gateway.ledger.sealing import SealedBody, open_sealed
-from gateway.ledger.store import Ledger, read_entries, read_head, row_to_entry
+from gateway.ledger.store import (
+    Ledger,
+    first_malformed_public_column,
+    read_entries,
+    read_head,
+    row_to_entry,
+)
 from gateway.ledger.verify import verify_rows
 from gateway.testing import sample_record as record
 
@@ -178,3 +184,20 @@ def test_any_single_byte_change_fails_verification(
     with pytest.raises(LedgerCorrupted) as info:
         verify(engine)
     assert info.value.sequence is not None and info.value.sequence <= seq + 1
+
+
+def test_a_public_column_outside_its_hashed_form_is_named(tmp_path: Path) -> None:
+    engine, _ = make_ledger(tmp_path, entries=4)
+    assert first_malformed_public_column(engine) is None
+    _exec(engine, "UPDATE ledger_entry SET review = 2 WHERE seq = 3")
+    assert first_malformed_public_column(engine) == 3
+
+
+def test_a_removed_or_replaced_database_file_stops_appends(tmp_path: Path) -> None:
+    _, ledger = make_ledger(tmp_path, entries=2)
+    db = tmp_path / "ledger.db"
+    db.rename(tmp_path / "moved.db")
+    with pytest.raises(LedgerUnavailable, match="removed or replaced"):
+        ledger.append(record(7))
+    (tmp_path / "moved.db").rename(db)
+    ledger.append(record(8))  # the same file again: appends resume
