@@ -12,13 +12,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from gateway.errors import UNEXPECTED_EXIT, GatewayError, NotFound
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.ledger.checkpoint import Checkpoint
 
 
 class _Commands(TyperGroup):
@@ -61,7 +64,7 @@ app = _typer(
 )
 keys_app = _typer("Generate the instance's keys.")
 policy_app = _typer("Work with the Rego policy set.")
-ledger_app = _typer("Verify the access ledger.")
+ledger_app = _typer("Verify the access ledger, write checkpoints, prove entries.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
 app.add_typer(ledger_app, name="ledger")
@@ -224,25 +227,37 @@ def policy_test(
 # -- ledger ------------------------------------------------------------------------------------
 
 
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The ledger's database URL. [default: the home's var/gateway.db]",
+        show_default=False,
+    ),
+]
+PublicKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="The ledger's public key file. [default: HOME/keys/ledger-signing.pub]",
+        show_default=False,
+    ),
+]
+
+
 @ledger_app.command("verify")
 def ledger_verify(
     home: HomeOption = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="The ledger's database URL. [default: the home's var/gateway.db]",
-            show_default=False,
-        ),
-    ] = None,
-    public_key: Annotated[
+    database_url: DatabaseOption = None,
+    public_key: PublicKeyOption = None,
+    against: Annotated[
         Path | None,
         typer.Option(
-            help="The ledger's public key file. [default: HOME/keys/ledger-signing.pub]",
-            show_default=False,
+            help="A checkpoint file to hold the ledger to: it must still contain exactly the "
+            "entries the checkpoint commits to (detects rollback, truncation and forks).",
         ),
     ] = None,
 ) -> None:
-    """Check every entry's hash, link and signature, and the signed head.
+    """Check every entry's hash, link and signature, the signed head and, with --against, a
+    checkpoint.
 
     Needs only the ledger's public key and read access. Exits 0 when the ledger is intact, 1
     naming the first bad entry, 74 if the database cannot be read, 76 if the key cannot.
@@ -273,9 +288,97 @@ def ledger_verify(
         report = verify_rows(
             read_entries(engine), read_head(engine), key, progress=lambda _seq: bar.update(1)
         )
+    if against is not None:
+        from gateway.ledger.checkpoint import check_against, tree_state
+        from gateway.ledger.store import entry_hashes
+
+        checkpoint = _read_checkpoint(against)
+        check_against(tree_state(entry_hashes(engine), checkpoint.size), checkpoint, key)
+        typer.echo(
+            f"checkpoint {against.name}: the ledger still holds its {checkpoint.size} entries"
+        )
     typer.echo(
         f"ledger intact: {report.entries} entries, head {report.head_seq} {report.head_hash[:16]}…"
     )
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    from gateway.ledger.checkpoint import Checkpoint
+
+    try:
+        text = path.read_text()
+    except OSError:
+        raise NotFound(f"no checkpoint file at {path}") from None
+    return Checkpoint.from_json(text, path.name)
+
+
+@ledger_app.command("checkpoint")
+def ledger_checkpoint(home: HomeOption = None) -> None:
+    """Write a signed checkpoint of the ledger (its size and Merkle root) to the checkpoint
+    directory (GATEWAY_CHECKPOINT_DIR, by default HOME/checkpoints), if it grew since the last.
+
+    A serving gateway also writes one every GATEWAY_CHECKPOINT_INTERVAL_SECONDS and at shutdown.
+    Copy checkpoints to where the operator cannot change them; `ledger verify --against` holds
+    the ledger to one.
+    """
+    from gateway.runtime import build_gateway
+
+    gw = build_gateway(_settings(home), connectors={})
+    try:
+        made = gw.checkpoint()
+    finally:
+        gw.close()
+    if made is None:
+        typer.echo("no new entries since the last checkpoint; nothing written")
+        return
+    checkpoint, path = made
+    typer.echo(f"wrote {path}: {checkpoint.size} entries, root {checkpoint.root}")
+
+
+@ledger_app.command("prove")
+def ledger_prove(
+    entry_hash: Annotated[str, typer.Argument(help="The entry hash from a receipt.")],
+    against: Annotated[
+        Path, typer.Option(help="The checkpoint whose tree the proof is for.", show_default=False)
+    ],
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    public_key: PublicKeyOption = None,
+) -> None:
+    """Print an RFC 6962 inclusion proof that the entry with ENTRY_HASH is in the checkpoint's
+    tree (JSON: index, size, root, proof), checked before it is printed. Exit 71 if the entry is
+    not among the checkpoint's entries."""
+    from gateway.db import make_engine
+    from gateway.keys import LEDGER_PUBLIC, load_ledger_public
+    from gateway.ledger.checkpoint import check_against, tree_state
+    from gateway.ledger.merkle import inclusion_proof, verify_inclusion
+    from gateway.ledger.store import entry_hashes
+
+    settings = _settings(home)
+    key = load_ledger_public(public_key or settings.keys_dir / LEDGER_PUBLIC)
+    checkpoint = _read_checkpoint(against)
+    engine = make_engine(database_url or settings.resolved_database_url, create=False)
+    leaves: list[str] = []
+    for h in entry_hashes(engine):
+        if len(leaves) == checkpoint.size:
+            break
+        leaves.append(h)
+    check_against(tree_state(leaves, checkpoint.size), checkpoint, key)
+    if entry_hash not in leaves:
+        raise NotFound("the entry is not among the checkpoint's entries")
+    index = leaves.index(entry_hash)
+    raw = [bytes.fromhex(h) for h in leaves]
+    proof = inclusion_proof(index, raw)
+    root = bytes.fromhex(checkpoint.root)
+    assert verify_inclusion(raw[index], index, checkpoint.size, proof, root)
+    doc = {
+        "entry_hash": entry_hash,
+        "index": index,
+        "size": checkpoint.size,
+        "root": checkpoint.root,
+        "proof": [p.hex() for p in proof],
+    }
+    typer.echo(json.dumps(doc, indent=2))
 
 
 # -- the API document --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Engine
@@ -21,6 +22,8 @@ from gateway.disclosure import DisclosureService, Lanes
 from gateway.errors import ConfigurationError
 from gateway.keys import KeyRing, load_keyring
 from gateway.lanes import Lane
+from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
+from gateway.ledger.integrity import check_startup, new_checkpoint
 from gateway.ledger.sealing import key_id
 from gateway.ledger.store import Ledger, last_auditor_key_id
 from gateway.policy.bundle import PolicySet, load_policy_set
@@ -43,9 +46,18 @@ class Gateway:
     token_generator: TokenGenerator
     token_verifier: TokenVerifier
     token_server: TokenServer
+    checkpoints: CheckpointDir
     throttle: Throttle
     auth_lane: Lane
     """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
+
+    def checkpoint(self) -> tuple[Checkpoint, Path] | None:
+        """Write a signed checkpoint if the ledger grew since the last one."""
+        latest = self.checkpoints.latest()
+        made = new_checkpoint(self.db, self.keys.ledger_signing, self.keys.auditor_public)
+        if made.size == 0 or (latest is not None and latest.size >= made.size):
+            return None
+        return made, self.checkpoints.write(made)
 
     def close(self) -> None:
         """Stop the worker lanes and release database connections."""
@@ -114,6 +126,8 @@ def build_gateway(
     policy_engine = engine or make_policy_engine(settings, policy)
     ledger = Ledger(db, keys.ledger_signing, keys.auditor_public)
     _check_auditor_key(db, keys.auditor_public)
+    checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
+    ledger.observe(check_startup(db, keys.ledger_signing.public_key(), checkpoints))
     jwk = signing_jwk(keys.token_signing)
     chosen = connectors if connectors is not None else sql_connectors(settings, catalog)
     lanes = Lanes(
@@ -155,6 +169,7 @@ def build_gateway(
             settings.token_max_lifetime_seconds,
         ),
         token_server=TokenServer(db, generator),
+        checkpoints=checkpoints,
         throttle=Throttle(
             FailureWindow(settings.auth_failures_per_client, window),
             FailureWindow(settings.auth_failures_per_peer, window),

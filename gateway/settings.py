@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     policy_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=64)
     """Threads evaluating policy, each with its own interpreter."""
     ledger_timeout_seconds: float = Field(default=5.0, gt=0)
+    checkpoint_dir: Path | None = None
+    """Where signed ledger checkpoints are written, outside the database; HOME/checkpoints by
+    default. Point it at storage the database's operator role cannot rewrite."""
+    checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often a serving gateway writes a checkpoint when the ledger has grown."""
 
     connector_timeout_seconds: float = Field(default=3.0, gt=0)
     connector_workers: int = Field(default=4, ge=1, le=64)
@@ -101,6 +106,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_auditor_dir(self) -> Path:
         return self.auditor_dir or self.home / "auditor"
+
+    @cached_property
+    def resolved_checkpoint_dir(self) -> Path:
+        return self.checkpoint_dir or self.home / "checkpoints"
 
     @cached_property
     def var_dir(self) -> Path:

@@ -161,3 +161,40 @@ def test_the_openapi_command_prints_the_served_document(tmp_path: Path) -> None:
     assert r.exit_code == 0
     doc = json.loads(r.output)
     assert doc["servers"] == [{"url": "https://gw.example/v1", "description": "This gateway"}]
+
+
+def test_checkpoint_verify_against_and_prove(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path)
+    hashes = []
+    for _ in range(3):
+        r = gw.client.post(
+            "/v1/disclosures",
+            headers=gw.auth("zaanstad-regie"),
+            json={"case_id": gw.case_ids["pga"], "bsn": "999990056"},
+        )
+        hashes.append(r.json()["receipt"]["entry_hash"])
+    gw.close()
+    home = ["--home", str(tmp_path)]
+    made = runner.invoke(app, ["ledger", "checkpoint", *home])
+    assert made.exit_code == 0 and "3 entries" in made.output
+    checkpoint = next((tmp_path / "checkpoints").glob("checkpoint-*.json"))
+    assert runner.invoke(app, ["ledger", "checkpoint", *home]).output.startswith("no new")
+    ok = runner.invoke(app, ["ledger", "verify", *home, "--against", str(checkpoint)])
+    assert ok.exit_code == 0 and "still holds its 3 entries" in ok.output
+    proved = runner.invoke(app, ["ledger", "prove", hashes[1], *home, "--against", str(checkpoint)])
+    assert proved.exit_code == 0
+    proof = json.loads(proved.output)
+    assert (proof["index"], proof["size"]) == (1, 3) and len(proof["proof"]) == 2
+    unknown = runner.invoke(
+        app, ["ledger", "prove", "ab" * 32, *home, "--against", str(checkpoint)]
+    )
+    assert unknown.exit_code == 71
+    # Wiping the ledger: the chain alone still "verifies", the checkpoint does not.
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
+        db.execute("DELETE FROM ledger_entry")
+        db.execute("DELETE FROM ledger_head")
+    assert runner.invoke(app, ["ledger", "verify", *home]).exit_code == 0
+    wiped = runner.invoke(app, ["ledger", "verify", *home, "--against", str(checkpoint)])
+    assert wiped.exit_code == 1 and "older copy" in wiped.output
+    # And the server will not start on it.
+    assert runner.invoke(app, ["token", "--list", *home]).exit_code == 1

@@ -7,11 +7,15 @@ works on a closed network.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import fastapi_offline
+import structlog
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -38,11 +42,40 @@ token at `POST /oauth/token` (client credentials). No endpoint takes query param
 travels only in a request body.
 """
 
+log = structlog.get_logger(__name__)
 _STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
+async def _checkpoint(gw: Gateway) -> None:
+    try:
+        made = await gw.disclosures.lanes.ledger.run(gw.checkpoint, timeout=60.0)
+    except Exception as exc:  # a failed checkpoint is logged, and retried next interval
+        log.error("ledger.checkpoint_failed", error=exc.__class__.__name__)
+        return
+    if made is not None:
+        log.info("ledger.checkpoint", size=made[0].size, root=made[0].root[:16])
+
+
+def _lifespan(gw: Gateway) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def every_interval() -> None:
+            while True:
+                await asyncio.sleep(gw.settings.checkpoint_interval_seconds)
+                await _checkpoint(gw)
+
+        task = asyncio.create_task(every_interval())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await _checkpoint(gw)  # a checkpoint of where the ledger stands at shutdown
+
+    return lifespan
+
+
 def create_app(gw: Gateway) -> FastAPI:
-    app = _new_app()
+    app = _new_app(_lifespan(gw))
     app.state.gateway = gw
     vocabulary = problems.Vocabulary.of(
         (DisclosureBody, CaseCreate, CasePatch, SubjectLink, TokenForm), extra=gw.catalog.sources
@@ -56,8 +89,9 @@ def create_app(gw: Gateway) -> FastAPI:
     return app
 
 
-def _new_app() -> FastAPI:
+def _new_app(lifespan: Any = None) -> FastAPI:
     return FastAPI(
+        lifespan=lifespan,
         title="Zorg-en-veiligheid sharing gateway",
         version=API_VERSION,
         description=DESCRIPTION,

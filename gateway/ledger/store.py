@@ -126,6 +126,12 @@ class Ledger:
         self._clock = clock
         self._lock = threading.Lock()
         self._file = _file_identity(engine)
+        self._seen = 0
+        """The highest sequence this writer has seen; the ledger may only grow past it."""
+
+    def observe(self, seq: int) -> None:
+        """Record the size found at start-up (after the start-up checks)."""
+        self._seen = max(self._seen, seq)
 
     def _check_store(self) -> None:
         # NOTE: SQLite keeps writing to a file that was deleted or replaced under it, and after
@@ -149,6 +155,7 @@ class Ledger:
                 head = session.exec(
                     select(LedgerHeadRow).where(LedgerHeadRow.id == 1).with_for_update()
                 ).first()
+                self._check_head(session, head)
                 seq = (head.seq if head else 0) + 1
                 header = Header(
                     seq=seq,
@@ -183,7 +190,22 @@ class Ledger:
                 session.commit()
         except SQLAlchemyError as exc:
             raise LedgerUnavailable("the access ledger could not record the decision") from exc
+        self._seen = seq
         return Receipt(seq=seq, entry_hash=entry.entry_hash, time=header.time)
+
+    def _check_head(self, session: Session, head: LedgerHeadRow | None) -> None:
+        """Append only on top of the head this writer last saw (or a later one), and only if
+        the head names an entry that is really there: a ledger rolled back or cut short under a
+        running server is refused, not extended (which would make it verify again)."""
+        seq = head.seq if head else 0
+        if seq < self._seen:
+            raise LedgerUnavailable(
+                f"the ledger went back from entry {self._seen} to {seq}; refusing to append"
+            )
+        if head is not None:
+            named = session.get(LedgerRow, head.seq)
+            if named is None or named.entry_hash != head.entry_hash:
+                raise LedgerUnavailable("the ledger's head does not name its last entry")
 
 
 def read_entries(engine: Engine) -> Iterator[LedgerRow]:
@@ -201,6 +223,19 @@ def read_head(engine: Engine) -> LedgerHeadRow | None:
             return session.get(LedgerHeadRow, 1)
     except SQLAlchemyError as exc:
         raise LedgerUnavailable("the ledger's head cannot be read") from exc
+
+
+def entry_hashes(engine: Engine) -> Iterator[str]:
+    """Every entry hash in sequence order, streamed (the Merkle tree's leaves)."""
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                select(LedgerRow.entry_hash).order_by(col(LedgerRow.seq))
+            )
+            for (h,) in result:
+                yield h
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger's entries cannot be read") from exc
 
 
 def first_malformed_public_column(engine: Engine) -> int | None:

@@ -1,0 +1,74 @@
+"""What the server checks before it appends, and how it writes checkpoints.
+
+At start-up (before the first append): the signed head must name the chain's last entry, and
+the ledger must still hold exactly the entries of the newest checkpoint in the checkpoint
+directory. Any mismatch stops the server (:class:`LedgerCorrupted`): a rolled-back, truncated
+or rewritten ledger is never served on, and so never made to verify again by new appends.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from gateway.clock import iso_now
+from gateway.errors import LedgerCorrupted, LedgerUnavailable
+from gateway.ledger.checkpoint import (
+    Checkpoint,
+    CheckpointDir,
+    check_against,
+    signing_key_id,
+    tree_state,
+)
+from gateway.ledger.entry import head_signature_valid
+from gateway.ledger.sealing import key_id
+from gateway.ledger.store import LedgerRow, entry_hashes, read_head
+
+
+def check_head(engine: Engine, key: Ed25519PublicKey) -> int:
+    """The ledger's size, after checking that the signed head names its last entry."""
+    head = read_head(engine)
+    try:
+        with Session(engine) as session:
+            last = session.exec(
+                select(LedgerRow).order_by(col(LedgerRow.seq).desc()).limit(1)
+            ).first()
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger cannot be read") from exc
+    if head is None and last is None:
+        return 0
+    if head is None or last is None:
+        raise LedgerCorrupted("the signed head and the entries disagree", sequence=None)
+    if (head.seq, head.entry_hash) != (last.seq, last.entry_hash):
+        raise LedgerCorrupted(
+            f"the signed head names entry {head.seq} but the ledger ends at entry {last.seq}",
+            sequence=min(head.seq, last.seq + 1),
+        )
+    if not head_signature_valid(head.seq, head.entry_hash, head.signature, key):
+        raise LedgerCorrupted("the chain head signature does not verify", sequence=head.seq)
+    return last.seq
+
+
+def check_startup(engine: Engine, key: Ed25519PublicKey, checkpoints: CheckpointDir) -> int:
+    size = check_head(engine, key)
+    latest = checkpoints.latest()
+    if latest is not None:
+        check_against(tree_state(entry_hashes(engine), prefix_size=latest.size), latest, key)
+    return size
+
+
+def new_checkpoint(
+    engine: Engine, signing: Ed25519PrivateKey, auditor: X25519PublicKey
+) -> Checkpoint:
+    state = tree_state(entry_hashes(engine))
+    return Checkpoint(
+        size=state.size,
+        root=state.root,
+        last_entry_hash=state.last_entry_hash,
+        time=iso_now(),
+        ledger_key_id=signing_key_id(signing.public_key()),
+        auditor_key_id=key_id(auditor),
+    ).signed(signing)

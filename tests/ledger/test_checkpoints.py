@@ -1,0 +1,152 @@
+"""Rollback, truncation, wiping and forks: invisible to the chain alone (each leaves a chain
+that verifies), caught against a checkpoint, and refused by a server before it appends."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import Engine, text
+
+from gateway.db import create_schema, make_engine
+from gateway.errors import LedgerCorrupted, LedgerUnavailable
+from gateway.ledger.checkpoint import Checkpoint, CheckpointDir, check_against, tree_state
+from gateway.ledger.integrity import check_startup, new_checkpoint
+from gateway.ledger.store import Ledger, entry_hashes, read_entries, read_head
+from gateway.ledger.verify import verify_rows
+from gateway.testing import sample_record
+
+SIGNING = Ed25519PrivateKey.generate()
+AUDITOR = X25519PrivateKey.generate().public_key()
+KEY = SIGNING.public_key()
+
+
+def ledger_at(path: Path, entries: int, offset: int = 0) -> tuple[Engine, Ledger]:
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    ledger = Ledger(engine, SIGNING, AUDITOR)
+    ledger.observe(check_startup(engine, KEY, CheckpointDir(path.parent / "none")))
+    for i in range(entries):
+        ledger.append(sample_record(offset + i))
+    return engine, ledger
+
+
+def chain_verifies(engine: Engine) -> int:
+    return verify_rows(read_entries(engine), read_head(engine), KEY).entries
+
+
+def against(engine: Engine, checkpoint: Checkpoint) -> None:
+    check_against(tree_state(entry_hashes(engine), checkpoint.size), checkpoint, KEY)
+
+
+def sql(engine: Engine, statement: str, **params: object) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(statement), params)
+
+
+def test_an_honest_ledger_keeps_matching_its_checkpoints(tmp_path: Path) -> None:
+    engine, ledger = ledger_at(tmp_path / "l.db", 5)
+    first = new_checkpoint(engine, SIGNING, AUDITOR)
+    for i in range(4):
+        ledger.append(sample_record(100 + i))
+    against(engine, first)  # a grown ledger still holds the older checkpoint's entries
+    second = new_checkpoint(engine, SIGNING, AUDITOR)
+    assert (first.size, second.size) == (5, 9) and second.signature_valid(KEY)
+    against(engine, second)
+
+
+def test_restoring_an_older_copy_is_caught(tmp_path: Path) -> None:
+    engine, ledger = ledger_at(tmp_path / "l.db", 3)
+    engine.dispose()
+    shutil.copy(tmp_path / "l.db", tmp_path / "backup.db")
+    for i in range(3):
+        ledger.append(sample_record(10 + i))
+    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
+    engine.dispose()
+    shutil.copy(tmp_path / "backup.db", tmp_path / "l.db")
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"l.db{suffix}").unlink(missing_ok=True)
+    restored = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
+    assert chain_verifies(restored) == 3  # the chain alone cannot tell
+    with pytest.raises(LedgerCorrupted, match="entries were removed or an older copy"):
+        against(restored, checkpoint)
+
+
+def test_truncation_with_the_old_head_restored_is_caught(tmp_path: Path) -> None:
+    engine, ledger = ledger_at(tmp_path / "l.db", 3)
+    with engine.connect() as conn:
+        old_head = conn.execute(text("SELECT seq, entry_hash, signature FROM ledger_head")).one()
+    for i in range(3):
+        ledger.append(sample_record(10 + i))
+    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
+    sql(engine, "DELETE FROM ledger_entry WHERE seq > 3")
+    sql(
+        engine,
+        "UPDATE ledger_head SET seq=:seq, entry_hash=:hash, signature=:sig",
+        seq=old_head[0],
+        hash=old_head[1],
+        sig=old_head[2],
+    )
+    assert chain_verifies(engine) == 3
+    with pytest.raises(LedgerCorrupted):
+        against(engine, checkpoint)
+    # A server that was running on it refuses to append on top of the cut ledger ...
+    with pytest.raises(LedgerUnavailable, match="went back"):
+        ledger.append(sample_record(99))
+    # ... and a restarted one refuses to start.
+    checkpoints = CheckpointDir(tmp_path / "checkpoints")
+    checkpoints.write(checkpoint)
+    with pytest.raises(LedgerCorrupted):
+        check_startup(engine, KEY, checkpoints)
+
+
+def test_wiping_everything_is_caught(tmp_path: Path) -> None:
+    engine, _ = ledger_at(tmp_path / "l.db", 4)
+    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
+    sql(engine, "DELETE FROM ledger_entry")
+    sql(engine, "DELETE FROM ledger_head")
+    assert chain_verifies(engine) == 0
+    with pytest.raises(LedgerCorrupted):
+        against(engine, checkpoint)
+
+
+def test_a_rewritten_history_with_the_signing_key_is_a_fork(tmp_path: Path) -> None:
+    honest, _ = ledger_at(tmp_path / "a" / "l.db", 6)
+    checkpoint = new_checkpoint(honest, SIGNING, AUDITOR)
+    # Whoever holds the signing key can build a different chain of the same length that
+    # verifies on its own; the checkpoint's root still tells them apart.
+    forged, _ = ledger_at(tmp_path / "b" / "l.db", 7, offset=50)
+    assert chain_verifies(forged) == 7
+    with pytest.raises(LedgerCorrupted, match="rewritten"):
+        against(forged, checkpoint)
+
+
+def test_a_head_that_names_no_entry_stops_appends_and_start_up(tmp_path: Path) -> None:
+    engine, ledger = ledger_at(tmp_path / "l.db", 3)
+    sql(engine, "DELETE FROM ledger_entry WHERE seq = 3")
+    with pytest.raises(LedgerUnavailable, match="does not name its last entry"):
+        ledger.append(sample_record(9))
+    with pytest.raises(LedgerCorrupted, match="names entry 3"):
+        check_startup(engine, KEY, CheckpointDir(tmp_path / "none"))
+
+
+def test_a_checkpoint_from_another_key_or_edited_is_refused(tmp_path: Path) -> None:
+    engine, _ = ledger_at(tmp_path / "l.db", 2)
+    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
+    other = new_checkpoint(engine, Ed25519PrivateKey.generate(), AUDITOR)
+    edited = Checkpoint(**{**checkpoint.__dict__, "size": 1})
+    for bad in (other, edited):
+        with pytest.raises(LedgerCorrupted, match="not signed"):
+            against(engine, bad)
+
+
+def test_checkpoints_are_never_overwritten(tmp_path: Path) -> None:
+    engine, _ = ledger_at(tmp_path / "l.db", 2)
+    directory = CheckpointDir(tmp_path / "cp")
+    path = directory.write(new_checkpoint(engine, SIGNING, AUDITOR))
+    before = path.read_bytes()
+    directory.write(new_checkpoint(engine, SIGNING, AUDITOR))  # same size, later time
+    assert path.read_bytes() == before and path.stat().st_mode & 0o077 == 0
