@@ -255,6 +255,14 @@ def ledger_verify(
             "entries the checkpoint commits to (detects rollback, truncation and forks).",
         ),
     ] = None,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Accept an empty ledger (a new instance). Without it an empty ledger fails: "
+            "an emptied one verifies as well as a new one.",
+        ),
+    ] = False,
 ) -> None:
     """Check every entry's hash, link and signature, the signed head and, with --against, a
     checkpoint.
@@ -278,6 +286,10 @@ def ledger_verify(
     key = load_ledger_public(key_file)
     engine = make_engine(database_url or settings.resolved_database_url, create=False)
     total = count_entries(engine)
+    if total == 0 and not new and against is None:  # a checkpoint decides for itself
+        raise LedgerCorrupted(
+            "the ledger is empty; if this instance is new, say so with --new", sequence=None
+        )
     malformed = first_malformed_public_column(engine)
     if malformed is not None:
         raise LedgerCorrupted(
@@ -333,6 +345,57 @@ def ledger_checkpoint(home: HomeOption = None) -> None:
         return
     checkpoint, path = made
     typer.echo(f"wrote {path}: {checkpoint.size} entries, root {checkpoint.root}")
+
+
+@ledger_app.command("consistency")
+def ledger_consistency(
+    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    public_key: PublicKeyOption = None,
+) -> None:
+    """Prove that the NEW checkpoint's ledger extends the OLD one's (RFC 6962 consistency
+    proof, printed as JSON after it is checked). Exit 1 if they fork: the newer history does
+    not contain the older one."""
+    from gateway.db import make_engine
+    from gateway.errors import LedgerCorrupted
+    from gateway.keys import LEDGER_PUBLIC, load_ledger_public
+    from gateway.ledger.checkpoint import check_against, tree_state
+    from gateway.ledger.merkle import consistency_proof, verify_consistency
+    from gateway.ledger.store import entry_hashes
+
+    settings = _settings(home)
+    key = load_ledger_public(public_key or settings.keys_dir / LEDGER_PUBLIC)
+    first, second = _read_checkpoint(old), _read_checkpoint(new)
+    if first.size > second.size:
+        first, second = second, first
+    engine = make_engine(database_url or settings.resolved_database_url, create=False)
+    leaves: list[bytes] = []
+    for h in entry_hashes(engine):
+        if len(leaves) == second.size:
+            break
+        leaves.append(bytes.fromhex(h))
+    check_against(tree_state((x.hex() for x in leaves), second.size), second, key)
+    if not first.signature_valid(key):
+        raise LedgerCorrupted(
+            "the older checkpoint is not signed by this ledger's key", sequence=None
+        )
+    proof = consistency_proof(first.size, leaves) if first.size else []
+    if first.size and not verify_consistency(
+        first.size, second.size, bytes.fromhex(first.root), bytes.fromhex(second.root), proof
+    ):
+        raise LedgerCorrupted(
+            f"the checkpoints fork: the ledger of {second.size} entries does not extend the "
+            f"one of {first.size}",
+            sequence=None,
+        )
+    doc = {
+        "old": {"size": first.size, "root": first.root},
+        "new": {"size": second.size, "root": second.root},
+        "proof": [p.hex() for p in proof],
+    }
+    typer.echo(json.dumps(doc, indent=2))
 
 
 @ledger_app.command("prove")

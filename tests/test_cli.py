@@ -80,6 +80,8 @@ def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
     assert token.exit_code == 0 and token.output.count(".") == 2
     assert runner.invoke(app, ["token", "nobody", "--home", str(tmp_path)]).exit_code == 71
     verify = runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path)])
+    assert verify.exit_code == 1 and "--new" in verify.output  # empty: new, or emptied?
+    verify = runner.invoke(app, ["ledger", "verify", "--new", "--home", str(tmp_path)])
     assert verify.exit_code == 0 and "ledger intact: 0 entries" in verify.output
 
 
@@ -139,7 +141,9 @@ def test_verify_tells_tampered_unreachable_and_unreadable_apart(tmp_path: Path) 
     # An auditor's copy of the key may have any name.
     copy = tmp_path / "ledger-2026.pub"
     shutil.copy(tmp_path / "keys" / "ledger-signing.pub", copy)
-    r = runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path), "--public-key", str(copy)])
+    r = runner.invoke(
+        app, ["ledger", "verify", "--new", "--home", str(tmp_path), "--public-key", str(copy)]
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -193,7 +197,7 @@ def test_checkpoint_verify_against_and_prove(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
         db.execute("DELETE FROM ledger_entry")
         db.execute("DELETE FROM ledger_head")
-    assert runner.invoke(app, ["ledger", "verify", *home]).exit_code == 0
+    assert runner.invoke(app, ["ledger", "verify", "--new", *home]).exit_code == 0
     wiped = runner.invoke(app, ["ledger", "verify", *home, "--against", str(checkpoint)])
     assert wiped.exit_code == 1 and "older copy" in wiped.output
     # And the server will not start on it.

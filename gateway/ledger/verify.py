@@ -100,13 +100,20 @@ def _verify(
     last = expected_seq - 1
     if head is None:
         if last != 0:
-            raise LedgerCorrupted("the signed chain head is missing", sequence=None)
+            raise LedgerCorrupted(
+                f"entry {last}: the signed chain head that should name it is missing",
+                sequence=last,
+            )
         return VerifyReport(entries=0, head_seq=0, head_hash=GENESIS)
     if head.seq != last or head.entry_hash != prev:
+        first_bad = min(head.seq, last + 1)
         raise LedgerCorrupted(
-            f"the signed head names entry {head.seq} but the ledger ends at entry {last}",
-            sequence=min(head.seq, last + 1),
+            f"entry {first_bad}: the signed head names entry {head.seq} but the ledger ends at "
+            f"entry {last}",
+            sequence=first_bad,
         )
     if not head_signature_valid(head.seq, head.entry_hash, head.signature, key):
-        raise LedgerCorrupted("the chain head signature does not verify", sequence=head.seq)
+        raise LedgerCorrupted(
+            f"entry {head.seq}: the chain head signature does not verify", sequence=head.seq
+        )
     return VerifyReport(entries=last, head_seq=head.seq, head_hash=head.entry_hash)

@@ -7,10 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
+from gateway.cli import app
 from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir, check_against, tree_state
@@ -150,3 +153,32 @@ def test_checkpoints_are_never_overwritten(tmp_path: Path) -> None:
     before = path.read_bytes()
     directory.write(new_checkpoint(engine, SIGNING, AUDITOR))  # same size, later time
     assert path.read_bytes() == before and path.stat().st_mode & 0o077 == 0
+
+
+def test_two_checkpoints_of_one_ledger_are_consistent_and_a_fork_is_not(
+    tmp_path: Path,
+) -> None:
+
+    home = tmp_path / "home"
+    (home / "keys").mkdir(parents=True)
+    pub = home / "ledger.pub"
+
+    pub.write_bytes(
+        KEY.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    engine, ledger = ledger_at(home / "l.db", 3)
+    old = CheckpointDir(tmp_path / "cp").write(new_checkpoint(engine, SIGNING, AUDITOR))
+    for i in range(4):
+        ledger.append(sample_record(20 + i))
+    new = CheckpointDir(tmp_path / "cp").write(new_checkpoint(engine, SIGNING, AUDITOR))
+    db = ["--database-url", f"sqlite:///{home / 'l.db'}", "--public-key", str(pub)]
+    r = CliRunner().invoke(app, ["ledger", "consistency", str(old), str(new), *db])
+    assert r.exit_code == 0, r.output
+    assert '"size": 7' in r.output
+    # An "old" checkpoint from a different history of three entries does not fit.
+    forked, _ = ledger_at(tmp_path / "fork" / "l.db", 3, offset=90)
+    fork = CheckpointDir(tmp_path / "fork-cp").write(new_checkpoint(forked, SIGNING, AUDITOR))
+    r = CliRunner().invoke(app, ["ledger", "consistency", str(fork), str(new), *db])
+    assert r.exit_code == 1 and "fork" in r.output
