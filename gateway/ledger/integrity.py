@@ -23,7 +23,7 @@ from gateway.ledger.checkpoint import (
     signing_key_id,
     tree_state,
 )
-from gateway.ledger.entry import head_signature_valid
+from gateway.ledger.entry import GENESIS, head_signature_valid
 from gateway.ledger.sealing import key_id
 from gateway.ledger.store import LedgerRow, entry_hashes, read_head
 
@@ -38,7 +38,9 @@ def check_head(engine: Engine, key: Ed25519PublicKey) -> int:
             ).first()
     except SQLAlchemyError as exc:
         raise LedgerUnavailable("the ledger cannot be read") from exc
-    if head is None and last is None:
+    if last is None and (head is None or head.seq == 0):
+        if head is not None and not head_signature_valid(0, GENESIS, head.signature, key):
+            raise LedgerCorrupted("the genesis head does not verify", sequence=None)
         return 0
     if head is None or last is None:
         raise LedgerCorrupted("the signed head and the entries disagree", sequence=None)

@@ -18,6 +18,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Engine, Integer, cast, func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -128,6 +130,7 @@ class Ledger:
         self._file = _file_identity(engine)
         self._seen = 0
         """The highest sequence this writer has seen; the ledger may only grow past it."""
+        self._head_exists = False
 
     def observe(self, seq: int) -> None:
         """Record the size found at start-up (after the start-up checks)."""
@@ -146,9 +149,34 @@ class Ledger:
         if st is None or (st.st_dev, st.st_ino) != (dev, ino):
             raise LedgerUnavailable("the ledger's database file was removed or replaced")
 
+    def _ensure_head(self) -> None:
+        """Create the genesis head (sequence 0, signed) if there is none, in its own
+        transaction. Every append then locks an existing row, so several writers starting on an
+        empty ledger are serialised too (an INSERT of the first head could not be locked)."""
+        if self._head_exists:
+            return
+        dialect = self._engine.dialect.name
+        row = {
+            "id": 1,
+            "seq": 0,
+            "entry_hash": GENESIS,
+            "signature": sign_head(0, GENESIS, self._signing_key),
+        }
+        with self._engine.begin() as conn:
+            if dialect == "postgresql":
+                conn.execute(
+                    postgresql_insert(LedgerHeadRow).values(**row).on_conflict_do_nothing()
+                )
+            elif dialect == "sqlite":
+                conn.execute(sqlite_insert(LedgerHeadRow).values(**row).on_conflict_do_nothing())
+            else:
+                raise LedgerUnavailable(f"no ledger store for the {dialect} database")
+        self._head_exists = True
+
     def append(self, record: Record) -> Receipt:
         self._check_store()
         try:
+            self._ensure_head()
             with self._lock, Session(self._engine) as session:
                 # Row lock on the head: serialises appends across processes on PostgreSQL
                 # (SQLite serialises writers itself and ignores FOR UPDATE).
@@ -202,7 +230,7 @@ class Ledger:
             raise LedgerUnavailable(
                 f"the ledger went back from entry {self._seen} to {seq}; refusing to append"
             )
-        if head is not None:
+        if head is not None and head.seq > 0:
             named = session.get(LedgerRow, head.seq)
             if named is None or named.entry_hash != head.entry_hash:
                 raise LedgerUnavailable("the ledger's head does not name its last entry")

@@ -98,6 +98,11 @@ def _verify(
         expected_seq += 1
 
     last = expected_seq - 1
+    if head is not None and head.seq == 0 and last == 0:
+        # The genesis head of a ledger that has not had an entry yet.
+        if head.entry_hash != GENESIS or not head_signature_valid(0, GENESIS, head.signature, key):
+            raise LedgerCorrupted("the genesis head does not verify", sequence=None)
+        return VerifyReport(entries=0, head_seq=0, head_hash=GENESIS)
     if head is None:
         if last != 0:
             raise LedgerCorrupted(

@@ -55,6 +55,59 @@ def test_ledger_appends_and_verifies_on_postgresql(pg: Engine) -> None:
     assert info.value.sequence == 4
 
 
+WRITER = """
+import sys, time
+from cryptography.hazmat.primitives import serialization
+from gateway.db import make_engine
+from gateway.ledger.store import Ledger
+from gateway.testing import sample_record
+
+url, n, offset, signing_pem, auditor_pem, start_at = sys.argv[1:7]
+signing = serialization.load_pem_private_key(signing_pem.encode(), None)
+auditor = serialization.load_pem_public_key(auditor_pem.encode())
+ledger = Ledger(make_engine(url), signing, auditor)
+ledger._engine.connect().close()  # connected before the start line
+while time.time() < float(start_at):  # every writer's first append at the same moment
+    pass
+for i in range(int(n)):
+    ledger.append(sample_record(int(offset) + i))
+"""
+
+
+def test_several_writer_processes_from_an_empty_ledger(pg: Engine) -> None:
+    """Four processes start at once on an empty ledger (the very first append included):
+    one total order, no gaps, no forks, the chain and the head intact."""
+    import subprocess
+    import sys
+    import time
+
+    from cryptography.hazmat.primitives import serialization
+
+    signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
+    signing_pem = signing.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    auditor_pem = (
+        auditor.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    url = pg.url.render_as_string(hide_password=False)
+    start_at = str(time.time() + 4)
+    keys = [signing_pem, auditor_pem, start_at]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, url, "25", str(100 * w), *keys])
+        for w in range(4)
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
+    report = verify_rows(read_entries(pg), read_head(pg), signing.public_key())
+    assert report.entries == 100
+    cases = sorted(row.case_id for row in read_entries(pg))
+    assert cases == sorted(f"case-{100 * w + i:04d}" for w in range(4) for i in range(25))
+
+
 def test_two_appenders_share_one_chain(pg: Engine) -> None:
     """Two Ledger objects (two processes' worth of locks) appending concurrently."""
     from concurrent.futures import ThreadPoolExecutor
