@@ -67,7 +67,13 @@ policy_app = _typer("Work with the Rego policy set.")
 ledger_app = _typer("Verify the access ledger, write checkpoints, prove entries.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
+audit_app = _typer(
+    "The auditor's tools: query the ledger, report to a data subject (GDPR art. 15), find "
+    "anomalies. They need the auditor's key (GATEWAY_AUDITOR_DIR, GATEWAY_AUDITOR_PASSPHRASE), "
+    "which the serving gateway never has, and only read the database."
+)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
 
 HomeOption = Annotated[
     Path | None,
@@ -442,6 +448,144 @@ def ledger_prove(
         "proof": [p.hex() for p in proof],
     }
     typer.echo(json.dumps(doc, indent=2))
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+AuditorDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="The auditor directory (auditor.key, pseudonym.sealed). [default: "
+        "GATEWAY_AUDITOR_DIR, else HOME/auditor]",
+        show_default=False,
+    ),
+]
+
+
+def _auditor(
+    home: Path | None, database_url: str | None, auditor_dir: Path | None, public_key: Path | None
+) -> Any:
+    from gateway.audit.access import AuditorAccess
+    from gateway.keys import LEDGER_PUBLIC
+    from gateway.runtime import auditor_passphrase
+
+    settings = _settings(home, auditor_dir=auditor_dir)
+    passphrase = (
+        auditor_passphrase(settings)
+        or typer.prompt("auditor passphrase", hide_input=True, err=True).encode()
+    )
+    return AuditorAccess.open(
+        database_url or settings.resolved_database_url,
+        settings.resolved_auditor_dir,
+        passphrase,
+        public_key or settings.keys_dir / LEDGER_PUBLIC,
+    )
+
+
+def _read_bsn() -> Any:
+    """A BSN from a hidden prompt (or standard input): never an argument, which would be in
+    the shell's history and the process list."""
+    from gateway.bsn import Bsn
+    from gateway.errors import InvalidRequest, Problem
+
+    text = (
+        typer.prompt("BSN", hide_input=True, err=True)
+        if sys.stdin.isatty()
+        else sys.stdin.readline().rstrip("\n")
+    )
+    try:
+        return Bsn(text)
+    except ValueError:
+        raise InvalidRequest([Problem("bsn", "not a valid BSN")]) from None
+
+
+def _verified(access: Any) -> None:
+    from gateway.ledger.store import read_entries, read_head
+    from gateway.ledger.verify import verify_rows
+
+    verify_rows(read_entries(access.engine), read_head(access.engine), access.ledger_key)
+
+
+@audit_app.command("report")
+def audit_report(
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    auditor_dir: AuditorDirOption = None,
+    public_key: PublicKeyOption = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Also write the report as HTML to this file.")
+    ] = None,
+) -> None:
+    """A data subject's access report (GDPR art. 15) as JSON: who received which data about
+    the person, when, for which purpose, on which legal basis. The BSN is read from a hidden
+    prompt or standard input. The ledger is verified first."""
+    from gateway.audit.report import report_html, subject_report
+    from gateway.files import write_private
+
+    access = _auditor(home, database_url, auditor_dir, public_key)
+    bsn = _read_bsn()
+    _verified(access)
+    report = subject_report(access, bsn)
+    if html_out is not None:
+        write_private(html_out, report_html(report).encode())
+    typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+@audit_app.command("entries")
+def audit_entries(
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    auditor_dir: AuditorDirOption = None,
+    public_key: PublicKeyOption = None,
+    bsn: Annotated[
+        bool, typer.Option("--bsn", help="Only entries about one person (BSN asked for).")
+    ] = False,
+    organisation: Annotated[str | None, typer.Option(help="Requester OIN.")] = None,
+    purpose: Annotated[str | None, typer.Option(help="Purpose id.")] = None,
+    case: Annotated[str | None, typer.Option(help="Case id.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="permit, partial or deny.")] = None,
+    review: Annotated[bool, typer.Option("--review", help="Only break-glass entries.")] = False,
+    since: Annotated[str | None, typer.Option(help="From (RFC 3339, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (RFC 3339, exclusive).")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Include the opened bodies.")] = False,
+) -> None:
+    """Ledger entries matching every filter given, one JSON object per line (public header;
+    with --open also the decrypted body). Only matching entries are decrypted."""
+    from gateway.audit.query import Filter, entries
+
+    access = _auditor(home, database_url, auditor_dir, public_key)
+    subject = access.pseudonym(_read_bsn()) if bsn else None
+    where = Filter(
+        subject=subject,
+        requester_oin=organisation,
+        purpose=purpose,
+        case_id=case,
+        outcome=outcome,
+        review=True if review else None,
+        since=since,
+        until=until,
+    )
+    for row in entries(access.engine, where):
+        doc = row.model_dump(exclude={"body", "signature"})
+        if open_:
+            doc["body"] = access.body(row)
+        typer.echo(json.dumps(doc, ensure_ascii=False))
+
+
+@audit_app.command("anomalies")
+def audit_anomalies(
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    auditor_dir: AuditorDirOption = None,
+    public_key: PublicKeyOption = None,
+) -> None:
+    """Where to look first, as JSON: break-glass releases to review, denials per
+    organisation, requests on closed cases, and days of unusual volume per organisation."""
+    from gateway.audit.report import anomalies
+
+    access = _auditor(home, database_url, auditor_dir, public_key)
+    _verified(access)
+    typer.echo(json.dumps(anomalies(access), indent=2))
 
 
 # -- the API document --------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from gateway.errors import ConfigurationError, Conflict, KeyUnavailable
 from gateway.files import write_private
+from gateway.ledger.sealing import SealedBody, open_sealed, seal
 
 TOKEN_SIGNING = "token-signing.key"  # noqa: S105 — a file name
 LEDGER_SIGNING = "ledger-signing.key"
@@ -50,8 +51,11 @@ AUDITOR_PRIVATE = "auditor.key"
 PSEUDONYM = "pseudonym.key"
 ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, PSEUDONYM)
 """What ``keys init`` writes into the gateway's key directory."""
-AUDITOR_FILES = (AUDITOR_PRIVATE, AUDITOR_PUBLIC)
-"""What it writes into the auditor directory."""
+AUDITOR_PSEUDONYM = "pseudonym.sealed"
+AUDITOR_FILES = (AUDITOR_PRIVATE, AUDITOR_PUBLIC, AUDITOR_PSEUDONYM)
+"""What it writes into the auditor directory: the auditor's key pair, and the pseudonymisation
+key sealed for the auditor (so an auditor can find a person's entries from a BSN)."""
+_PSEUDONYM_AAD = b"gateway-pseudonym-key-v1"
 
 
 @dataclass(frozen=True)
@@ -148,14 +152,17 @@ def init_keys(
     ledger_pub = ledger.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    pseudonym_key = os.urandom(32)
+    for_auditor = seal(pseudonym_key, _PSEUDONYM_AAD, auditor.public_key())
     files = {
         keys_dir / TOKEN_SIGNING: _private_pem(ec.generate_private_key(ec.SECP256R1()), passphrase),
         keys_dir / LEDGER_SIGNING: _private_pem(ledger, passphrase),
         keys_dir / LEDGER_PUBLIC: ledger_pub,
         keys_dir / AUDITOR_PUBLIC: auditor_pub,
-        keys_dir / PSEUDONYM: _wrap_secret(os.urandom(32), passphrase),
+        keys_dir / PSEUDONYM: _wrap_secret(pseudonym_key, passphrase),
         auditor_dir / AUDITOR_PRIVATE: _private_pem(auditor, auditor_passphrase),
         auditor_dir / AUDITOR_PUBLIC: auditor_pub,
+        auditor_dir / AUDITOR_PSEUDONYM: json.dumps(for_auditor.as_dict()).encode(),
     }
     for path, data in files.items():
         write_private(path, data, exclusive=True)
@@ -251,3 +258,15 @@ def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def load_auditor_pseudonym_key(auditor_dir: Path, auditor: X25519PrivateKey) -> bytes:
+    """The pseudonymisation key, from its copy sealed for the auditor (auditor tools only)."""
+    blob = _read(auditor_dir, AUDITOR_PSEUDONYM)
+    try:
+        sealed = SealedBody.from_dict(json.loads(blob))
+        return open_sealed(sealed, _PSEUDONYM_AAD, auditor)
+    except (ValueError, KeyError, TypeError, InvalidTag) as exc:
+        raise KeyUnavailable(
+            f"{AUDITOR_PSEUDONYM} cannot be opened with this auditor key (damaged or another key)"
+        ) from exc

@@ -1,0 +1,128 @@
+"""The auditor's reports: a data subject's access report (GDPR art. 15) and anomaly views.
+
+The art. 15 report answers, for one person: who received which categories of data about them,
+when, for which purpose and on which legal basis. It lists what each decision *granted*; a
+source that had no record of the person released nothing although the decision allowed it.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlmodel import Session, select
+
+from gateway import clock
+from gateway.audit.access import AuditorAccess
+from gateway.audit.query import Filter, entries
+from gateway.auth.clients import ClientRow
+from gateway.bsn import Bsn
+
+
+def _organisations(access: AuditorAccess) -> dict[str, str]:
+    with Session(access.engine) as session:
+        return {row.oin: row.organisation for row in session.exec(select(ClientRow))}
+
+
+def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
+    names = _organisations(access)
+    received, refused = [], 0
+    for row in entries(access.engine, Filter(subject=access.pseudonym(bsn))):
+        body = access.body(row)
+        granted = {
+            d["source"]: {
+                name: {"transform": g["transform"], "legal_basis": g["basis"]}
+                for name, g in d["fields"].items()
+            }
+            for d in body["decisions"]
+            if d["fields"]
+        }
+        if not granted:
+            refused += 1
+            continue
+        requester = body["requester"]
+        received.append(
+            {
+                "time": row.time,
+                "recipient": {
+                    "oin": row.requester_oin,
+                    "organisation": names.get(row.requester_oin, ""),
+                    "org_type": requester["org_type"],
+                    "role": requester["role"],
+                },
+                "purpose": row.purpose,
+                "case_id": row.case_id,
+                "data": granted,
+                "break_glass": row.review,
+                "ledger_entry": row.entry_hash,
+            }
+        )
+    return {
+        "generated_at": clock.iso_now(),
+        "disclosures": received,
+        "refused_requests": refused,
+        "note": "Fields the policy granted per disclosure, with their form (transform) and "
+        "legal basis; a source without a record of the person released nothing.",
+    }
+
+
+def report_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    rows = []
+    for d in report["disclosures"]:
+        data = "<br>".join(
+            f"{e(source)}: "
+            + ", ".join(
+                f"{e(f)} ({e(g['transform'])}, {e(g['legal_basis'])})" for f, g in fs.items()
+            )
+            for source, fs in d["data"].items()
+        )
+        who = d["recipient"]
+        rows.append(
+            f"<tr><td>{e(d['time'])}</td><td>{e(who['organisation'] or who['oin'])}"
+            f"<br><small>{e(who['role'])}</small></td><td>{e(d['purpose'])}</td>"
+            f"<td>{data}</td><td>{'yes' if d['break_glass'] else ''}</td></tr>"
+        )
+    return (
+        "<!doctype html><html lang='nl'><meta charset='utf-8'>"
+        "<title>Inzage (AVG art. 15)</title><h1>Who received data about this person</h1>"
+        f"<p>Generated {e(report['generated_at'])}. {e(report['note'])}</p>"
+        "<table border='1' cellpadding='4'><tr><th>When</th><th>Recipient</th><th>Purpose</th>"
+        "<th>Data (form, legal basis)</th><th>Urgent (break-glass)</th></tr>"
+        + "".join(rows)
+        + f"</table><p>Requests refused entirely: {report['refused_requests']}.</p></html>"
+    )
+
+
+def anomalies(access: AuditorAccess, where: Filter | None = None) -> dict[str, Any]:
+    """Views an auditor starts from: break-glass releases to review, denials per organisation,
+    requests on closed cases, and days with unusual volume per organisation."""
+    break_glass, denials, after_close = [], Counter[str](), []
+    per_day: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in entries(access.engine, where or Filter()):
+        per_day[row.requester_oin][row.time[:10]] += 1
+        if row.review:
+            break_glass.append(
+                {"entry": row.seq, "time": row.time, "oin": row.requester_oin, "case": row.case_id}
+            )
+        if row.outcome == "deny":
+            denials[row.requester_oin] += 1
+            reasons = {r for d in access.body(row)["decisions"] for r in d["reasons"]}
+            if "case_closed" in reasons:
+                after_close.append({"entry": row.seq, "time": row.time, "oin": row.requester_oin})
+    spikes = []
+    for oin, days in per_day.items():
+        typical = statistics.median(days.values())
+        spikes += [
+            {"oin": oin, "day": day, "requests": n, "typical": typical}
+            for day, n in sorted(days.items())
+            if n >= 10 and n > 3 * typical
+        ]
+    return {
+        "break_glass_to_review": break_glass,
+        "denials_per_organisation": dict(denials.most_common()),
+        "requests_on_closed_cases": after_close,
+        "volume_spikes": spikes,
+    }
