@@ -544,6 +544,10 @@ def audit_entries(
     purpose: Annotated[str | None, typer.Option(help="Purpose id.")] = None,
     case: Annotated[str | None, typer.Option(help="Case id.")] = None,
     outcome: Annotated[str | None, typer.Option(help="permit, partial or deny.")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="e.g. disclosure.decision, disclosure.fetch, case.link."),
+    ] = None,
     review: Annotated[bool, typer.Option("--review", help="Only break-glass entries.")] = False,
     since: Annotated[str | None, typer.Option(help="From (RFC 3339, inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Until (RFC 3339, exclusive).")] = None,
@@ -562,6 +566,7 @@ def audit_entries(
         case_id=case,
         outcome=outcome,
         review=True if review else None,
+        action=action,
         since=since,
         until=until,
     )

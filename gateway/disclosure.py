@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -186,7 +186,7 @@ class DisclosureService:
             subject=subject.pseudonym,
             outcome=outcome,
             review=review,
-            body=_ledger_body(principal, request, subject, decisions),
+            body=_ledger_body(principal, request, case, subject, decisions),
         )
         # Rule 9: no ledger, no data. LedgerUnavailable propagates; nothing below runs.
         receipt = await self._append(record)
@@ -217,6 +217,19 @@ class DisclosureService:
             )
 
         results = await asyncio.gather(*(self._release(request, d) for d in decisions))
+        # What each source actually returned, linked to the decision, ledgered before the
+        # answer leaves (rule 9 again: if this cannot be recorded, nothing is returned).
+        await self._append(
+            replace(
+                record,
+                action="disclosure.fetch",
+                body={
+                    "decision_entry": receipt.entry_hash,
+                    "sources": [_fetched(r) for r in results],
+                    "trace_id": request.trace_id,
+                },
+            )
+        )
         return DisclosureResult(
             case_id=case.id,
             purpose=case.purpose,
@@ -355,6 +368,16 @@ def source_view(result: SourceResult) -> dict[str, Any]:
     }
 
 
+def _fetched(result: SourceResult) -> dict[str, Any]:
+    return {
+        "source": result.source,
+        "status": result.status,
+        "released": sorted(result.values),
+        "withheld": dict(sorted(result.withheld.items())),
+        "error": result.error,
+    }
+
+
 def _outcome(decisions: Sequence[Decision]) -> Outcome:
     allowed = [d for d in decisions if d.allow]
     if not allowed:
@@ -367,17 +390,19 @@ def _outcome(decisions: Sequence[Decision]) -> Outcome:
 def _ledger_body(
     principal: Principal,
     request: DisclosureRequest,
+    case: CaseContext,
     subject: SubjectContext,
     decisions: Sequence[Decision],
 ) -> dict[str, Any]:
-    """The encrypted part: who exactly, what was asked, and each decision with its reasons."""
+    """The encrypted part: who exactly, what was asked, the complete policy input (so the
+    decision can be replayed exactly), and each decision with its reasons."""
     return {
-        "requester": {
-            "client_id": principal.client_id,
-            "oin": principal.oin,
-            "org_type": principal.org_type,
-            "role": principal.role,
-            "user": principal.user,
+        "requester": principal.ledger_view(),
+        "input": {
+            "requester": principal.policy_view(),
+            "case": case.policy_view(),
+            "subject": subject.policy_view(),
+            "request": {"urgency": request.urgency, "justified": request.justified},
         },
         "request": {
             "sources": list(request.sources) if request.sources else None,

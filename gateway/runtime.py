@@ -148,7 +148,14 @@ def build_gateway(
         catalog=catalog,
         engine=policy_engine,
         ledger=ledger,
-        cases=CaseRegistry(db, catalog, Pseudonymiser(keys.pseudonym_key), keys.auditor_public),
+        cases=CaseRegistry(
+            db,
+            catalog,
+            Pseudonymiser(keys.pseudonym_key),
+            keys.auditor_public,
+            ledger,
+            policy_engine.version,
+        ),
         disclosures=DisclosureService(
             engine=policy_engine,
             ledger=ledger,

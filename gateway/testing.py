@@ -35,7 +35,7 @@ from gateway.demo.region import region
 from gateway.demo.seed import seed, source_records
 from gateway.keys import init_keys, keys_exist
 from gateway.ledger.entry import Outcome
-from gateway.ledger.store import Record
+from gateway.ledger.store import LedgerRow, Record, count_entries
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -87,6 +87,14 @@ class TestGateway:
     client: TestClient
     case_ids: Mapping[str, str]
     connectors: Mapping[str, Connector]
+    seeded: int = 0
+    """Ledger entries written by seeding the demo region (case creation, links, stages)."""
+
+    def new_entries(self) -> list[LedgerRow]:
+        """Ledger entries written since the demo region was seeded."""
+        from gateway.ledger.store import read_entries
+
+        return [row for row in read_entries(self.gateway.db) if row.seq > self.seeded]
 
     def token(self, client_id: str) -> str:
         """The test token issuer: a real signed token for a registered client."""
@@ -202,6 +210,7 @@ def make_test_gateway(
         engine = engine(EmbeddedEngine(load_policy_set(config.resolved_policy_dir)))
     gw = build_gateway(config, connectors=chosen, engine=engine)
     case_ids = seed(gw, config.var_dir / "demo-secrets.json")
+    seeded = count_entries(gw.db)
     # NOTE: a loopback peer: client secrets are accepted only over TLS or from loopback.
     client = TestClient(
         create_app(gw),
@@ -210,7 +219,9 @@ def make_test_gateway(
         client=("127.0.0.1", 50000),
     )
     client.event_hooks["response"].append(_observe)
-    return TestGateway(gateway=gw, client=client, case_ids=case_ids, connectors=chosen)
+    return TestGateway(
+        gateway=gw, client=client, case_ids=case_ids, connectors=chosen, seeded=seeded
+    )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from gateway.demo.region import region
 from gateway.disclosure import NO_SOURCE, DisclosureRequest, DisclosureResult
 from gateway.errors import DisclosureDenied, InvalidRequest
 from gateway.lanes import Lane
-from gateway.ledger.store import count_entries
 from gateway.policy.engine import PolicyEngine
 from gateway.testing import InstrumentedEngine, TestGateway, make_test_gateway, memory_connectors
 from gateway.typing import FieldName, SourceId
@@ -71,7 +70,7 @@ def test_malformed_requests_are_refused_before_any_decision(
     with pytest.raises(InvalidRequest) as info:
         ask(gw, "zaanstad-regie", "mda", "mda.ex_partner", **extra)
     assert location in {p.location for p in info.value.problems}
-    assert engine.calls == 0 and count_entries(gw.gateway.db) == 0
+    assert engine.calls == 0 and gw.new_entries() == []
     gw.close()
 
 
@@ -94,7 +93,7 @@ def test_an_outsider_gets_one_decision_one_entry_and_one_answer(
     gw, engine = instrumented(tmp_path)
     with pytest.raises(DisclosureDenied) as info:
         ask(gw, "purmerend-regie", case, person)
-    assert engine.calls == 1 and count_entries(gw.gateway.db) == 1
+    assert engine.calls == 1 and len(gw.new_entries()) == 1
     assert info.value.extra["reasons"] == ["no_access_to_case"]
     assert info.value.extra["sources"] == []
     ledgered = gw.ledgered(info.value.extra["receipt"]["entry_hash"])

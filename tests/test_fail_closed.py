@@ -12,7 +12,6 @@ from sqlalchemy import text
 
 from connectors.memory import InMemoryConnector
 from gateway.catalog import Catalog
-from gateway.ledger.store import count_entries, read_entries
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.decision import parse_decision
 from gateway.policy.engine import EngineError
@@ -76,8 +75,8 @@ def test_engine_failures_deny_and_are_ledgered(tmp_path: Path, mode: str, reason
     assert [(s["source"], s["reasons"]) for s in r.json()["sources"]] == [
         ("gemeente.brp", [reason])
     ]
-    assert count_entries(gw.gateway.db) == 1
-    assert next(iter(read_entries(gw.gateway.db))).outcome == "deny"
+    [entry] = gw.new_entries()
+    assert entry.outcome == "deny" and entry.action == "disclosure.decision"
 
 
 def test_engine_timeout_denies(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ class Filter:
     case_id: str | None = None
     outcome: str | None = None
     review: bool | None = None
+    action: str | None = None
     since: str | None = None
     """RFC 3339 UTC, inclusive (entries are stamped the same way, so text order is time order)."""
     until: str | None = None
@@ -39,6 +40,7 @@ def entries(engine: Engine, where: Filter) -> Iterator[LedgerRow]:
         (LedgerRow.case_id, where.case_id),
         (LedgerRow.outcome, where.outcome),
         (LedgerRow.review, where.review),
+        (LedgerRow.action, where.action),
     ):
         if value is not None:
             statement = statement.where(col(column) == value)

@@ -1,8 +1,9 @@
 """The auditor's reports: a data subject's access report (GDPR art. 15) and anomaly views.
 
 The art. 15 report answers, for one person: who received which categories of data about them,
-when, for which purpose and on which legal basis. It lists what each decision *granted*; a
-source that had no record of the person released nothing although the decision allowed it.
+when, for which purpose and on which legal basis. It joins each decision (what was granted, and
+why) with its fetch entry (what each source actually returned), so a source that had no record
+of the person, or failed, is not reported as having released anything.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import html
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session, select
@@ -28,17 +30,26 @@ def _organisations(access: AuditorAccess) -> dict[str, str]:
 
 def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
     names = _organisations(access)
+    pseudonym = access.pseudonym(bsn)
+    returned: dict[str, dict[str, set[str]]] = {}
+    for row in entries(access.engine, Filter(subject=pseudonym, action="disclosure.fetch")):
+        fetch = access.body(row)
+        returned[fetch["decision_entry"]] = {
+            s["source"]: set(s["released"]) for s in fetch["sources"] if s["status"] == "released"
+        }
     received, refused = [], 0
-    for row in entries(access.engine, Filter(subject=access.pseudonym(bsn))):
+    for row in entries(access.engine, Filter(subject=pseudonym, action="disclosure.decision")):
         body = access.body(row)
+        got = returned.get(row.entry_hash, {})
         granted = {
             d["source"]: {
                 name: {"transform": g["transform"], "legal_basis": g["basis"]}
                 for name, g in d["fields"].items()
+                if name in got.get(d["source"], ())
             }
             for d in body["decisions"]
-            if d["fields"]
         }
+        granted = {source: fields for source, fields in granted.items() if fields}
         if not granted:
             refused += 1
             continue
@@ -63,8 +74,8 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
         "generated_at": clock.iso_now(),
         "disclosures": received,
         "refused_requests": refused,
-        "note": "Fields the policy granted per disclosure, with their form (transform) and "
-        "legal basis; a source without a record of the person released nothing.",
+        "note": "Fields released per disclosure, with their form (transform) and legal basis. "
+        "Requests that released nothing (refused, or no source had a record) are only counted.",
     }
 
 
@@ -101,7 +112,8 @@ def anomalies(access: AuditorAccess, where: Filter | None = None) -> dict[str, A
     requests on closed cases, and days with unusual volume per organisation."""
     break_glass, denials, after_close = [], Counter[str](), []
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in entries(access.engine, where or Filter()):
+    where = replace(where or Filter(), action="disclosure.decision")
+    for row in entries(access.engine, where):
         per_day[row.requester_oin][row.time[:10]] += 1
         if row.review:
             break_glass.append(

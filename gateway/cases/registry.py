@@ -19,7 +19,9 @@ from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
 from gateway.catalog import Catalog
 from gateway.clock import iso_now
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
+from gateway.ledger.entry import Action
 from gateway.ledger.sealing import seal
+from gateway.ledger.store import Ledger, Record
 from gateway.typing import STAGES, SubjectPseudonym
 
 
@@ -73,17 +75,46 @@ class SubjectContext:
 
 
 class CaseRegistry:
+    """Cases and the people linked to them. Every change is processing of personal data, so it
+    is ledgered first (``ledger``); if that fails, nothing changes."""
+
     def __init__(
         self,
         engine: Engine,
         catalog: Catalog,
         pseudonymiser: Pseudonymiser,
         auditor: X25519PublicKey,
+        ledger: Ledger,
+        policy_version: str,
     ) -> None:
         self._engine = engine
         self._catalog = catalog
         self._pseudonymiser = pseudonymiser
         self._auditor = auditor
+        self._ledger = ledger
+        self._policy_version = policy_version
+
+    def _record(
+        self,
+        action: Action,
+        principal: Principal,
+        case: CaseRow,
+        details: dict[str, object],
+        subject: str = "",
+    ) -> None:
+        self._ledger.append(
+            Record(
+                policy_version=self._policy_version,
+                requester_oin=principal.oin,
+                purpose=case.purpose,
+                case_id=case.id,
+                subject=subject,
+                outcome="permit",
+                review=False,
+                action=action,
+                body={"requester": principal.ledger_view(), **details},
+            )
+        )
 
     # -- reads used by the disclosure path ------------------------------------------------------
 
@@ -138,10 +169,12 @@ class CaseRegistry:
             created_at=now,
             updated_at=now,
         )
+        members = sorted({principal.oin, *participants})
+        self._record("case.create", principal, case, {"participants": members})
         with Session(self._engine) as session:
             session.add(case)
             session.flush()
-            for oin in sorted({principal.oin, *participants}):
+            for oin in members:
                 session.add(ParticipantRow(case_id=case.id, oin=oin))
             session.commit()
             session.refresh(case)
@@ -167,6 +200,7 @@ class CaseRegistry:
             # NOTE: the life cycle only moves forward; reopening means a new case, new ledger trail.
             if STAGES.index(stage) <= STAGES.index(case.stage):
                 raise Conflict(f"a case at stage {case.stage} cannot move to {stage}")
+            self._record("case.stage", principal, case, {"from": case.stage, "to": stage})
             case.stage = stage
             case.status = "closed" if stage == "afgesloten" else "open"
             case.updated_at = _now()
@@ -191,9 +225,11 @@ class CaseRegistry:
         pseudonym = self._pseudonymiser.pseudonym(bsn)
         sealed = seal(bsn.digits.encode(), subject_bsn_aad(case_id, pseudonym), self._auditor)
         with Session(self._engine) as session:
-            self._directed(session, principal, case_id)
+            case = self._directed(session, principal, case_id)
             if session.get(SubjectRow, (case_id, pseudonym)) is not None:
                 raise Conflict("this person is already linked to the case")
+            details = {"relation": relation, "minor": minor, "consents": sorted(set(consents))}
+            self._record("case.link", principal, case, details, subject=pseudonym)
             row = SubjectRow(
                 case_id=case_id,
                 subject=pseudonym,

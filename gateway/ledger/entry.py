@@ -1,6 +1,8 @@
 """One ledger entry: its public header, sealed body, hash and signature, as plain values.
 
-Canonical form: JSON with sorted keys, no whitespace, ASCII only (so every byte is defined).
+Canonical form: the JSON Canonicalization Scheme (RFC 8785, through the ``rfc8785`` library), so
+every byte is defined and any JCS implementation can recompute a hash. Format version 2 adds the
+``action`` to every header: a disclosure's decision and its fetch, and each change to a case.
 
 * ``leaf``       = canonical JSON of every field but ``entry_hash`` and ``signature``
 * ``entry_hash`` = SHA-256(0x00 || leaf) — the RFC 6962 §2.1 leaf hash, so a Merkle tree over
@@ -14,25 +16,35 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.ledger.sealing import SealedBody
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 GENESIS = "0" * 64
 _ENTRY_SIG_CONTEXT = b"gateway-ledger-entry-v1"
 _HEAD_SIG_CONTEXT = b"gateway-ledger-head-v1"
 
 Outcome = Literal["permit", "partial", "deny"]
+Action = Literal[
+    "disclosure.decision",
+    "disclosure.fetch",
+    "case.create",
+    "case.stage",
+    "case.link",
+    "auditor_key.change",
+]
+ACTIONS: frozenset[str] = frozenset(get_args(Action))
 
 
 def canonical(doc: Any) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    # RFC 8785 (JCS): sorted keys (by UTF-16 code units), no whitespace, ES6 number form, UTF-8.
+    return rfc8785.dumps(doc)
 
 
 def leaf_hash(leaf: bytes) -> str:
@@ -54,10 +66,12 @@ class Header:
     subject: str
     outcome: Outcome
     review: bool
+    action: Action = "disclosure.decision"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "v": FORMAT_VERSION,
+            "action": self.action,
             "seq": self.seq,
             "time": self.time,
             "prev_hash": self.prev_hash,

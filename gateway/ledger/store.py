@@ -25,7 +25,16 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from gateway.clock import iso_now
 from gateway.errors import LedgerUnavailable
-from gateway.ledger.entry import GENESIS, Entry, Header, Outcome, canonical, sign_entry, sign_head
+from gateway.ledger.entry import (
+    GENESIS,
+    Action,
+    Entry,
+    Header,
+    Outcome,
+    canonical,
+    sign_entry,
+    sign_head,
+)
 from gateway.ledger.sealing import SealedBody, seal
 
 
@@ -42,6 +51,7 @@ class LedgerRow(SQLModel, table=True):
     subject: str = Field(index=True)
     outcome: str
     review: bool
+    action: str = Field(default="disclosure.decision", index=True)
     body: str
     entry_hash: str
     signature: str
@@ -68,6 +78,7 @@ class Record:
     outcome: Outcome
     review: bool
     body: Mapping[str, Any]
+    action: Action = "disclosure.decision"
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ def row_to_entry(row: LedgerRow) -> Entry:
         subject=row.subject,
         outcome=row.outcome,  # type: ignore[arg-type]  # checked by verify via the hash
         review=row.review,
+        action=row.action,  # type: ignore[arg-type]  # the same
     )
     return Entry(header, SealedBody.from_dict(json.loads(row.body)), row.entry_hash, row.signature)
 
@@ -196,13 +208,14 @@ class Ledger:
                     subject=record.subject,
                     outcome=record.outcome,
                     review=record.review,
+                    action=record.action,
                 )
                 body = seal(canonical(record.body), header.aad(), self._auditor)
                 entry = sign_entry(header, body, self._signing_key)
                 session.add(
                     LedgerRow(
                         **{k: v for k, v in header.as_dict().items() if k != "v"},
-                        body=canonical(body.as_dict()).decode("ascii"),
+                        body=canonical(body.as_dict()).decode("utf-8"),
                         entry_hash=entry.entry_hash,
                         signature=entry.signature,
                     )

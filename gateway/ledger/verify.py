@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.errors import LedgerCorrupted
 from gateway.ledger.entry import (
+    ACTIONS,
     GENESIS,
     canonical,
     entry_signature_valid,
@@ -74,7 +75,7 @@ def _verify(
             raise LedgerCorrupted(
                 f"entry {row.seq}: unreadable ({exc.__class__.__name__})", sequence=row.seq
             ) from exc
-        if canonical(entry.body.as_dict()).decode("ascii") != row.body:
+        if canonical(entry.body.as_dict()).decode("utf-8") != row.body:
             # NOTE: the stored body must be byte-for-byte canonical, so even a whitespace edit
             # that would not change the parsed value is caught.
             raise LedgerCorrupted(
@@ -82,6 +83,8 @@ def _verify(
             )
         if row.outcome not in ("permit", "partial", "deny"):
             raise LedgerCorrupted(f"entry {row.seq}: unknown outcome", sequence=row.seq)
+        if row.action not in ACTIONS:
+            raise LedgerCorrupted(f"entry {row.seq}: unknown action", sequence=row.seq)
         if recomputed != row.entry_hash:
             raise LedgerCorrupted(
                 f"entry {row.seq}: content does not match its hash", sequence=row.seq

@@ -74,18 +74,26 @@ def test_response_never_exceeds_the_decision_and_is_always_ledgered(
     before = count_entries(gw.gateway.db)
     r = gw.client.post("/v1/disclosures", json=body, headers=gw.auth(req["client"]))
 
-    # Every decided response has exactly one new ledger entry, whose hash is the receipt.
+    # Every decided response has a decision entry, whose hash is the receipt; a response with
+    # data also has the fetch entry after it, linked to the decision.
     assert r.status_code in (200, 403)
-    assert count_entries(gw.gateway.db) == before + 1
-    last = list(read_entries(gw.gateway.db))[-1]
-    assert r.json()["receipt"]["entry_hash"] == last.entry_hash
+    added = list(read_entries(gw.gateway.db))[before:]
+    decision = added[0]
+    assert decision.action == "disclosure.decision"
+    assert r.json()["receipt"]["entry_hash"] == decision.entry_hash
     if r.status_code == 403:
-        assert last.outcome == "deny"
+        assert len(added) == 1 and decision.outcome == "deny"
         assert all(not s["fields"] for s in r.json()["sources"])
         return
+    assert len(added) == 2 and added[1].action == "disclosure.fetch"
+    fetched = gw.ledgered(added[1].entry_hash)
+    assert fetched["decision_entry"] == decision.entry_hash
+    assert {f["source"]: f["status"] for f in fetched["sources"]} == {
+        s["source"]: s["status"] for s in r.json()["sources"]
+    }
 
-    # The auditor's view of the same entry: what the decision granted, per source.
-    ledgered = gw.ledgered(last.entry_hash)
+    # The auditor's view of the decision: what it granted, per source.
+    ledgered = gw.ledgered(decision.entry_hash)
     granted = {d["source"]: d["fields"] for d in ledgered["decisions"]}
 
     catalog = gw.gateway.catalog

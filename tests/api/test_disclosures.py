@@ -273,7 +273,10 @@ def test_ledger_body_names_the_trace_and_the_requester(gw: TestGateway) -> None:
         json={"case_id": gw.case_ids["pga"], "bsn": demo_bsn("pga.veelpleger")},
         headers={**gw.auth("om-officier"), "traceparent": f"00-{trace}-b7ad6b7169203331-01"},
     )
-    row = list(read_entries(gw.gateway.db))[-1]
+    decision, fetch = list(read_entries(gw.gateway.db))[-2:]
+    assert (decision.action, fetch.action) == ("disclosure.decision", "disclosure.fetch")
+    assert gw.ledgered(fetch.entry_hash)["trace_id"] == trace
+    row = decision
     assert row.requester_oin == "00000099000000000003" and row.purpose == "persoonsgerichte_aanpak"
     assert demo_bsn("pga.veelpleger") not in row.model_dump_json()
     body = gw.ledgered(row.entry_hash)
@@ -282,3 +285,6 @@ def test_ledger_body_names_the_trace_and_the_requester(gw: TestGateway) -> None:
     assert {d["source"] for d in body["decisions"]} == set(
         gw.gateway.catalog.purpose_sources("persoonsgerichte_aanpak")
     )
+    # The complete policy input, so the decision can be replayed exactly.
+    assert body["input"]["case"]["stage"] == "plan"
+    assert body["input"]["case"]["participants"] and "consents" in body["input"]["subject"]

@@ -78,10 +78,24 @@ def test_queries_and_anomalies(tmp_path: Path) -> None:
 
     r = runner.invoke(app, ["audit", "entries", *home, "--case", gw.case_ids["pga"]], env=ENV)
     lines = [json.loads(line) for line in r.output.splitlines()]
-    assert r.exit_code == 0 and [e["purpose"] for e in lines] == ["persoonsgerichte_aanpak"]
+    # Everything done with the case is there: its creation, the person linked, each stage,
+    # then the disclosure's decision and its fetch.
+    assert r.exit_code == 0 and [e["action"] for e in lines] == [
+        "case.create",
+        "case.link",
+        "case.stage",
+        "case.stage",
+        "case.stage",
+        "disclosure.decision",
+        "disclosure.fetch",
+    ]
     assert "body" not in lines[0]
+    decisions = ["--action", "disclosure.decision"]
     r = runner.invoke(
-        app, ["audit", "entries", *home, "--bsn", "--open"], input="999990044\n", env=ENV
+        app,
+        ["audit", "entries", *home, "--bsn", "--open", *decisions],
+        input="999990044\n",
+        env=ENV,
     )
     opened = [json.loads(line) for line in r.output.splitlines()]
     assert len(opened) == 1 and opened[0]["body"]["request"]["urgency"] == "spoed"
