@@ -149,6 +149,32 @@ def keys_init(
         )
 
 
+@keys_app.command("change-auditor")
+def keys_change_auditor(
+    new_public_key: Annotated[
+        Path, typer.Argument(help="The new auditor's auditor.pub (X25519, PEM).")
+    ],
+    home: HomeOption = None,
+) -> None:
+    """Move the ledger to a new auditor key, as a signed ledger event sealed for the new key.
+
+    The new auditor makes their own key pair (`gateway keys init` in a scratch home, or any
+    X25519 tool) and hands over only the public key. Afterwards every new entry is sealed for
+    it, and HOME/auditor-handover/pseudonym.sealed holds the pseudonym key for the new auditor.
+    Replacing keys/auditor.pub any other way stops the server.
+    """
+    from gateway.keys import load_auditor_public
+    from gateway.runtime import build_gateway
+
+    new = load_auditor_public(new_public_key)
+    gw = build_gateway(_settings(home), connectors={})
+    try:
+        handover = gw.change_auditor(new, by="operator (gateway keys change-auditor)")
+    finally:
+        gw.close()
+    typer.echo(f"the ledger now seals for the new auditor key; give them {handover}")
+
+
 # -- tokens ------------------------------------------------------------------------------------
 
 

@@ -153,7 +153,6 @@ def init_keys(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     pseudonym_key = os.urandom(32)
-    for_auditor = seal(pseudonym_key, _PSEUDONYM_AAD, auditor.public_key())
     files = {
         keys_dir / TOKEN_SIGNING: _private_pem(ec.generate_private_key(ec.SECP256R1()), passphrase),
         keys_dir / LEDGER_SIGNING: _private_pem(ledger, passphrase),
@@ -162,7 +161,7 @@ def init_keys(
         keys_dir / PSEUDONYM: _wrap_secret(pseudonym_key, passphrase),
         auditor_dir / AUDITOR_PRIVATE: _private_pem(auditor, auditor_passphrase),
         auditor_dir / AUDITOR_PUBLIC: auditor_pub,
-        auditor_dir / AUDITOR_PSEUDONYM: json.dumps(for_auditor.as_dict()).encode(),
+        auditor_dir / AUDITOR_PSEUDONYM: seal_pseudonym_key(pseudonym_key, auditor.public_key()),
     }
     for path, data in files.items():
         write_private(path, data, exclusive=True)
@@ -258,6 +257,18 @@ def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def seal_pseudonym_key(pseudonym_key: bytes, auditor: X25519PublicKey) -> bytes:
+    """The pseudonymisation key sealed for an auditor (``pseudonym.sealed``)."""
+    return json.dumps(seal(pseudonym_key, _PSEUDONYM_AAD, auditor).as_dict()).encode()
+
+
+def load_auditor_public(path: Path) -> X25519PublicKey:
+    key = _load_public(_read(path.parent, path.name), path.name)
+    if not isinstance(key, X25519PublicKey):
+        raise KeyUnavailable(f"{path.name} is not an X25519 public key")
+    return key
 
 
 def load_auditor_pseudonym_key(auditor_dir: Path, auditor: X25519PrivateKey) -> bytes:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Engine
 
@@ -20,12 +21,19 @@ from gateway.catalog import Catalog
 from gateway.db import create_schema, make_engine
 from gateway.disclosure import DisclosureService, Lanes
 from gateway.errors import ConfigurationError
-from gateway.keys import KeyRing, load_keyring
+from gateway.files import write_private
+from gateway.keys import (
+    AUDITOR_PSEUDONYM,
+    AUDITOR_PUBLIC,
+    KeyRing,
+    load_keyring,
+    seal_pseudonym_key,
+)
 from gateway.lanes import Lane
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
 from gateway.ledger.integrity import check_startup, new_checkpoint
 from gateway.ledger.sealing import key_id
-from gateway.ledger.store import Ledger, last_auditor_key_id
+from gateway.ledger.store import Ledger, Record, last_auditor_key_id
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -58,6 +66,34 @@ class Gateway:
         if made.size == 0 or (latest is not None and latest.size >= made.size):
             return None
         return made, self.checkpoints.write(made)
+
+    def change_auditor(self, new: X25519PublicKey, by: str) -> Path:
+        """Move to a new auditor key: a ledgered, signed event (sealed for the new key) first,
+        then the new ``auditor.pub``. Returns where the pseudonym key sealed for the new
+        auditor was written (for them to take, with their key pair)."""
+        old = self.keys.auditor_public
+        if key_id(new) == key_id(old):
+            raise ConfigurationError("that is already the auditor key")
+        self.ledger.change_auditor(
+            Record(
+                policy_version=self.engine.version,
+                requester_oin="",
+                purpose="",
+                case_id="",
+                subject="",
+                outcome="permit",
+                review=False,
+                body={"old_key_id": key_id(old), "new_key_id": key_id(new), "by": by},
+            ),
+            new,
+        )
+        pem = new.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        (self.settings.keys_dir / AUDITOR_PUBLIC).write_bytes(pem)
+        handover = self.settings.home / "auditor-handover" / AUDITOR_PSEUDONYM
+        write_private(handover, seal_pseudonym_key(self.keys.pseudonym_key, new), exclusive=False)
+        return handover
 
     def close(self) -> None:
         """Stop the worker lanes and release database connections."""

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from typer.testing import CliRunner
 
+from gateway.cli import app
 from gateway.errors import ConfigurationError
-from gateway.keys import AUDITOR_PUBLIC, init_keys
+from gateway.keys import AUDITOR_PUBLIC, init_keys, load_auditor_pseudonym_key
+from gateway.ledger.sealing import key_id, open_sealed
+from gateway.ledger.store import read_entries, row_to_entry
 from gateway.runtime import build_gateway
 from gateway.testing import TEST_AUDITOR_PASSPHRASE, demo_bsn, make_test_gateway
 
@@ -35,3 +43,34 @@ def test_a_swapped_auditor_key_stops_the_server_once_the_ledger_has_entries(
     shutil.copy(other / "keys" / AUDITOR_PUBLIC, settings.keys_dir / AUDITOR_PUBLIC)
     with pytest.raises(ConfigurationError, match="not the key the ledger seals for"):
         build_gateway(settings, connectors={})
+
+
+def test_a_deliberate_auditor_key_change_is_a_signed_ledger_event(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path)
+    old_key = gw.auditor_key()
+    settings = gw.gateway.settings
+    gw.close()
+    new_key = X25519PrivateKey.generate()
+    pub = tmp_path / "new-auditor.pub"
+    pub.write_bytes(
+        new_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    r = CliRunner().invoke(app, ["keys", "change-auditor", str(pub), "--home", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+
+    gw2 = build_gateway(settings, connectors={})  # starts: the change is in the ledger
+    try:
+        rows = list(read_entries(gw2.db))
+        change = rows[-1]
+        assert change.action == "auditor_key.change"
+        entry = row_to_entry(change)
+        body = json.loads(open_sealed(entry.body, entry.header.aad(), new_key))
+        assert body["old_key_id"] == key_id(old_key.public_key())
+        with pytest.raises(InvalidTag):  # the outgoing auditor cannot read what follows
+            open_sealed(entry.body, entry.header.aad(), old_key)
+        handed = load_auditor_pseudonym_key(tmp_path / "auditor-handover", new_key)
+        assert handed == gw2.keys.pseudonym_key
+    finally:
+        gw2.close()

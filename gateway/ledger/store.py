@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,15 @@ class Ledger:
                 raise LedgerUnavailable(f"no ledger store for the {dialect} database")
         self._head_exists = True
 
-    def append(self, record: Record) -> Receipt:
+    def change_auditor(self, record: Record, new_auditor: X25519PublicKey) -> Receipt:
+        """Append ``record`` (the signed ``auditor_key.change`` event) sealed for the *new*
+        auditor key, and seal every later entry for it. The change is itself in the chain, so
+        nobody can swap the auditor key without leaving a signed, ordered trace."""
+        receipt = self.append(replace(record, action="auditor_key.change"), new_auditor)
+        self._auditor = new_auditor
+        return receipt
+
+    def append(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Receipt:
         self._check_store()
         try:
             self._ensure_head()
@@ -210,7 +218,7 @@ class Ledger:
                     review=record.review,
                     action=record.action,
                 )
-                body = seal(canonical(record.body), header.aad(), self._auditor)
+                body = seal(canonical(record.body), header.aad(), sealed_for or self._auditor)
                 entry = sign_entry(header, body, self._signing_key)
                 session.add(
                     LedgerRow(
