@@ -603,6 +603,37 @@ def audit_entries(
         typer.echo(json.dumps(doc, ensure_ascii=False))
 
 
+@audit_app.command("export")
+def audit_export(
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="ldv (Logboek Dataverwerkingen 1.0), adl (Authorization Decision Log 1.0), "
+            "jsonl (every entry, opened) or csv (public headers only).",
+        ),
+    ] = "jsonl",
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    auditor_dir: AuditorDirOption = None,
+    public_key: PublicKeyOption = None,
+    since: Annotated[str | None, typer.Option(help="From (RFC 3339, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (RFC 3339, exclusive).")] = None,
+) -> None:
+    """Export the ledger for interchange, one record per line on standard output (mapping:
+    docs/exports.md). The ledger is verified first."""
+    from gateway.audit.export import export
+    from gateway.audit.query import Filter
+    from gateway.errors import InvalidRequest, Problem
+
+    if fmt not in ("ldv", "adl", "jsonl", "csv"):
+        raise InvalidRequest([Problem("--format", "one of ldv, adl, jsonl, csv")])
+    access = _auditor(home, database_url, auditor_dir, public_key)
+    _verified(access)
+    for line in export(access, fmt, Filter(since=since, until=until)):  # type: ignore[arg-type]
+        typer.echo(line)
+
+
 @audit_app.command("anomalies")
 def audit_anomalies(
     home: HomeOption = None,

@@ -73,6 +73,10 @@ class DisclosureRequest:
     justification: str | None = None
     trace_id: str | None = None
     """W3C trace id of the HTTP request, so the ledger entry can be joined to other logs."""
+    span_id: str | None = None
+    """This request's span (as answered in ``traceparent``)."""
+    parent_span_id: str | None = None
+    """The caller's span from its ``traceparent``, if it sent one (LDV / ADL parent span)."""
 
     @property
     def justified(self) -> bool:
@@ -227,6 +231,8 @@ class DisclosureService:
                     "decision_entry": receipt.entry_hash,
                     "sources": [_fetched(r) for r in results],
                     "trace_id": request.trace_id,
+                    "span_id": request.span_id,
+                    "parent_span_id": request.parent_span_id,
                 },
             )
         )
@@ -413,4 +419,6 @@ def _ledger_body(
         "subject": {"relation": subject.relation, "minor": subject.minor, "linked": subject.linked},
         "decisions": [d.as_dict() for d in decisions],
         "trace_id": request.trace_id,
+        "span_id": request.span_id,
+        "parent_span_id": request.parent_span_id,
     }

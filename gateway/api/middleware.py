@@ -35,14 +35,22 @@ PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
 _HEX = frozenset("0123456789abcdef")
 
 
-def trace_id_of(traceparent: str | None) -> str:
-    # W3C Trace Context: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>
+def trace_of(traceparent: str | None) -> tuple[str, str | None]:
+    """(trace id, caller's span id) from a W3C ``traceparent``
+    (00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>); a fresh trace if it is absent or
+    malformed."""
     if traceparent:
         parts = traceparent.split("-")
         trace = parts[1] if len(parts) == 4 else ""
         if len(trace) == 32 and set(trace) <= _HEX and trace != "0" * 32:
-            return trace
-    return secrets.token_hex(16)
+            parent = parts[2]
+            valid = len(parent) == 16 and set(parent) <= _HEX and parent != "0" * 16
+            return trace, parent if valid else None
+    return secrets.token_hex(16), None
+
+
+def trace_id_of(traceparent: str | None) -> str:
+    return trace_of(traceparent)[0]
 
 
 class Conventions:
@@ -56,7 +64,8 @@ class Conventions:
             return
         headers = dict(scope["headers"])
         traceparent = headers.get(b"traceparent", b"").decode("latin-1")
-        trace_id = trace_id_of(traceparent)
+        trace_id, parent_span_id = trace_of(traceparent)
+        span_id = secrets.token_hex(8)  # this request's span: answered, and ledgered
         public = scope["path"] in PUBLIC_PATHS
 
         async def send_with_headers(message: Message) -> None:
@@ -64,7 +73,7 @@ class Conventions:
                 out = list(message.get("headers", []))
                 out += [
                     (b"api-version", self.api_version),
-                    (b"traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01".encode()),
+                    (b"traceparent", f"00-{trace_id}-{span_id}-01".encode()),
                     (b"cache-control", b"no-store"),
                 ]
                 if public:
@@ -72,11 +81,13 @@ class Conventions:
                 message["headers"] = out
             await send(message)
 
-        structlog.contextvars.bind_contextvars(trace_id=trace_id)
+        structlog.contextvars.bind_contextvars(
+            trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id
+        )
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            structlog.contextvars.unbind_contextvars("trace_id")
+            structlog.contextvars.unbind_contextvars("trace_id", "span_id", "parent_span_id")
 
 
 class Guard:

@@ -43,11 +43,16 @@ async def disclose(body: DisclosureBody, gw: GatewayDep, who: Requester) -> Disc
         },
         urgency=body.urgency,
         justification=body.justification,
-        trace_id=structlog.contextvars.get_contextvars().get("trace_id"),
+        **_trace(),
     )
     case, subject = gw.cases.context(request.case_id, request.bsn)
     result = await gw.disclosures.disclose(who, request, case, subject)
     return _out(result)
+
+
+def _trace() -> dict[str, str | None]:
+    bound = structlog.contextvars.get_contextvars()
+    return {k: bound.get(k) for k in ("trace_id", "span_id", "parent_span_id")}
 
 
 def _out(result: DisclosureResult) -> DisclosureOut:

@@ -1,0 +1,157 @@
+"""Exports for interchange: Logius' *Logboek Dataverwerkingen* 1.0 (LDV), *Authorization
+Decision Log* 1.0 (ADL), and plain JSON Lines and CSV. The mapping is documented in
+docs/exports.md; every record is derived from one ledger entry, deterministically, so exporting
+twice gives the same records (ADL asks for idempotent ingestion).
+
+Left out on purpose: user identities in LDV records (the standard puts them in an audit log, not
+the processing log — they are in the ADL request and the JSON Lines export), and any BSN (the
+data subject is the keyed pseudonym, typed as such).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from gateway.audit.access import AuditorAccess
+from gateway.audit.query import Filter, entries
+from gateway.ledger.store import LedgerRow
+
+Format = Literal["ldv", "adl", "jsonl", "csv"]
+PROCESSING_REGISTER = "https://gateway.zorg-veiligheid.example/verwerkingsregister"
+ENGINE = {"engine": "rego-cpp (regopy)", "product": "zorg-veiligheid-gateway"}
+
+_NAMES = {
+    "disclosure.decision": "Besluit over verstrekking",
+    "disclosure.fetch": "Verstrekking van gegevens",
+    "case.create": "Casus aangemaakt",
+    "case.link": "Persoon aan casus gekoppeld",
+    "case.stage": "Fase van casus gewijzigd",
+    "auditor_key.change": "Sleutel van de auditor gewijzigd",
+}
+CSV_COLUMNS = (
+    "seq",
+    "time",
+    "action",
+    "requester_oin",
+    "purpose",
+    "case_id",
+    "subject",
+    "outcome",
+    "review",
+    "policy_version",
+    "entry_hash",
+)
+
+
+def _millis(rfc3339: str) -> int:
+    return int(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _span(row: LedgerRow, body: dict[str, Any]) -> str:
+    # The request's own span when it was recorded; otherwise one derived from the entry, so a
+    # re-export yields the same id.
+    span = body.get("span_id")
+    return str(span) if span else row.entry_hash[:16]
+
+
+def _trace(row: LedgerRow, body: dict[str, Any]) -> str:
+    trace = body.get("trace_id")
+    return str(trace) if trace else row.entry_hash[16:48]
+
+
+def processing_activity(purpose: str, policy_version: str) -> str:
+    """A versioned URI per purpose in the register of processing activities."""
+    return f"{PROCESSING_REGISTER}/{purpose or 'beheer'}?policy={policy_version[7:23]}"
+
+
+def _status(body: dict[str, Any]) -> str:
+    # A refusal handled without failure is not an error (LDV, ADL); an engine failure is.
+    reasons = {r for d in body.get("decisions", []) for r in d.get("reasons", [])}
+    errors = {s.get("status") for s in body.get("sources", [])}
+    if reasons & {"engine_error", "engine_timeout", "engine_busy", "malformed_decision"}:
+        return "Error"
+    return "Error" if "error" in errors else "Ok"
+
+
+def ldv_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
+    at = _millis(row.time)
+    attributes: dict[str, Any] = {
+        "dpl.core.processing_activity_id": processing_activity(row.purpose, row.policy_version),
+    }
+    if row.subject:
+        attributes["dpl.core.data_subject_id"] = row.subject
+        attributes["dpl.core.data_subject_id_type"] = "BSN-pseudoniem (HMAC-SHA256)"
+    record: dict[str, Any] = {
+        "trace_id": _trace(row, body),
+        "span_id": _span(row, body),
+        "name": _NAMES[row.action] + (f" ({row.purpose})" if row.purpose else ""),
+        "start_time": at,
+        "end_time": at,
+        "status": _status(body),
+        "resource": {"service.name": "zorg-veiligheid-gateway"},
+        "attributes": attributes,
+    }
+    if body.get("parent_span_id"):
+        record["parent_span_id"] = body["parent_span_id"]
+    return record
+
+
+def adl_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
+    decisions = body.get("decisions", [])
+    record: dict[str, Any] = {
+        "trace_id": _trace(row, body),
+        "span_id": _span(row, body),
+        "event_name": "adl.access_evaluation",
+        "timestamp": _millis(row.time),
+        "status": _status(body),
+        "attributes": {
+            # AuthZEN shape: subject, action, resource, context.
+            "adl.core.request": {
+                "subject": {"type": "organisation", "id": row.requester_oin},
+                "action": {"name": "disclose"},
+                "resource": {"type": "case", "id": row.case_id, "purpose": row.purpose},
+                "context": body.get("input", {}),
+            },
+            "adl.core.response": {
+                "decision": row.outcome != "deny",
+                "outcome": row.outcome,
+                "per_source": decisions,
+            },
+            "adl.core.policies": {d["source"]: row.policy_version for d in decisions},
+            "adl.core.information": sorted(d["source"] for d in decisions),
+            "adl.core.configuration": ENGINE,
+        },
+    }
+    if body.get("parent_span_id"):
+        record["parent_span_id"] = body["parent_span_id"]
+    return record
+
+
+def export(access: AuditorAccess, fmt: Format, where: Filter | None = None) -> Iterator[str]:
+    """Lines of the export (CSV: with a header line first)."""
+    where = where or Filter()
+    if fmt == "csv":
+        yield ",".join(CSV_COLUMNS)
+        for row in entries(access.engine, where):
+            buffer = io.StringIO()
+            csv.writer(buffer).writerow([getattr(row, c) for c in CSV_COLUMNS])
+            yield buffer.getvalue().rstrip("\r\n")
+        return
+    for row in entries(access.engine, where):
+        if fmt == "adl" and row.action != "disclosure.decision":
+            continue  # one ADL record per call to the decision engine
+        if fmt == "ldv" and row.action == "disclosure.decision":
+            continue  # LDV records the processing (the fetch), not the authorisation
+        body = access.body(row)
+        if fmt == "ldv":
+            doc = ldv_record(row, body)
+        elif fmt == "adl":
+            doc = adl_record(row, body)
+        else:
+            doc = {**row.model_dump(exclude={"body", "signature"}), "body": body}
+        yield json.dumps(doc, ensure_ascii=False, sort_keys=True)
