@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,15 @@ class Ledger:
         return receipt
 
     def append(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Receipt:
+        return self.append_batch([record], sealed_for)[0]
+
+    def append_batch(
+        self, records: Sequence[Record], sealed_for: X25519PublicKey | None = None
+    ) -> list[Receipt]:
+        """Append ``records`` in order, in one transaction: one durable commit for all of them
+        (none is answered before all are durable; if the commit fails, none was written)."""
         self._check_store()
+        receipts: list[Receipt] = []
         try:
             self._ensure_head()
             with self._lock, Session(self._engine) as session:
@@ -204,43 +212,47 @@ class Ledger:
                     select(LedgerHeadRow).where(LedgerHeadRow.id == 1).with_for_update()
                 ).first()
                 self._check_head(session, head)
-                seq = (head.seq if head else 0) + 1
-                header = Header(
-                    seq=seq,
-                    time=self._clock(),
-                    prev_hash=head.entry_hash if head else GENESIS,
-                    policy_version=record.policy_version,
-                    requester_oin=record.requester_oin,
-                    purpose=record.purpose,
-                    case_id=record.case_id,
-                    subject=record.subject,
-                    outcome=record.outcome,
-                    review=record.review,
-                    action=record.action,
-                )
-                body = seal(canonical(record.body), header.aad(), sealed_for or self._auditor)
-                entry = sign_entry(header, body, self._signing_key)
-                session.add(
-                    LedgerRow(
-                        **{k: v for k, v in header.as_dict().items() if k != "v"},
-                        body=canonical(body.as_dict()).decode("utf-8"),
-                        entry_hash=entry.entry_hash,
-                        signature=entry.signature,
+                seq = head.seq if head else 0
+                prev = head.entry_hash if head else GENESIS
+                for record in records:
+                    seq += 1
+                    header = Header(
+                        seq=seq,
+                        time=self._clock(),
+                        prev_hash=prev,
+                        policy_version=record.policy_version,
+                        requester_oin=record.requester_oin,
+                        purpose=record.purpose,
+                        case_id=record.case_id,
+                        subject=record.subject,
+                        outcome=record.outcome,
+                        review=record.review,
+                        action=record.action,
                     )
-                )
-                head_sig = sign_head(seq, entry.entry_hash, self._signing_key)
-                if head is None:
+                    auditor = sealed_for or self._auditor
+                    body = seal(canonical(record.body), header.aad(), auditor)
+                    entry = sign_entry(header, body, self._signing_key)
                     session.add(
-                        LedgerHeadRow(seq=seq, entry_hash=entry.entry_hash, signature=head_sig)
+                        LedgerRow(
+                            **{k: v for k, v in header.as_dict().items() if k != "v"},
+                            body=canonical(body.as_dict()).decode("utf-8"),
+                            entry_hash=entry.entry_hash,
+                            signature=entry.signature,
+                        )
                     )
+                    prev = entry.entry_hash
+                    receipts.append(Receipt(seq=seq, entry_hash=prev, time=header.time))
+                head_sig = sign_head(seq, prev, self._signing_key)
+                if head is None:
+                    session.add(LedgerHeadRow(seq=seq, entry_hash=prev, signature=head_sig))
                 else:
-                    head.seq, head.entry_hash, head.signature = seq, entry.entry_hash, head_sig
+                    head.seq, head.entry_hash, head.signature = seq, prev, head_sig
                     session.add(head)
                 session.commit()
         except SQLAlchemyError as exc:
             raise LedgerUnavailable("the access ledger could not record the decision") from exc
         self._seen = seq
-        return Receipt(seq=seq, entry_hash=entry.entry_hash, time=header.time)
+        return receipts
 
     def _check_head(self, session: Session, head: LedgerHeadRow | None) -> None:
         """Append only on top of the head this writer last saw (or a later one), and only if
@@ -259,9 +271,11 @@ class Ledger:
 
 def read_entries(engine: Engine) -> Iterator[LedgerRow]:
     """Every stored row in sequence order (verification checks that the order is unbroken)."""
+    # NOTE: streamed in chunks (yield_per): verifying a million entries must not hold them all.
+    statement = select(LedgerRow).order_by(col(LedgerRow.seq)).execution_options(yield_per=2_000)
     try:
         with Session(engine) as session:
-            yield from session.exec(select(LedgerRow).order_by(col(LedgerRow.seq)))
+            yield from session.exec(statement)
     except SQLAlchemyError as exc:
         raise LedgerUnavailable("the ledger's entries cannot be read") from exc
 

@@ -201,3 +201,12 @@ def test_a_removed_or_replaced_database_file_stops_appends(tmp_path: Path) -> No
         ledger.append(record(7))
     (tmp_path / "moved.db").rename(db)
     ledger.append(record(8))  # the same file again: appends resume
+
+
+def test_a_batch_is_one_chain_segment_committed_at_once(tmp_path: Path) -> None:
+    engine, ledger = make_ledger(tmp_path, entries=2)
+    receipts = ledger.append_batch([record(10 + i) for i in range(5)])
+    assert [r.seq for r in receipts] == [3, 4, 5, 6, 7]
+    rows = list(read_entries(engine))
+    assert [r.entry_hash for r in rows[2:]] == [r.entry_hash for r in receipts]
+    assert verify(engine) == 7

@@ -1,0 +1,119 @@
+"""The ledger's own costs, measured in one run: durable appends per second (one at a time, and
+batched in one transaction), on SQLite and — when one answers at 127.0.0.1:5432 — PostgreSQL;
+then verification speed and peak memory over a ledger of --entries entries (verification runs
+in a child process so its peak RSS is its own).
+
+    python benchmarks/bench_ledger.py [--entries 100000] [--appends 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from gateway.db import create_schema, make_engine
+from gateway.ledger.store import Ledger
+from gateway.testing import sample_record
+
+SIGNING = Ed25519PrivateKey.generate()
+AUDITOR = X25519PrivateKey.generate().public_key()
+PG = "postgresql+psycopg://root@127.0.0.1:5432/test"
+
+VERIFY = """
+import sys, time
+from cryptography.hazmat.primitives import serialization
+from gateway.db import make_engine
+from gateway.ledger.store import read_entries, read_head
+from gateway.ledger.verify import verify_rows
+engine = make_engine(sys.argv[1], create=False)
+key = serialization.load_pem_public_key(sys.argv[2].encode())
+t = time.perf_counter()
+report = verify_rows(read_entries(engine), read_head(engine), key)
+print(report.entries, time.perf_counter() - t)
+"""
+
+
+def rates(url: str, appends: int) -> tuple[float, float]:
+    engine = make_engine(url)
+    create_schema(engine)
+    ledger = Ledger(engine, SIGNING, AUDITOR)
+    t = time.perf_counter()
+    for i in range(appends):
+        ledger.append(sample_record(i))
+    single = appends / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for i in range(0, appends, 100):
+        ledger.append_batch([sample_record(i + j) for j in range(100)])
+    batched = appends / (time.perf_counter() - t)
+    engine.dispose()
+    return single, batched
+
+
+def postgres_url() -> str | None:
+    schema = "bench_" + secrets.token_hex(4)
+    try:
+        with create_engine(PG).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError:
+        return None
+    return f"{PG}?options=-csearch_path%3D{schema}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--appends", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        s1, sb = rates(f"sqlite:///{Path(tmp) / 'rates.db'}", args.appends)
+        print(f"SQLite      durable appends/s: one at a time {s1:7.0f}   batches of 100 {sb:7.0f}")
+        pg = postgres_url()
+        if pg:
+            p1, pb = rates(pg, args.appends)
+            print(
+                f"PostgreSQL  durable appends/s: one at a time {p1:7.0f}   batches of 100 {pb:7.0f}"
+            )
+            with create_engine(PG).begin() as conn:
+                schema = pg.split("%3D")[1]
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+        url = f"sqlite:///{Path(tmp) / 'big.db'}"
+        engine = make_engine(url)
+        create_schema(engine)
+        ledger = Ledger(engine, SIGNING, AUDITOR)
+        t = time.perf_counter()
+        for i in range(0, args.entries, 1000):
+            ledger.append_batch([sample_record(i + j) for j in range(1000)])
+        print(f"generated {args.entries} entries in {time.perf_counter() - t:.0f} s")
+        engine.dispose()
+        pem = SIGNING.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        out = subprocess.run(  # noqa: S603 - a fixed argv
+            [sys.executable, "-c", VERIFY, url, pem.decode()],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        entries, seconds = int(out[0]), float(out[1])
+        print(
+            f"verify: {entries} entries in {seconds:.1f} s = {entries / seconds:,.0f} entries/s, "
+            f"peak RSS {peak:.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
