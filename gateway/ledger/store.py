@@ -110,6 +110,12 @@ def row_to_entry(row: LedgerRow) -> Entry:
     return Entry(header, SealedBody.from_dict(json.loads(row.body)), row.entry_hash, row.signature)
 
 
+def _plaintext(body: Mapping[str, Any]) -> bytes:
+    # NOTE: the sealed plaintext is never hashed (its ciphertext is), so it needs to be JSON,
+    # not canonical JSON; the standard library is ten times faster than RFC 8785 here.
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _ledger_time() -> str:
     return iso_now("microseconds")
 
@@ -230,7 +236,7 @@ class Ledger:
                         action=record.action,
                     )
                     auditor = sealed_for or self._auditor
-                    body = seal(canonical(record.body), header.aad(), auditor)
+                    body = seal(_plaintext(record.body), header.aad(), auditor)
                     entry = sign_entry(header, body, self._signing_key)
                     session.add(
                         LedgerRow(
