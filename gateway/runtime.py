@@ -33,7 +33,7 @@ from gateway.lanes import Lane
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
 from gateway.ledger.integrity import check_startup, new_checkpoint
 from gateway.ledger.sealing import key_id
-from gateway.ledger.store import Ledger, Record, last_auditor_key_id
+from gateway.ledger.store import Ledger, Record, last_auditor_key_id, last_policy_version
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -147,6 +147,28 @@ def _check_auditor_key(db: Engine, auditor: X25519PublicKey) -> None:
         )
 
 
+def _activate_policy(ledger: Ledger, db: Engine, version: str) -> None:
+    """A policy version that decides for the first time is itself a ledgered event, so the
+    ledger shows which policy was in force from when (and no decision refers to a version the
+    ledger never announced)."""
+    previous = last_policy_version(db)
+    if previous == version:
+        return
+    ledger.append(
+        Record(
+            policy_version=version,
+            requester_oin="",
+            purpose="",
+            case_id="",
+            subject="",
+            outcome="permit",
+            review=False,
+            action="policy.activate",
+            body={"version": version, "previous": previous},
+        )
+    )
+
+
 def build_gateway(
     settings: Settings,
     *,
@@ -164,6 +186,7 @@ def build_gateway(
     _check_auditor_key(db, keys.auditor_public)
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
     ledger.observe(check_startup(db, keys.ledger_signing.public_key(), checkpoints))
+    _activate_policy(ledger, db, policy_engine.version)
     jwk = signing_jwk(keys.token_signing)
     chosen = connectors if connectors is not None else sql_connectors(settings, catalog)
     lanes = Lanes(

@@ -79,9 +79,10 @@ def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
     token = runner.invoke(app, ["token", "politie-wijkagent", "--home", str(tmp_path)])
     assert token.exit_code == 0 and token.output.count(".") == 2
     assert runner.invoke(app, ["token", "nobody", "--home", str(tmp_path)]).exit_code == 71
-    # Seeding is processing too: creating the cases and linking the people is ledgered.
+    # Seeding is processing too: the policy's activation, then creating the cases, linking the
+    # people and moving the stages are ledgered.
     verify = runner.invoke(app, ["ledger", "verify", "--home", str(tmp_path)])
-    assert verify.exit_code == 0 and "ledger intact: 31 entries" in verify.output
+    assert verify.exit_code == 0 and "ledger intact: 32 entries" in verify.output
 
 
 def test_ledger_verify_names_the_first_bad_entry(tmp_path: Path) -> None:

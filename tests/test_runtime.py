@@ -18,6 +18,7 @@ from gateway.keys import AUDITOR_PUBLIC, init_keys, load_auditor_pseudonym_key
 from gateway.ledger.sealing import key_id, open_sealed
 from gateway.ledger.store import read_entries, row_to_entry
 from gateway.runtime import build_gateway
+from gateway.settings import Settings, bundled_policy_dir
 from gateway.testing import TEST_AUDITOR_PASSPHRASE, demo_bsn, make_test_gateway
 
 
@@ -72,5 +73,24 @@ def test_a_deliberate_auditor_key_change_is_a_signed_ledger_event(tmp_path: Path
             open_sealed(entry.body, entry.header.aad(), old_key)
         handed = load_auditor_pseudonym_key(tmp_path / "auditor-handover", new_key)
         assert handed == gw2.keys.pseudonym_key
+    finally:
+        gw2.close()
+
+
+def test_a_new_policy_version_is_announced_in_the_ledger_once(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path)
+    settings = gw.gateway.settings
+    first = [r for r in read_entries(gw.gateway.db) if r.action == "policy.activate"]
+    assert len(first) == 1 and first[0].seq == 1
+    gw.close()
+    build_gateway(settings, connectors={}).close()  # same policy: nothing new
+    policies = tmp_path / "policies"
+    shutil.copytree(bundled_policy_dir(), policies)
+    (policies / "sharing.rego").write_text((policies / "sharing.rego").read_text() + "\n# edit\n")
+    gw2 = build_gateway(Settings(home=tmp_path), connectors={})  # now HOME/policies applies
+    try:
+        activations = [r for r in read_entries(gw2.db) if r.action == "policy.activate"]
+        assert len(activations) == 2 and activations[1].policy_version == gw2.engine.version
+        assert activations[1].policy_version != activations[0].policy_version
     finally:
         gw2.close()

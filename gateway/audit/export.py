@@ -32,6 +32,7 @@ _NAMES = {
     "case.link": "Persoon aan casus gekoppeld",
     "case.stage": "Fase van casus gewijzigd",
     "auditor_key.change": "Sleutel van de auditor gewijzigd",
+    "policy.activate": "Beleid in werking gesteld",
 }
 CSV_COLUMNS = (
     "seq",

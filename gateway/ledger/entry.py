@@ -38,6 +38,7 @@ Action = Literal[
     "case.stage",
     "case.link",
     "auditor_key.change",
+    "policy.activate",
 ]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 

@@ -340,6 +340,16 @@ def last_auditor_key_id(engine: Engine) -> str | None:
     return key
 
 
+def last_policy_version(engine: Engine) -> str | None:
+    """The policy version of the newest entry (None for an empty ledger)."""
+    statement = select(LedgerRow.policy_version).order_by(col(LedgerRow.seq).desc()).limit(1)
+    try:
+        with Session(engine) as session:
+            return session.exec(statement).first()
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the ledger cannot be read") from exc
+
+
 def count_entries(engine: Engine) -> int:
     try:
         with Session(engine) as session:
