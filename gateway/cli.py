@@ -634,6 +634,53 @@ def audit_export(
         typer.echo(line)
 
 
+@audit_app.command("retention")
+def audit_retention(
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Destroy the keys listed (irreversible). Without it: list."),
+    ] = False,
+    today: Annotated[
+        str | None,
+        typer.Option(help="The date to count retention to (YYYY-MM-DD). [default: today]"),
+    ] = None,
+) -> None:
+    """List (or with --apply destroy) the period keys of ledger bodies past their purpose's
+    retention (`retention_years` in the catalogue). Their bodies become unreadable; the ledger
+    still verifies, checkpoints included. Needs write access to the database, not the
+    auditor's key."""
+    from datetime import date
+
+    from gateway.audit.retention import due, shred
+    from gateway.catalog import Catalog
+    from gateway.db import make_engine
+    from gateway.errors import InvalidRequest, Problem
+    from gateway.policy.bundle import load_policy_set
+
+    settings = _settings(home)
+    try:
+        when = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        raise InvalidRequest([Problem("--today", "not a date (YYYY-MM-DD)")]) from None
+    url = database_url or settings.resolved_database_url
+    engine = make_engine(url, create=False, writable=apply)
+    catalog = Catalog(load_policy_set(settings.resolved_policy_dir).catalog)
+    periods = due(engine, catalog, when)
+    for p in periods:
+        typer.echo(
+            f"{p.scope:28} {p.period}  retention {p.retention_years} y, ended {p.expired_on}"
+        )
+    if not periods:
+        typer.echo("no period is past its retention")
+    elif apply:
+        shred(engine, periods)
+        typer.echo(f"destroyed {len(periods)} period key(s)")
+    else:
+        typer.echo("(list only; --apply destroys them)")
+
+
 @audit_app.command("anomalies")
 def audit_anomalies(
     home: HomeOption = None,

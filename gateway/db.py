@@ -12,10 +12,11 @@ from gateway.errors import LedgerUnavailable
 from gateway.files import touch_private
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for ``url``. ``create=False`` is for readers such as ``ledger verify``: a
-    SQLite file is then opened read-only and must exist (a mistyped path is an error, not a
-    new empty database that "verifies")."""
+def make_engine(url: str, *, create: bool = True, writable: bool | None = None) -> Engine:
+    """An engine for ``url``. ``create=False`` is for tools on an existing ledger such as
+    ``ledger verify``: a SQLite file must then exist (a mistyped path is an error, not a new
+    empty database that "verifies"), and is opened read-only unless ``writable``."""
+    writable = create if writable is None else writable
     if not url.startswith("sqlite:///"):
         return create_engine(url, pool_pre_ping=True)
     path = url.removeprefix("sqlite:///")
@@ -25,7 +26,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     if not create and not memory:
         if not Path(path).is_file():
             raise LedgerUnavailable(f"no database file at {path}")
-        url = f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true"
+        mode = "rw" if writable else "ro"
+        url = f"sqlite:///file:{Path(path).resolve()}?mode={mode}&uri=true"
     engine = create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -45,6 +47,7 @@ def create_schema(engine: Engine) -> None:
     # Import the table modules so their metadata is registered before create_all.
     import gateway.auth.clients
     import gateway.cases.models
+    import gateway.ledger.periods
     import gateway.ledger.store  # noqa: F401
 
     SQLModel.metadata.create_all(engine)

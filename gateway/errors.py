@@ -20,6 +20,7 @@ messages never carry personal data: they name fields, sources and codes, never v
     │   └── KeyUnavailable           503   76  a key is missing, unreadable, damaged or locked
     ├── ConfigurationError           500   78  the instance is set up wrongly
     ├── LedgerCorrupted              500    1  `gateway ledger verify` found a bad entry
+    ├── BodyShredded                 410   85  a body whose period key was destroyed (retention)
     └── DecisionFailure              —     79  never reaches a client as such: each becomes a
         ├── EngineError              —     81  per-source denial (`engine_error`)
         ├── MalformedDecision        —     82  per-source denial (`malformed_decision`)
@@ -185,6 +186,16 @@ class LedgerCorrupted(GatewayError):
     def __init__(self, detail: str, *, sequence: int | None) -> None:
         super().__init__(detail, extra={"sequence": sequence})
         self.sequence = sequence
+
+
+class BodyShredded(GatewayError):
+    """A ledger body whose period key was destroyed under the retention policy: unreadable by
+    design, not by tampering (its hash and signature still verify)."""
+
+    status = 410
+    slug = "shredded"
+    title = "Destroyed under the retention policy"
+    exit_code = 85
 
 
 class DecisionFailure(GatewayError):

@@ -116,13 +116,14 @@ class TestGateway:
     def ledgered(self, entry_hash: str) -> dict[str, Any]:
         """The auditor's view of one ledger entry: its opened body (with the test home's
         auditor key, from the auditor directory the server never reads)."""
-        from gateway.ledger.sealing import open_sealed
+        from gateway.ledger.periods import open_body
         from gateway.ledger.store import read_entries, row_to_entry
 
         row = next(r for r in read_entries(self.gateway.db) if r.entry_hash == entry_hash)
         entry = row_to_entry(row)
         auditor = self.auditor_key()
-        body: dict[str, Any] = json.loads(open_sealed(entry.body, entry.header.aad(), auditor))
+        opened = open_body(self.gateway.db, entry.body, entry.header.aad(), auditor)
+        body: dict[str, Any] = json.loads(opened)
         return body
 
     def close(self) -> None:

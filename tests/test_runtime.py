@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from gateway.cli import app
 from gateway.errors import ConfigurationError
 from gateway.keys import AUDITOR_PUBLIC, init_keys, load_auditor_pseudonym_key
-from gateway.ledger.sealing import key_id, open_sealed
+from gateway.ledger.periods import open_body
+from gateway.ledger.sealing import key_id
 from gateway.ledger.store import read_entries, row_to_entry
 from gateway.runtime import build_gateway
 from gateway.settings import Settings, bundled_policy_dir
@@ -67,10 +68,10 @@ def test_a_deliberate_auditor_key_change_is_a_signed_ledger_event(tmp_path: Path
         change = rows[-1]
         assert change.action == "auditor_key.change"
         entry = row_to_entry(change)
-        body = json.loads(open_sealed(entry.body, entry.header.aad(), new_key))
+        body = json.loads(open_body(gw2.db, entry.body, entry.header.aad(), new_key))
         assert body["old_key_id"] == key_id(old_key.public_key())
         with pytest.raises(InvalidTag):  # the outgoing auditor cannot read what follows
-            open_sealed(entry.body, entry.header.aad(), old_key)
+            open_body(gw2.db, entry.body, entry.header.aad(), old_key)
         handed = load_auditor_pseudonym_key(tmp_path / "auditor-handover", new_key)
         assert handed == gw2.keys.pseudonym_key
     finally:

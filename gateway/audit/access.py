@@ -15,14 +15,14 @@ from sqlalchemy import Engine
 
 from gateway.bsn import Bsn, Pseudonymiser
 from gateway.db import make_engine
-from gateway.errors import LedgerCorrupted
+from gateway.errors import BodyShredded, LedgerCorrupted
 from gateway.keys import (
     AUDITOR_PRIVATE,
     load_auditor_private,
     load_auditor_pseudonym_key,
     load_ledger_public,
 )
-from gateway.ledger.sealing import open_sealed
+from gateway.ledger.periods import open_body
 from gateway.ledger.store import LedgerRow, row_to_entry
 from gateway.typing import SubjectPseudonym
 
@@ -52,7 +52,7 @@ class AuditorAccess:
     def body(self, row: LedgerRow) -> dict[str, Any]:
         entry = row_to_entry(row)
         try:
-            opened = open_sealed(entry.body, entry.header.aad(), self.auditor)
+            opened = open_body(self.engine, entry.body, entry.header.aad(), self.auditor)
         except InvalidTag:
             raise LedgerCorrupted(
                 f"entry {row.seq}: the body does not open with this auditor key "
@@ -61,3 +61,10 @@ class AuditorAccess:
             ) from None
         doc: dict[str, Any] = json.loads(opened)
         return doc
+
+    def body_or_none(self, row: LedgerRow) -> dict[str, Any] | None:
+        """The opened body, or None if its period was shredded under the retention policy."""
+        try:
+            return self.body(row)
+        except BodyShredded:
+            return None

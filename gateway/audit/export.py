@@ -148,11 +148,12 @@ def export(access: AuditorAccess, fmt: Format, where: Filter | None = None) -> I
             continue  # one ADL record per call to the decision engine
         if fmt == "ldv" and row.action == "disclosure.decision":
             continue  # LDV records the processing (the fetch), not the authorisation
-        body = access.body(row)
+        opened = access.body_or_none(row)
+        body = opened if opened is not None else {}
         if fmt == "ldv":
             doc = ldv_record(row, body)
         elif fmt == "adl":
             doc = adl_record(row, body)
         else:
-            doc = {**row.model_dump(exclude={"body", "signature"}), "body": body}
+            doc = {**row.model_dump(exclude={"body", "signature"}), "body": opened}
         yield json.dumps(doc, ensure_ascii=False, sort_keys=True)

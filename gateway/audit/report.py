@@ -32,14 +32,20 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
     names = _organisations(access)
     pseudonym = access.pseudonym(bsn)
     returned: dict[str, dict[str, set[str]]] = {}
+    shredded = 0
     for row in entries(access.engine, Filter(subject=pseudonym, action="disclosure.fetch")):
-        fetch = access.body(row)
+        fetch = access.body_or_none(row)
+        if fetch is None:
+            continue
         returned[fetch["decision_entry"]] = {
             s["source"]: set(s["released"]) for s in fetch["sources"] if s["status"] == "released"
         }
     received, refused = [], 0
     for row in entries(access.engine, Filter(subject=pseudonym, action="disclosure.decision")):
-        body = access.body(row)
+        body = access.body_or_none(row)
+        if body is None:
+            shredded += 1  # past retention: the entry exists, its content is gone by design
+            continue
         got = returned.get(row.entry_hash, {})
         granted = {
             d["source"]: {
@@ -74,6 +80,7 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
         "generated_at": clock.iso_now(),
         "disclosures": received,
         "refused_requests": refused,
+        "past_retention": shredded,
         "note": "Fields released per disclosure, with their form (transform) and legal basis. "
         "Requests that released nothing (refused, or no source had a record) are only counted.",
     }
@@ -121,7 +128,8 @@ def anomalies(access: AuditorAccess, where: Filter | None = None) -> dict[str, A
             )
         if row.outcome == "deny":
             denials[row.requester_oin] += 1
-            reasons = {r for d in access.body(row)["decisions"] for r in d["reasons"]}
+            body = access.body_or_none(row) or {"decisions": []}
+            reasons = {r for d in body["decisions"] for r in d["reasons"]}
             if "case_closed" in reasons:
                 after_close.append({"entry": row.seq, "time": row.time, "oin": row.requester_oin})
     spikes = []

@@ -35,6 +35,7 @@ from gateway.ledger.entry import (
     sign_entry,
     sign_head,
 )
+from gateway.ledger.periods import PeriodKeys, auditor_of
 from gateway.ledger.sealing import SealedBody, seal
 
 
@@ -146,6 +147,7 @@ class Ledger:
         self._clock = clock
         self._lock = threading.Lock()
         self._file = _file_identity(engine)
+        self._periods = PeriodKeys(engine)
         self._seen = 0
         """The highest sequence this writer has seen; the ledger may only grow past it."""
         self._head_exists = False
@@ -236,7 +238,8 @@ class Ledger:
                         action=record.action,
                     )
                     auditor = sealed_for or self._auditor
-                    body = seal(_plaintext(record.body), header.aad(), auditor)
+                    period = self._periods.public_for(record.purpose, header.time, auditor)
+                    body = seal(_plaintext(record.body), header.aad(), period)
                     entry = sign_entry(header, body, self._signing_key)
                     session.add(
                         LedgerRow(
@@ -336,8 +339,7 @@ def last_auditor_key_id(engine: Engine) -> str | None:
         raise LedgerUnavailable("the ledger cannot be read") from exc
     if body is None:
         return None
-    key: str = json.loads(body)["key_id"]
-    return key
+    return auditor_of(engine, json.loads(body)["key_id"])
 
 
 def last_policy_version(engine: Engine) -> str | None:

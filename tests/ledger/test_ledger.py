@@ -15,7 +15,8 @@ from sqlalchemy import Engine, text
 from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
-from gateway.ledger.sealing import SealedBody, open_sealed
+from gateway.ledger.periods import open_body
+from gateway.ledger.sealing import SealedBody
 from gateway.ledger.store import (
     Ledger,
     first_malformed_public_column,
@@ -62,15 +63,15 @@ def test_empty_ledger_verifies(tmp_path: Path) -> None:
 def test_only_the_auditor_can_open_a_body(tmp_path: Path) -> None:
     engine, _ = make_ledger(tmp_path, 1)
     entry = row_to_entry(next(read_entries(engine)))
-    body = json.loads(open_sealed(entry.body, entry.header.aad(), AUDITOR))
+    body = json.loads(open_body(engine, entry.body, entry.header.aad(), AUDITOR))
     assert body["n"] == 0
     with pytest.raises(InvalidTag):
-        open_sealed(entry.body, entry.header.aad(), X25519PrivateKey.generate())
+        open_body(engine, entry.body, entry.header.aad(), X25519PrivateKey.generate())
     # The body is bound to its header: moved to another entry, it no longer opens.
     other = row_to_entry(next(iter(read_entries(engine))))
     forged_header = type(other.header)(**{**vars(other.header), "case_id": "case-9999"})
     with pytest.raises(InvalidTag):
-        open_sealed(entry.body, forged_header.aad(), AUDITOR)
+        open_body(engine, entry.body, forged_header.aad(), AUDITOR)
 
 
 def test_public_header_holds_no_body_content(tmp_path: Path) -> None:
