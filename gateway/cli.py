@@ -8,9 +8,11 @@ data) as exit 70. No expected failure prints a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -525,6 +527,16 @@ def _read_bsn() -> Any:
         raise InvalidRequest([Problem("bsn", "not a valid BSN")]) from None
 
 
+@contextlib.contextmanager
+def _progress(access: Any, label: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on standard error (the output itself stays clean for pipes)."""
+    from gateway.ledger.store import count_entries
+
+    total = count_entries(access.engine)
+    with typer.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield lambda: bar.update(1)
+
+
 def _verified(access: Any) -> None:
     from gateway.ledger.store import read_entries, read_head
     from gateway.ledger.verify import verify_rows
@@ -630,8 +642,10 @@ def audit_export(
         raise InvalidRequest([Problem("--format", "one of ldv, adl, jsonl, csv")])
     access = _auditor(home, database_url, auditor_dir, public_key)
     _verified(access)
-    for line in export(access, fmt, Filter(since=since, until=until)):  # type: ignore[arg-type]
-        typer.echo(line)
+    where = Filter(since=since, until=until)
+    with _progress(access, "exporting") as tick:
+        for line in export(access, fmt, where, tick):  # type: ignore[arg-type]
+            typer.echo(line)
 
 
 @audit_app.command("retention")
@@ -694,7 +708,9 @@ def audit_anomalies(
 
     access = _auditor(home, database_url, auditor_dir, public_key)
     _verified(access)
-    typer.echo(json.dumps(anomalies(access), indent=2))
+    with _progress(access, "scanning") as tick:
+        found = anomalies(access, progress=tick)
+    typer.echo(json.dumps(found, indent=2))
 
 
 # -- the API document --------------------------------------------------------------------------

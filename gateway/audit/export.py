@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -133,17 +133,24 @@ def adl_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def export(access: AuditorAccess, fmt: Format, where: Filter | None = None) -> Iterator[str]:
-    """Lines of the export (CSV: with a header line first)."""
+def export(
+    access: AuditorAccess,
+    fmt: Format,
+    where: Filter | None = None,
+    progress: Callable[[], None] = lambda: None,
+) -> Iterator[str]:
+    """Lines of the export (CSV: with a header line first); ``progress`` is called per entry."""
     where = where or Filter()
     if fmt == "csv":
         yield ",".join(CSV_COLUMNS)
         for row in entries(access.engine, where):
+            progress()
             buffer = io.StringIO()
             csv.writer(buffer).writerow([getattr(row, c) for c in CSV_COLUMNS])
             yield buffer.getvalue().rstrip("\r\n")
         return
     for row in entries(access.engine, where):
+        progress()
         if fmt == "adl" and row.action != "disclosure.decision":
             continue  # one ADL record per call to the decision engine
         if fmt == "ldv" and row.action == "disclosure.decision":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -114,13 +115,18 @@ def report_html(report: dict[str, Any]) -> str:
     )
 
 
-def anomalies(access: AuditorAccess, where: Filter | None = None) -> dict[str, Any]:
+def anomalies(
+    access: AuditorAccess,
+    where: Filter | None = None,
+    progress: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
     """Views an auditor starts from: break-glass releases to review, denials per organisation,
     requests on closed cases, and days with unusual volume per organisation."""
     break_glass, denials, after_close = [], Counter[str](), []
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     where = replace(where or Filter(), action="disclosure.decision")
     for row in entries(access.engine, where):
+        progress()
         per_day[row.requester_oin][row.time[:10]] += 1
         if row.review:
             break_glass.append(

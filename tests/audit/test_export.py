@@ -22,7 +22,7 @@ HEX32, HEX16 = re.compile(r"^[0-9a-f]{32}$"), re.compile(r"^[0-9a-f]{16}$")
 def exported(home: Path, fmt: str) -> list[str]:
     r = CliRunner().invoke(app, ["audit", "export", "--format", fmt, "--home", str(home)], env=ENV)
     assert r.exit_code == 0, r.output
-    return r.output.splitlines()
+    return r.stdout.splitlines()
 
 
 def test_ldv_adl_jsonl_and_csv(tmp_path: Path) -> None:

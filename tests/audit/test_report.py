@@ -101,7 +101,7 @@ def test_queries_and_anomalies(tmp_path: Path) -> None:
     assert len(opened) == 1 and opened[0]["body"]["request"]["urgency"] == "spoed"
 
     r = runner.invoke(app, ["audit", "anomalies", *home], env=ENV)
-    found = json.loads(r.output)
+    found = json.loads(r.stdout)
     assert [e["case"] for e in found["break_glass_to_review"]] == [gw.case_ids["wvggz"]]
     assert len(found["requests_on_closed_cases"]) == 1
     assert found["denials_per_organisation"] == {"00000099000000000001": 1}
