@@ -74,18 +74,9 @@ class Gateway:
         old = self.keys.auditor_public
         if key_id(new) == key_id(old):
             raise ConfigurationError("that is already the auditor key")
+        change = {"old_key_id": key_id(old), "new_key_id": key_id(new), "by": by}
         self.ledger.change_auditor(
-            Record(
-                policy_version=self.engine.version,
-                requester_oin="",
-                purpose="",
-                case_id="",
-                subject="",
-                outcome="permit",
-                review=False,
-                body={"old_key_id": key_id(old), "new_key_id": key_id(new), "by": by},
-            ),
-            new,
+            Record.gateway_event("auditor_key.change", self.engine.version, change), new
         )
         pem = new.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -154,19 +145,8 @@ def _activate_policy(ledger: Ledger, db: Engine, version: str) -> None:
     previous = last_policy_version(db)
     if previous == version:
         return
-    ledger.append(
-        Record(
-            policy_version=version,
-            requester_oin="",
-            purpose="",
-            case_id="",
-            subject="",
-            outcome="permit",
-            review=False,
-            action="policy.activate",
-            body={"version": version, "previous": previous},
-        )
-    )
+    activation = {"version": version, "previous": previous}
+    ledger.append(Record.gateway_event("policy.activate", version, activation))
 
 
 def build_gateway(

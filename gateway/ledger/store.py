@@ -81,6 +81,21 @@ class Record:
     body: Mapping[str, Any]
     action: Action = "disclosure.decision"
 
+    @classmethod
+    def gateway_event(cls, action: Action, policy_version: str, body: Mapping[str, Any]) -> Record:
+        """An event of the gateway itself (no requester, case or person)."""
+        return cls(
+            policy_version=policy_version,
+            requester_oin="",
+            purpose="",
+            case_id="",
+            subject="",
+            outcome="permit",
+            review=False,
+            body=body,
+            action=action,
+        )
+
 
 @dataclass(frozen=True)
 class Receipt:
