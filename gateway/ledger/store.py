@@ -9,6 +9,7 @@ can append to one PostgreSQL ledger. Any database failure is a
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -65,6 +66,9 @@ class LedgerHeadRow(SQLModel, table=True):
     seq: int
     entry_hash: str
     signature: str
+    store_id: str = ""
+    """Random, set with the genesis head: a writer that finds another id was given another
+    store (dropped and re-created, or swapped) and stops."""
 
 
 @dataclass(frozen=True)
@@ -166,10 +170,14 @@ class Ledger:
         self._seen = 0
         """The highest sequence this writer has seen; the ledger may only grow past it."""
         self._head_exists = False
+        self._store_id: str | None = None
 
     def observe(self, seq: int) -> None:
-        """Record the size found at start-up (after the start-up checks)."""
+        """Record the size and the store found at start-up (after the start-up checks)."""
         self._seen = max(self._seen, seq)
+        self._ensure_head()
+        head = read_head(self._engine)
+        self._store_id = head.store_id if head is not None else None
 
     def _check_store(self) -> None:
         # NOTE: SQLite keeps writing to a file that was deleted or replaced under it, and after
@@ -196,6 +204,7 @@ class Ledger:
             "seq": 0,
             "entry_hash": GENESIS,
             "signature": sign_head(0, GENESIS, self._signing_key),
+            "store_id": secrets.token_hex(16),
         }
         with self._engine.begin() as conn:
             if dialect == "postgresql":
@@ -283,6 +292,8 @@ class Ledger:
         the head names an entry that is really there: a ledger rolled back or cut short under a
         running server is refused, not extended (which would make it verify again)."""
         seq = head.seq if head else 0
+        if self._store_id is not None and (head is None or head.store_id != self._store_id):
+            raise LedgerUnavailable("the ledger's store was replaced or re-created; stopping")
         if seq < self._seen:
             raise LedgerUnavailable(
                 f"the ledger went back from entry {self._seen} to {seq}; refusing to append"

@@ -182,3 +182,11 @@ def test_two_checkpoints_of_one_ledger_are_consistent_and_a_fork_is_not(
     fork = CheckpointDir(tmp_path / "fork-cp").write(new_checkpoint(forked, SIGNING, AUDITOR))
     r = CliRunner().invoke(app, ["ledger", "consistency", str(fork), str(new), *db])
     assert r.exit_code == 1 and "fork" in r.output
+
+
+def test_a_writer_stops_when_its_store_is_replaced_or_recreated(tmp_path: Path) -> None:
+    engine, ledger = ledger_at(tmp_path / "l.db", 2)
+    ledger.append(sample_record(5))
+    sql(engine, "UPDATE ledger_head SET store_id = 'another store'")
+    with pytest.raises(LedgerUnavailable, match="replaced or re-created"):
+        ledger.append(sample_record(6))

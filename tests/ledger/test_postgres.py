@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from gateway.db import create_schema, make_engine
-from gateway.errors import LedgerCorrupted
+from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.store import Ledger, read_entries, read_head
 from gateway.ledger.verify import verify_rows
 from gateway.testing import sample_record as record
@@ -124,3 +124,19 @@ def test_two_appenders_share_one_chain(pg: Engine) -> None:
         seqs = sorted(pool.map(work, range(1, 41)))
     assert seqs == list(range(2, 42))
     assert verify_rows(read_entries(pg), read_head(pg), signing.public_key()).entries == 41
+
+
+def test_a_writer_stops_when_its_store_is_dropped_and_recreated(pg: Engine) -> None:
+    signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
+    ledger = Ledger(pg, signing, auditor.public_key())
+    ledger.observe(0)
+    for i in range(2):
+        ledger.append(record(i))
+    with pg.begin() as conn:
+        conn.execute(text("DROP TABLE ledger_entry, ledger_head, ledger_period_key"))
+    create_schema(pg)
+    other = Ledger(pg, signing, auditor.public_key())
+    for i in range(5):  # longer than what the first writer saw: only the store id tells
+        other.append(record(10 + i))
+    with pytest.raises(LedgerUnavailable, match="replaced or re-created"):
+        ledger.append(record(3))
