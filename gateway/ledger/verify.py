@@ -71,7 +71,7 @@ def _verify(
         try:
             entry = row_to_entry(row)
             recomputed = leaf_hash(entry.leaf())
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise LedgerCorrupted(
                 f"entry {row.seq}: unreadable ({exc.__class__.__name__})", sequence=row.seq
             ) from exc
