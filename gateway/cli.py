@@ -192,6 +192,9 @@ def token(
     from gateway.auth.clients import AuthlibClient, get_client, list_clients
     from gateway.runtime import build_gateway
 
+    if client_id is None and not list_:
+        typer.secho("error: give a CLIENT_ID or --list", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     gw = build_gateway(_settings(home), connectors={})
     try:
         if list_:
@@ -204,10 +207,7 @@ def token(
                     f"{row.organisation}"
                 )
             return
-        if client_id is None:
-            typer.secho("error: give a CLIENT_ID or --list", fg=typer.colors.RED, err=True)
-            raise typer.Exit(2)
-        found = get_client(gw.db, client_id)
+        found = get_client(gw.db, client_id or "")  # checked above, before opening any key
         if found is None:
             raise NotFound("no such registered client (see `gateway token --list`)")
         typer.echo(gw.token_generator.mint(AuthlibClient(found))["access_token"])
