@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from gateway.db import create_schema, make_engine
-from gateway.ledger.store import Ledger
+from gateway.ledger.stores import store_for
+from gateway.ledger.writer import Ledger
 from gateway.testing import sample_record
 
 SIGNING = Ed25519PrivateKey.generate()
@@ -35,12 +36,12 @@ VERIFY = """
 import sys, time
 from cryptography.hazmat.primitives import serialization
 from gateway.db import make_engine
-from gateway.ledger.store import read_entries, read_head
-from gateway.ledger.verify import verify_rows
-engine = make_engine(sys.argv[1], create=False)
+from gateway.ledger.stores import open_store
+from gateway.ledger.verify import verify_store
+store = open_store(sys.argv[1])
 key = serialization.load_pem_public_key(sys.argv[2].encode())
 t = time.perf_counter()
-report = verify_rows(read_entries(engine), read_head(engine), key)
+report = verify_store(store, key)
 print(report.entries, time.perf_counter() - t)
 """
 
@@ -48,7 +49,7 @@ print(report.entries, time.perf_counter() - t)
 def rates(url: str, appends: int) -> tuple[float, float]:
     engine = make_engine(url)
     create_schema(engine)
-    ledger = Ledger(engine, SIGNING, AUDITOR)
+    ledger = Ledger(store_for(engine), SIGNING, AUDITOR)
     t = time.perf_counter()
     for i in range(appends):
         ledger.append(sample_record(i))
@@ -57,6 +58,7 @@ def rates(url: str, appends: int) -> tuple[float, float]:
     for i in range(0, appends, 100):
         ledger.append_batch([sample_record(i + j) for j in range(100)])
     batched = appends / (time.perf_counter() - t)
+    ledger.store.close()
     engine.dispose()
     return single, batched
 
@@ -92,11 +94,12 @@ def main() -> None:
         url = f"sqlite:///{Path(tmp) / 'big.db'}"
         engine = make_engine(url)
         create_schema(engine)
-        ledger = Ledger(engine, SIGNING, AUDITOR)
+        ledger = Ledger(store_for(engine), SIGNING, AUDITOR)
         t = time.perf_counter()
         for i in range(0, args.entries, 1000):
             ledger.append_batch([sample_record(i + j) for j in range(1000)])
         print(f"generated {args.entries} entries in {time.perf_counter() - t:.0f} s")
+        ledger.store.close()
         engine.dispose()
         pem = SIGNING.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -304,42 +304,27 @@ def ledger_verify(
     Needs only the ledger's public key and read access. Exits 0 when the ledger is intact, 1
     naming the first bad entry, 74 if the database cannot be read, 76 if the key cannot.
     """
-    from gateway.db import make_engine
     from gateway.errors import LedgerCorrupted
     from gateway.keys import LEDGER_PUBLIC, load_ledger_public
-    from gateway.ledger.store import (
-        count_entries,
-        first_malformed_public_column,
-        read_entries,
-        read_head,
-    )
-    from gateway.ledger.verify import verify_rows
+    from gateway.ledger.stores import open_store
+    from gateway.ledger.verify import verify_store
 
     settings = _settings(home)
     key_file = public_key or settings.keys_dir / LEDGER_PUBLIC
     key = load_ledger_public(key_file)
-    engine = make_engine(database_url or settings.resolved_database_url, create=False)
-    total = count_entries(engine)
+    store = open_store(database_url or settings.resolved_database_url)
+    total = store.count()
     if total == 0 and not new and against is None:  # a checkpoint decides for itself
         raise LedgerCorrupted(
             "the ledger is empty; if this instance is new, say so with --new", sequence=None
         )
-    malformed = first_malformed_public_column(engine)
-    if malformed is not None:
-        raise LedgerCorrupted(
-            f"entry {malformed}: a public column holds a value outside its hashed form",
-            sequence=malformed,
-        )
     with typer.progressbar(length=total, label="verifying", file=sys.stderr, show_pos=True) as bar:
-        report = verify_rows(
-            read_entries(engine), read_head(engine), key, progress=lambda _seq: bar.update(1)
-        )
+        report = verify_store(store, key, progress=lambda _seq: bar.update(1))
     if against is not None:
         from gateway.ledger.checkpoint import check_against, tree_state
-        from gateway.ledger.store import entry_hashes
 
         checkpoint = _read_checkpoint(against)
-        check_against(tree_state(entry_hashes(engine), checkpoint.size), checkpoint, key)
+        check_against(tree_state(store.entry_hashes(), checkpoint.size), checkpoint, key)
         typer.echo(
             f"checkpoint {against.name}: the ledger still holds its {checkpoint.size} entries"
         )
@@ -392,21 +377,20 @@ def ledger_consistency(
     """Prove that the NEW checkpoint's ledger extends the OLD one's (RFC 6962 consistency
     proof, printed as JSON after it is checked). Exit 1 if they fork: the newer history does
     not contain the older one."""
-    from gateway.db import make_engine
     from gateway.errors import LedgerCorrupted
     from gateway.keys import LEDGER_PUBLIC, load_ledger_public
     from gateway.ledger.checkpoint import check_against, tree_state
     from gateway.ledger.merkle import consistency_proof, verify_consistency
-    from gateway.ledger.store import entry_hashes
+    from gateway.ledger.stores import open_store
 
     settings = _settings(home)
     key = load_ledger_public(public_key or settings.keys_dir / LEDGER_PUBLIC)
     first, second = _read_checkpoint(old), _read_checkpoint(new)
     if first.size > second.size:
         first, second = second, first
-    engine = make_engine(database_url or settings.resolved_database_url, create=False)
+    store = open_store(database_url or settings.resolved_database_url)
     leaves: list[bytes] = []
-    for h in entry_hashes(engine):
+    for h in store.entry_hashes():
         if len(leaves) == second.size:
             break
         leaves.append(bytes.fromhex(h))
@@ -445,18 +429,17 @@ def ledger_prove(
     """Print an RFC 6962 inclusion proof that the entry with ENTRY_HASH is in the checkpoint's
     tree (JSON: index, size, root, proof), checked before it is printed. Exit 71 if the entry is
     not among the checkpoint's entries."""
-    from gateway.db import make_engine
     from gateway.keys import LEDGER_PUBLIC, load_ledger_public
     from gateway.ledger.checkpoint import check_against, tree_state
     from gateway.ledger.merkle import inclusion_proof, verify_inclusion
-    from gateway.ledger.store import entry_hashes
+    from gateway.ledger.stores import open_store
 
     settings = _settings(home)
     key = load_ledger_public(public_key or settings.keys_dir / LEDGER_PUBLIC)
     checkpoint = _read_checkpoint(against)
-    engine = make_engine(database_url or settings.resolved_database_url, create=False)
+    store = open_store(database_url or settings.resolved_database_url)
     leaves: list[str] = []
-    for h in entry_hashes(engine):
+    for h in store.entry_hashes():
         if len(leaves) == checkpoint.size:
             break
         leaves.append(h)
@@ -530,18 +513,15 @@ def _read_bsn() -> Any:
 @contextlib.contextmanager
 def _progress(access: Any, label: str) -> Iterator[Callable[[], None]]:
     """A progress bar on standard error (the output itself stays clean for pipes)."""
-    from gateway.ledger.store import count_entries
-
-    total = count_entries(access.engine)
+    total = access.store.count()
     with typer.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
         yield lambda: bar.update(1)
 
 
 def _verified(access: Any) -> None:
-    from gateway.ledger.store import read_entries, read_head
-    from gateway.ledger.verify import verify_rows
+    from gateway.ledger.verify import verify_store
 
-    verify_rows(read_entries(access.engine), read_head(access.engine), access.ledger_key)
+    verify_store(access.store, access.ledger_key)
 
 
 @audit_app.command("report")
@@ -593,6 +573,7 @@ def audit_entries(
 ) -> None:
     """Ledger entries matching every filter given, one JSON object per line (public header;
     with --open also the decrypted body). Only matching entries are decrypted."""
+    from gateway.audit.export import entry_summary
     from gateway.audit.query import Filter, entries
 
     access = _auditor(home, database_url, auditor_dir, public_key)
@@ -608,8 +589,8 @@ def audit_entries(
         since=since,
         until=until,
     )
-    for row in entries(access.engine, where):
-        doc = row.model_dump(exclude={"body", "signature"})
+    for row in entries(access.store, where):
+        doc = entry_summary(row)
         if open_:
             doc["body"] = access.body(row)
         typer.echo(json.dumps(doc, ensure_ascii=False))
@@ -669,8 +650,8 @@ def audit_retention(
 
     from gateway.audit.retention import due, shred
     from gateway.catalog import Catalog
-    from gateway.db import make_engine
     from gateway.errors import InvalidRequest, Problem
+    from gateway.ledger.stores import open_store
     from gateway.policy.bundle import load_policy_set
 
     settings = _settings(home)
@@ -679,9 +660,9 @@ def audit_retention(
     except ValueError:
         raise InvalidRequest([Problem("--today", "not a date (YYYY-MM-DD)")]) from None
     url = database_url or settings.resolved_database_url
-    engine = make_engine(url, create=False, writable=apply)
+    store = open_store(url, writable=apply)
     catalog = Catalog(load_policy_set(settings.resolved_policy_dir).catalog)
-    periods = due(engine, catalog, when)
+    periods = due(store, catalog, when)
     for p in periods:
         typer.echo(
             f"{p.scope:28} {p.period}  retention {p.retention_years} y, ended {p.expired_on}"
@@ -689,7 +670,7 @@ def audit_retention(
     if not periods:
         typer.echo("no period is past its retention")
     elif apply:
-        shred(engine, periods)
+        shred(store, periods)
         typer.echo(f"destroyed {len(periods)} period key(s)")
     else:
         typer.echo("(list only; --apply destroys them)")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import create_engine
 
-from gateway.errors import LedgerUnavailable
+from gateway.errors import ConfigurationError, LedgerUnavailable
 from gateway.files import touch_private
 
 
@@ -33,21 +40,82 @@ def make_engine(url: str, *, create: bool = True, writable: bool | None = None) 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
+        # First: wait for a lock rather than fail (several processes may open a new file at
+        # once, and switching it to WAL takes a lock too).
+        cursor.execute("PRAGMA busy_timeout=10000")
         if create:
             # WAL lets readers run while the ledger appends; foreign keys keep links honest.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
     return engine
 
 
-def create_schema(engine: Engine) -> None:
-    # Import the table modules so their metadata is registered before create_all.
+def _use_wal(cursor: Any) -> None:
+    """Switch a database file to WAL (a setting kept in the file, so this happens once).
+
+    NOTE: SQLite answers "database is locked" at once, without its busy handler, when two
+    connections switch a new file at the same moment; the loser waits and tries again."""
+    for attempt in range(100):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
+
+
+def import_tables() -> None:
+    """Register every table of the gateway database with the metadata Alembic compares."""
     import gateway.auth.clients
     import gateway.cases.models
-    import gateway.ledger.periods
-    import gateway.ledger.store  # noqa: F401
+    import gateway.ledger.tables  # noqa: F401
 
-    SQLModel.metadata.create_all(engine)
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6761_7465  # any constant shared by every gateway process ("gate")
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the gateway database to the newest schema (Alembic), or refuse one that is newer
+    than this version knows. Several processes may start at once: they take turns (an advisory
+    lock on PostgreSQL, the write lock on SQLite), and all but the first find nothing to do."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    try:
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            from gateway.ledger.stores.sqlite import immediate_engine
+
+            target = immediate_engine(engine)
+        else:
+            target = engine
+        with target.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+                raise ConfigurationError(
+                    f"the database's schema ({current}) is newer than this gateway knows; "
+                    "run the gateway version that wrote it"
+                )
+            if current != script.get_current_head():
+                command.upgrade(_alembic_config(conn), "head")
+        if target is not engine:
+            target.dispose()
+    except SQLAlchemyError as exc:
+        raise LedgerUnavailable("the gateway database cannot be brought up to date") from exc
+
+
+def create_schema(engine: Engine) -> None:
+    """The gateway's tables, by migration (kept under this name for its callers)."""
+    migrate(engine)

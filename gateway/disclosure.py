@@ -44,8 +44,8 @@ from gateway.errors import (
     TransformError,
 )
 from gateway.lanes import Lane, LaneFull
-from gateway.ledger.entry import Outcome
-from gateway.ledger.store import Ledger, Receipt, Record
+from gateway.ledger.entry import Facts, Outcome
+from gateway.ledger.writer import Ledger, Receipt, Record
 from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine, decide
 from gateway.transforms import apply
@@ -182,14 +182,18 @@ class DisclosureService:
         outcome = _outcome(decisions)
         review = any(d.needs_review for d in decisions)
 
-        record = Record(
+        facts = Facts(
+            action="disclosure.decision",
             policy_version=self.engine.version,
             requester_oin=principal.oin,
             purpose=case.purpose or "(onbekend)",
             case_id=case.id,
-            subject=subject.pseudonym,
             outcome=outcome,
             review=review,
+        )
+        record = Record(
+            facts,
+            subject=subject.pseudonym,
             body=_ledger_body(principal, request, case, subject, decisions),
         )
         # Rule 9: no ledger, no data. LedgerUnavailable propagates; nothing below runs.
@@ -226,7 +230,7 @@ class DisclosureService:
         await self._append(
             replace(
                 record,
-                action="disclosure.fetch",
+                facts=replace(facts, action="disclosure.fetch"),
                 body={
                     "decision_entry": receipt.entry_hash,
                     "sources": [_fetched(r) for r in results],

@@ -31,9 +31,15 @@ from gateway.keys import (
 )
 from gateway.lanes import Lane
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
-from gateway.ledger.integrity import check_startup, new_checkpoint
+from gateway.ledger.integrity import (
+    check_startup,
+    last_auditor_key_id,
+    last_policy_version,
+    new_checkpoint,
+)
 from gateway.ledger.sealing import key_id
-from gateway.ledger.store import Ledger, Record, last_auditor_key_id, last_policy_version
+from gateway.ledger.stores import LedgerStore, store_for
+from gateway.ledger.writer import Ledger, Record
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -48,6 +54,7 @@ class Gateway:
     policy: PolicySet
     catalog: Catalog
     engine: PolicyEngine
+    store: LedgerStore
     ledger: Ledger
     cases: CaseRegistry
     disclosures: DisclosureService
@@ -62,7 +69,7 @@ class Gateway:
     def checkpoint(self) -> tuple[Checkpoint, Path] | None:
         """Write a signed checkpoint if the ledger grew since the last one."""
         latest = self.checkpoints.latest()
-        made = new_checkpoint(self.db, self.keys.ledger_signing, self.keys.auditor_public)
+        made = new_checkpoint(self.store, self.keys.ledger_signing, self.keys.auditor_public)
         if made.size == 0 or (latest is not None and latest.size >= made.size):
             return None
         return made, self.checkpoints.write(made)
@@ -94,6 +101,7 @@ class Gateway:
             dispose = getattr(connector, "dispose", None)
             if dispose is not None:
                 dispose()
+        self.store.close()
         self.db.dispose()
 
 
@@ -127,10 +135,10 @@ def sql_connectors(settings: Settings, catalog: Catalog) -> dict[str, Connector]
     }
 
 
-def _check_auditor_key(db: Engine, auditor: X25519PublicKey) -> None:
+def _check_auditor_key(store: LedgerStore, auditor: X25519PublicKey) -> None:
     """Refuse to seal new entries for another auditor key than the ledger has been using: a
     swapped auditor.pub would otherwise silently hand every future body to someone else."""
-    sealed_for = last_auditor_key_id(db)
+    sealed_for = last_auditor_key_id(store)
     if sealed_for is not None and sealed_for != key_id(auditor):
         raise ConfigurationError(
             f"auditor.pub ({key_id(auditor)}) is not the key the ledger seals for "
@@ -138,11 +146,11 @@ def _check_auditor_key(db: Engine, auditor: X25519PublicKey) -> None:
         )
 
 
-def _activate_policy(ledger: Ledger, db: Engine, version: str) -> None:
+def _activate_policy(ledger: Ledger, version: str) -> None:
     """A policy version that decides for the first time is itself a ledgered event, so the
     ledger shows which policy was in force from when (and no decision refers to a version the
     ledger never announced)."""
-    previous = last_policy_version(db)
+    previous = last_policy_version(ledger.store)
     if previous == version:
         return
     activation = {"version": version, "previous": previous}
@@ -154,6 +162,7 @@ def build_gateway(
     *,
     connectors: Mapping[str, Connector] | None = None,
     engine: PolicyEngine | None = None,
+    store: LedgerStore | None = None,
 ) -> Gateway:
     """Load keys, policy and database; fail at start-up, not on the first request."""
     keys = load_keyring(settings.keys_dir, passphrase(settings))
@@ -162,11 +171,12 @@ def build_gateway(
     policy = load_policy_set(settings.resolved_policy_dir)
     catalog = Catalog(policy.catalog)
     policy_engine = engine or make_policy_engine(settings, policy)
-    ledger = Ledger(db, keys.ledger_signing, keys.auditor_public)
-    _check_auditor_key(db, keys.auditor_public)
+    store = store or store_for(db)
+    ledger = Ledger(store, keys.ledger_signing, keys.auditor_public)
+    _check_auditor_key(store, keys.auditor_public)
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
-    ledger.observe(check_startup(db, keys.ledger_signing.public_key(), checkpoints))
-    _activate_policy(ledger, db, policy_engine.version)
+    ledger.observe(check_startup(store, keys.ledger_signing.public_key(), checkpoints))
+    _activate_policy(ledger, policy_engine.version)
     jwk = signing_jwk(keys.token_signing)
     chosen = connectors if connectors is not None else sql_connectors(settings, catalog)
     lanes = Lanes(
@@ -186,6 +196,7 @@ def build_gateway(
         policy=policy,
         catalog=catalog,
         engine=policy_engine,
+        store=store,
         ledger=ledger,
         cases=CaseRegistry(
             db,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -34,8 +35,9 @@ from gateway.catalog import Catalog
 from gateway.demo.region import region
 from gateway.demo.seed import seed, source_records
 from gateway.keys import init_keys, keys_exist
-from gateway.ledger.entry import Outcome
-from gateway.ledger.store import LedgerRow, Record, count_entries
+from gateway.ledger.entry import Facts, Outcome
+from gateway.ledger.stores import LedgerStore, StoredEntry
+from gateway.ledger.writer import Record
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -90,11 +92,9 @@ class TestGateway:
     seeded: int = 0
     """Ledger entries written by seeding the demo region (case creation, links, stages)."""
 
-    def new_entries(self) -> list[LedgerRow]:
+    def new_entries(self) -> list[StoredEntry]:
         """Ledger entries written since the demo region was seeded."""
-        from gateway.ledger.store import read_entries
-
-        return [row for row in read_entries(self.gateway.db) if row.seq > self.seeded]
+        return [e for e in self.gateway.store.entries() if e.seq > self.seeded]
 
     def token(self, client_id: str) -> str:
         """The test token issuer: a real signed token for a registered client."""
@@ -116,14 +116,11 @@ class TestGateway:
     def ledgered(self, entry_hash: str) -> dict[str, Any]:
         """The auditor's view of one ledger entry: its opened body (with the test home's
         auditor key, from the auditor directory the server never reads)."""
-        from gateway.ledger.periods import open_body
-        from gateway.ledger.store import read_entries, row_to_entry
+        from gateway.ledger.periods import open_entry
 
-        row = next(r for r in read_entries(self.gateway.db) if r.entry_hash == entry_hash)
-        entry = row_to_entry(row)
-        auditor = self.auditor_key()
-        opened = open_body(self.gateway.db, entry.body, entry.header.aad(), auditor)
-        body: dict[str, Any] = json.loads(opened)
+        store = self.gateway.store
+        entry = next(e for e in store.entries() if e.entry_hash == entry_hash)
+        body: dict[str, Any] = json.loads(open_entry(store, entry, self.auditor_key()))
         return body
 
     def close(self) -> None:
@@ -169,14 +166,18 @@ def _observe(response: Any) -> None:
 
 def sample_record(n: int = 0, outcome: Outcome = "permit") -> Record:
     """A synthetic ledger record, distinct per ``n``, for ledger tests on any store."""
-    return Record(
+    facts = Facts(
+        action="disclosure.decision",
         policy_version="sha256:test",
         requester_oin="00000099000000000001",
         purpose="mda_plus_plus",
         case_id=f"case-{n:04d}",
-        subject="ab" * 32,
         outcome=outcome,
         review=False,
+    )
+    return Record(
+        facts,
+        subject="ab" * 32,
         body={"decisions": [{"source": "gemeente.brp", "fields": {"naam": "plain"}}], "n": n},
     )
 
@@ -192,9 +193,11 @@ def make_test_gateway(
     connectors: Mapping[str, Connector] | None = None,
     engine: PolicyEngine | Callable[[PolicyEngine], PolicyEngine] | None = None,
     passphrase: str | None = None,
+    store: LedgerStore | None = None,
     **settings: Any,
 ) -> TestGateway:
-    """A seeded demo gateway in ``home``; ``settings`` override :class:`Settings` fields."""
+    """A seeded demo gateway in ``home``; ``settings`` override :class:`Settings` fields;
+    ``store`` replaces the ledger store (e.g. a :class:`MemoryStore` told to fail)."""
     config = Settings(
         home=home, key_passphrase=SecretStr(passphrase) if passphrase else None, **settings
     )
@@ -209,9 +212,9 @@ def make_test_gateway(
     chosen = connectors if connectors is not None else memory_connectors(catalog)
     if callable(engine):  # a wrapper around the real engine, e.g. InstrumentedEngine
         engine = engine(EmbeddedEngine(load_policy_set(config.resolved_policy_dir)))
-    gw = build_gateway(config, connectors=chosen, engine=engine)
+    gw = build_gateway(config, connectors=chosen, engine=engine, store=store)
     case_ids = seed(gw, config.var_dir / "demo-secrets.json")
-    seeded = count_entries(gw.db)
+    seeded = gw.store.count()
     # NOTE: a loopback peer: client secrets are accepted only over TLS or from loopback.
     client = TestClient(
         create_app(gw),
@@ -280,3 +283,60 @@ def served_demo(home: Path, env: Mapping[str, str] | None = None) -> Iterator[Se
             raise
         finally:
             log.close()
+
+
+_WRITER = """
+import sys, time
+from cryptography.hazmat.primitives import serialization
+from gateway.db import create_schema, make_engine
+from gateway.ledger.stores import store_for
+from gateway.ledger.writer import Ledger
+from gateway.testing import sample_record
+
+url, n, offset, signing_pem, auditor_pem, start_at = sys.argv[1:7]
+signing = serialization.load_pem_private_key(signing_pem.encode(), None)
+auditor = serialization.load_pem_public_key(auditor_pem.encode())
+engine = make_engine(url)
+while time.time() < float(start_at):  # every writer starts at the same moment
+    pass
+create_schema(engine)
+ledger = Ledger(store_for(engine), signing, auditor)
+for i in range(int(n)):
+    ledger.append(sample_record(int(offset) + i))
+"""
+
+
+def run_writers(url: str, processes: int, appends: int) -> Ed25519PrivateKey:
+    """Start ``processes`` gateway-like writer processes at the same moment on the (possibly
+    not yet created) ledger at ``url``, each appending ``appends`` records (case ids
+    ``case-{100 * writer + i}``); wait for them. Returns the ledger-signing key they used."""
+    from cryptography.hazmat.primitives import serialization
+
+    signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
+    signing_pem = signing.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    auditor_pem = (
+        auditor.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    keys = [signing_pem, auditor_pem, str(time.time() + 4)]
+    writers = [
+        subprocess.Popen(  # noqa: S603 - a fixed argv, no shell
+            [sys.executable, "-c", _WRITER, url, str(appends), str(100 * w), *keys],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(processes)
+    ]
+    failures = []
+    for w in writers:
+        _, err = w.communicate(timeout=180)
+        if w.returncode != 0:
+            failures.append(err.strip()[-1500:] if err.strip() else str(w.returncode))
+    if failures:
+        raise AssertionError(f"writer processes failed: {failures}")
+    return signing

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from connectors.memory import InMemoryConnector
 from gateway.catalog import Catalog
+from gateway.ledger.stores import MemoryStore
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.decision import parse_decision
 from gateway.policy.engine import EngineError
@@ -76,7 +76,7 @@ def test_engine_failures_deny_and_are_ledgered(tmp_path: Path, mode: str, reason
         ("gemeente.brp", [reason])
     ]
     [entry] = gw.new_entries()
-    assert entry.outcome == "deny" and entry.action == "disclosure.decision"
+    assert entry.facts.outcome == "deny" and entry.facts.action == "disclosure.decision"
 
 
 def test_engine_timeout_denies(tmp_path: Path) -> None:
@@ -108,11 +108,17 @@ def test_safety_net_drops_geheim_even_if_a_decision_grants_it(tmp_path: Path) ->
     assert decision.withheld["processen_verbaal"] == "not_releasable"
 
 
-def test_ledger_unavailable_releases_nothing(tmp_path: Path) -> None:
-    gw = make_test_gateway(tmp_path)
+@pytest.mark.parametrize("failure", ["unreachable", "appends fail", "file replaced"])
+def test_ledger_unavailable_releases_nothing(tmp_path: Path, failure: str) -> None:
+    store = MemoryStore()
+    gw = make_test_gateway(tmp_path, store=store)
     fetched = gw.connectors["gemeente.brp"]
-    with gw.gateway.db.begin() as conn:
-        conn.execute(text("DROP TABLE ledger_entry"))
+    if failure == "unreachable":
+        store.broken = "the database server does not answer"
+    elif failure == "appends fail":
+        store.fail_appends = True  # e.g. a full disk
+    else:
+        store.replaced = True
     r = request(gw)
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"

@@ -15,9 +15,8 @@ from typer.testing import CliRunner
 from gateway.cli import app
 from gateway.errors import ConfigurationError
 from gateway.keys import AUDITOR_PUBLIC, init_keys, load_auditor_pseudonym_key
-from gateway.ledger.periods import open_body
+from gateway.ledger.periods import open_entry
 from gateway.ledger.sealing import key_id
-from gateway.ledger.store import read_entries, row_to_entry
 from gateway.runtime import build_gateway
 from gateway.settings import Settings, bundled_policy_dir
 from gateway.testing import TEST_AUDITOR_PASSPHRASE, demo_bsn, make_test_gateway
@@ -64,14 +63,13 @@ def test_a_deliberate_auditor_key_change_is_a_signed_ledger_event(tmp_path: Path
 
     gw2 = build_gateway(settings, connectors={})  # starts: the change is in the ledger
     try:
-        rows = list(read_entries(gw2.db))
+        rows = list(gw2.store.entries())
         change = rows[-1]
-        assert change.action == "auditor_key.change"
-        entry = row_to_entry(change)
-        body = json.loads(open_body(gw2.db, entry.body, entry.header.aad(), new_key))
+        assert change.facts.action == "auditor_key.change"
+        body = json.loads(open_entry(gw2.store, change, new_key))
         assert body["old_key_id"] == key_id(old_key.public_key())
         with pytest.raises(InvalidTag):  # the outgoing auditor cannot read what follows
-            open_body(gw2.db, entry.body, entry.header.aad(), old_key)
+            open_entry(gw2.store, change, old_key)
         handed = load_auditor_pseudonym_key(tmp_path / "auditor-handover", new_key)
         assert handed == gw2.keys.pseudonym_key
     finally:
@@ -81,7 +79,7 @@ def test_a_deliberate_auditor_key_change_is_a_signed_ledger_event(tmp_path: Path
 def test_a_new_policy_version_is_announced_in_the_ledger_once(tmp_path: Path) -> None:
     gw = make_test_gateway(tmp_path)
     settings = gw.gateway.settings
-    first = [r for r in read_entries(gw.gateway.db) if r.action == "policy.activate"]
+    first = [r for r in gw.gateway.store.entries() if r.facts.action == "policy.activate"]
     assert len(first) == 1 and first[0].seq == 1
     gw.close()
     build_gateway(settings, connectors={}).close()  # same policy: nothing new
@@ -90,8 +88,8 @@ def test_a_new_policy_version_is_announced_in_the_ledger_once(tmp_path: Path) ->
     (policies / "sharing.rego").write_text((policies / "sharing.rego").read_text() + "\n# edit\n")
     gw2 = build_gateway(Settings(home=tmp_path), connectors={})  # now HOME/policies applies
     try:
-        activations = [r for r in read_entries(gw2.db) if r.action == "policy.activate"]
-        assert len(activations) == 2 and activations[1].policy_version == gw2.engine.version
-        assert activations[1].policy_version != activations[0].policy_version
+        activations = [r for r in gw2.store.entries() if r.facts.action == "policy.activate"]
+        assert len(activations) == 2 and activations[1].facts.policy_version == gw2.engine.version
+        assert activations[1].facts.policy_version != activations[0].facts.policy_version
     finally:
         gw2.close()

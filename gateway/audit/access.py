@@ -22,14 +22,15 @@ from gateway.keys import (
     load_auditor_pseudonym_key,
     load_ledger_public,
 )
-from gateway.ledger.periods import open_body
-from gateway.ledger.store import LedgerRow, row_to_entry
+from gateway.ledger.periods import open_entry
+from gateway.ledger.stores import LedgerStore, StoredEntry, store_for
 from gateway.typing import SubjectPseudonym
 
 
 @dataclass(frozen=True)
 class AuditorAccess:
     engine: Engine
+    store: LedgerStore
     auditor: X25519PrivateKey
     ledger_key: Ed25519PublicKey
     pseudonymiser: Pseudonymiser
@@ -39,8 +40,10 @@ class AuditorAccess:
         cls, database_url: str, auditor_dir: Path, passphrase: bytes, ledger_public: Path
     ) -> AuditorAccess:
         auditor = load_auditor_private(auditor_dir / AUDITOR_PRIVATE, passphrase)
+        engine = make_engine(database_url, create=False)
         return cls(
-            engine=make_engine(database_url, create=False),
+            engine=engine,
+            store=store_for(engine),
             auditor=auditor,
             ledger_key=load_ledger_public(ledger_public),
             pseudonymiser=Pseudonymiser(load_auditor_pseudonym_key(auditor_dir, auditor)),
@@ -49,10 +52,9 @@ class AuditorAccess:
     def pseudonym(self, bsn: Bsn) -> SubjectPseudonym:
         return self.pseudonymiser.pseudonym(bsn)
 
-    def body(self, row: LedgerRow) -> dict[str, Any]:
-        entry = row_to_entry(row)
+    def body(self, row: StoredEntry) -> dict[str, Any]:
         try:
-            opened = open_body(self.engine, entry.body, entry.header.aad(), self.auditor)
+            opened = open_entry(self.store, row, self.auditor)
         except InvalidTag:
             raise LedgerCorrupted(
                 f"entry {row.seq}: the body does not open with this auditor key "
@@ -62,7 +64,7 @@ class AuditorAccess:
         doc: dict[str, Any] = json.loads(opened)
         return doc
 
-    def body_or_none(self, row: LedgerRow) -> dict[str, Any] | None:
+    def body_or_none(self, row: StoredEntry) -> dict[str, Any] | None:
         """The opened body, or None if its period was shredded under the retention policy."""
         try:
             return self.body(row)

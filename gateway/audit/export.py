@@ -14,12 +14,13 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
 from gateway.audit.access import AuditorAccess
 from gateway.audit.query import Filter, entries
-from gateway.ledger.store import LedgerRow
+from gateway.ledger.stores import StoredEntry
 
 Format = Literal["ldv", "adl", "jsonl", "csv"]
 PROCESSING_REGISTER = "https://gateway.zorg-veiligheid.example/verwerkingsregister"
@@ -49,18 +50,30 @@ CSV_COLUMNS = (
 )
 
 
+def entry_summary(entry: StoredEntry) -> dict[str, Any]:
+    """The public view of an entry: its header, subject index and hash (no sealed body)."""
+    return {
+        "seq": entry.seq,
+        "time": entry.time,
+        **asdict(entry.facts),
+        "subject": entry.subject,
+        "entry_hash": entry.entry_hash,
+        "prev_hash": entry.header.prev_hash,
+    }
+
+
 def _millis(rfc3339: str) -> int:
     return int(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def _span(row: LedgerRow, body: dict[str, Any]) -> str:
+def _span(row: StoredEntry, body: dict[str, Any]) -> str:
     # The request's own span when it was recorded; otherwise one derived from the entry, so a
     # re-export yields the same id.
     span = body.get("span_id")
     return str(span) if span else row.entry_hash[:16]
 
 
-def _trace(row: LedgerRow, body: dict[str, Any]) -> str:
+def _trace(row: StoredEntry, body: dict[str, Any]) -> str:
     trace = body.get("trace_id")
     return str(trace) if trace else row.entry_hash[16:48]
 
@@ -79,10 +92,12 @@ def _status(body: dict[str, Any]) -> str:
     return "Error" if "error" in errors else "Ok"
 
 
-def ldv_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
+def ldv_record(row: StoredEntry, body: dict[str, Any]) -> dict[str, Any]:
     at = _millis(row.time)
     attributes: dict[str, Any] = {
-        "dpl.core.processing_activity_id": processing_activity(row.purpose, row.policy_version),
+        "dpl.core.processing_activity_id": processing_activity(
+            row.facts.purpose, row.facts.policy_version
+        ),
     }
     if row.subject:
         attributes["dpl.core.data_subject_id"] = row.subject
@@ -90,7 +105,7 @@ def ldv_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {
         "trace_id": _trace(row, body),
         "span_id": _span(row, body),
-        "name": _NAMES[row.action] + (f" ({row.purpose})" if row.purpose else ""),
+        "name": _NAMES[row.facts.action] + (f" ({row.facts.purpose})" if row.facts.purpose else ""),
         "start_time": at,
         "end_time": at,
         "status": _status(body),
@@ -102,7 +117,7 @@ def ldv_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def adl_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
+def adl_record(row: StoredEntry, body: dict[str, Any]) -> dict[str, Any]:
     decisions = body.get("decisions", [])
     record: dict[str, Any] = {
         "trace_id": _trace(row, body),
@@ -113,17 +128,17 @@ def adl_record(row: LedgerRow, body: dict[str, Any]) -> dict[str, Any]:
         "attributes": {
             # AuthZEN shape: subject, action, resource, context.
             "adl.core.request": {
-                "subject": {"type": "organisation", "id": row.requester_oin},
+                "subject": {"type": "organisation", "id": row.facts.requester_oin},
                 "action": {"name": "disclose"},
-                "resource": {"type": "case", "id": row.case_id, "purpose": row.purpose},
+                "resource": {"type": "case", "id": row.facts.case_id, "purpose": row.facts.purpose},
                 "context": body.get("input", {}),
             },
             "adl.core.response": {
-                "decision": row.outcome != "deny",
-                "outcome": row.outcome,
+                "decision": row.facts.outcome != "deny",
+                "outcome": row.facts.outcome,
                 "per_source": decisions,
             },
-            "adl.core.policies": {d["source"]: row.policy_version for d in decisions},
+            "adl.core.policies": {d["source"]: row.facts.policy_version for d in decisions},
             "adl.core.information": sorted(d["source"] for d in decisions),
             "adl.core.configuration": ENGINE,
         },
@@ -143,17 +158,18 @@ def export(
     where = where or Filter()
     if fmt == "csv":
         yield ",".join(CSV_COLUMNS)
-        for row in entries(access.engine, where):
+        for row in entries(access.store, where):
             progress()
             buffer = io.StringIO()
-            csv.writer(buffer).writerow([getattr(row, c) for c in CSV_COLUMNS])
+            summary = entry_summary(row)
+            csv.writer(buffer).writerow([summary[c] for c in CSV_COLUMNS])
             yield buffer.getvalue().rstrip("\r\n")
         return
-    for row in entries(access.engine, where):
+    for row in entries(access.store, where):
         progress()
-        if fmt == "adl" and row.action != "disclosure.decision":
+        if fmt == "adl" and row.facts.action != "disclosure.decision":
             continue  # one ADL record per call to the decision engine
-        if fmt == "ldv" and row.action == "disclosure.decision":
+        if fmt == "ldv" and row.facts.action == "disclosure.decision":
             continue  # LDV records the processing (the fetch), not the authorisation
         opened = access.body_or_none(row)
         body = opened if opened is not None else {}
@@ -162,5 +178,5 @@ def export(
         elif fmt == "adl":
             doc = adl_record(row, body)
         else:
-            doc = {**row.model_dump(exclude={"body", "signature"}), "body": opened}
+            doc = {**entry_summary(row), "body": opened}
         yield json.dumps(doc, ensure_ascii=False, sort_keys=True)

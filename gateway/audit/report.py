@@ -33,8 +33,7 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
     names = _organisations(access)
     pseudonym = access.pseudonym(bsn)
     returned: dict[str, dict[str, set[str]]] = {}
-    shredded = 0
-    for row in entries(access.engine, Filter(subject=pseudonym, action="disclosure.fetch")):
+    for row in entries(access.store, Filter(subject=pseudonym, action="disclosure.fetch")):
         fetch = access.body_or_none(row)
         if fetch is None:
             continue
@@ -42,11 +41,10 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
             s["source"]: set(s["released"]) for s in fetch["sources"] if s["status"] == "released"
         }
     received, refused = [], 0
-    for row in entries(access.engine, Filter(subject=pseudonym, action="disclosure.decision")):
+    for row in entries(access.store, Filter(subject=pseudonym, action="disclosure.decision")):
         body = access.body_or_none(row)
         if body is None:
-            shredded += 1  # past retention: the entry exists, its content is gone by design
-            continue
+            continue  # (cannot happen: a shredded period's subject index goes with its key)
         got = returned.get(row.entry_hash, {})
         granted = {
             d["source"]: {
@@ -65,15 +63,15 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
             {
                 "time": row.time,
                 "recipient": {
-                    "oin": row.requester_oin,
-                    "organisation": names.get(row.requester_oin, ""),
+                    "oin": row.facts.requester_oin,
+                    "organisation": names.get(row.facts.requester_oin, ""),
                     "org_type": requester["org_type"],
                     "role": requester["role"],
                 },
-                "purpose": row.purpose,
-                "case_id": row.case_id,
+                "purpose": row.facts.purpose,
+                "case_id": row.facts.case_id,
                 "data": granted,
-                "break_glass": row.review,
+                "break_glass": row.facts.review,
                 "ledger_entry": row.entry_hash,
             }
         )
@@ -81,9 +79,14 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
         "generated_at": clock.iso_now(),
         "disclosures": received,
         "refused_requests": refused,
-        "past_retention": shredded,
+        "destroyed_periods": [
+            {"purpose": k.scope, "period": k.period}
+            for k in access.store.period_keys(live=False)
+            if k.destroyed_at is not None
+        ],
         "note": "Fields released per disclosure, with their form (transform) and legal basis. "
-        "Requests that released nothing (refused, or no source had a record) are only counted.",
+        "Requests that released nothing (refused, or no source had a record) are only counted. "
+        "Records of destroyed periods (past their retention) can no longer be linked to anyone.",
     }
 
 
@@ -125,19 +128,26 @@ def anomalies(
     break_glass, denials, after_close = [], Counter[str](), []
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     where = replace(where or Filter(), action="disclosure.decision")
-    for row in entries(access.engine, where):
+    for row in entries(access.store, where):
         progress()
-        per_day[row.requester_oin][row.time[:10]] += 1
-        if row.review:
+        per_day[row.facts.requester_oin][row.time[:10]] += 1
+        if row.facts.review:
             break_glass.append(
-                {"entry": row.seq, "time": row.time, "oin": row.requester_oin, "case": row.case_id}
+                {
+                    "entry": row.seq,
+                    "time": row.time,
+                    "oin": row.facts.requester_oin,
+                    "case": row.facts.case_id,
+                }
             )
-        if row.outcome == "deny":
-            denials[row.requester_oin] += 1
+        if row.facts.outcome == "deny":
+            denials[row.facts.requester_oin] += 1
             body = access.body_or_none(row) or {"decisions": []}
             reasons = {r for d in body["decisions"] for r in d["reasons"]}
             if "case_closed" in reasons:
-                after_close.append({"entry": row.seq, "time": row.time, "oin": row.requester_oin})
+                after_close.append(
+                    {"entry": row.seq, "time": row.time, "oin": row.facts.requester_oin}
+                )
     spikes = []
     for oin, days in per_day.items():
         typical = statistics.median(days.values())

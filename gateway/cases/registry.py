@@ -19,9 +19,9 @@ from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
 from gateway.catalog import Catalog
 from gateway.clock import iso_now
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
-from gateway.ledger.entry import Action
+from gateway.ledger.entry import Action, Facts
 from gateway.ledger.sealing import seal
-from gateway.ledger.store import Ledger, Record
+from gateway.ledger.writer import Ledger, Record
 from gateway.typing import STAGES, SubjectPseudonym
 
 
@@ -104,14 +104,16 @@ class CaseRegistry:
     ) -> None:
         self._ledger.append(
             Record(
-                policy_version=self._policy_version,
-                requester_oin=principal.oin,
-                purpose=case.purpose,
-                case_id=case.id,
+                Facts(
+                    action=action,
+                    policy_version=self._policy_version,
+                    requester_oin=principal.oin,
+                    purpose=case.purpose,
+                    case_id=case.id,
+                    outcome="permit",
+                    review=False,
+                ),
                 subject=subject,
-                outcome="permit",
-                review=False,
-                action=action,
                 body={"requester": principal.ledger_view(), **details},
             )
         )

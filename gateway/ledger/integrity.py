@@ -8,14 +8,13 @@ or rewritten ledger is never served on, and so never made to verify again by new
 
 from __future__ import annotations
 
+import json
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
 
 from gateway.clock import iso_now
-from gateway.errors import LedgerCorrupted, LedgerUnavailable
+from gateway.errors import LedgerCorrupted
 from gateway.ledger.checkpoint import (
     Checkpoint,
     CheckpointDir,
@@ -24,20 +23,15 @@ from gateway.ledger.checkpoint import (
     tree_state,
 )
 from gateway.ledger.entry import GENESIS, head_signature_valid
+from gateway.ledger.periods import auditor_of
 from gateway.ledger.sealing import key_id
-from gateway.ledger.store import LedgerRow, entry_hashes, read_head
+from gateway.ledger.stores.base import LedgerStore
 
 
-def check_head(engine: Engine, key: Ed25519PublicKey) -> int:
+def check_head(store: LedgerStore, key: Ed25519PublicKey) -> int:
     """The ledger's size, after checking that the signed head names its last entry."""
-    head = read_head(engine)
-    try:
-        with Session(engine) as session:
-            last = session.exec(
-                select(LedgerRow).order_by(col(LedgerRow.seq).desc()).limit(1)
-            ).first()
-    except SQLAlchemyError as exc:
-        raise LedgerUnavailable("the ledger cannot be read") from exc
+    head = store.head()
+    last = store.last()
     if last is None and (head is None or head.seq == 0):
         if head is not None and not head_signature_valid(0, GENESIS, head.signature, key):
             raise LedgerCorrupted("the genesis head does not verify", sequence=None)
@@ -54,18 +48,18 @@ def check_head(engine: Engine, key: Ed25519PublicKey) -> int:
     return last.seq
 
 
-def check_startup(engine: Engine, key: Ed25519PublicKey, checkpoints: CheckpointDir) -> int:
-    size = check_head(engine, key)
+def check_startup(store: LedgerStore, key: Ed25519PublicKey, checkpoints: CheckpointDir) -> int:
+    size = check_head(store, key)
     latest = checkpoints.latest()
     if latest is not None:
-        check_against(tree_state(entry_hashes(engine), prefix_size=latest.size), latest, key)
+        check_against(tree_state(store.entry_hashes(), prefix_size=latest.size), latest, key)
     return size
 
 
 def new_checkpoint(
-    engine: Engine, signing: Ed25519PrivateKey, auditor: X25519PublicKey
+    store: LedgerStore, signing: Ed25519PrivateKey, auditor: X25519PublicKey
 ) -> Checkpoint:
-    state = tree_state(entry_hashes(engine))
+    state = tree_state(store.entry_hashes())
     return Checkpoint(
         size=state.size,
         root=state.root,
@@ -74,3 +68,17 @@ def new_checkpoint(
         ledger_key_id=signing_key_id(signing.public_key()),
         auditor_key_id=key_id(auditor),
     ).signed(signing)
+
+
+def last_auditor_key_id(store: LedgerStore) -> str | None:
+    """The auditor key id the newest entry's body is sealed for (None for an empty ledger)."""
+    last = store.last()
+    if last is None:
+        return None
+    return auditor_of(store, json.loads(last.body)["key_id"])
+
+
+def last_policy_version(store: LedgerStore) -> str | None:
+    """The policy version of the newest entry (None for an empty ledger)."""
+    last = store.last()
+    return None if last is None else last.header.facts.policy_version

@@ -4,9 +4,8 @@ Ledger bodies are not sealed for the auditor's key directly but for a *period ke
 key pair per (purpose, month, auditor key). The gateway keeps only the period's public key; the
 private key is stored sealed for the auditor. Destroying a period's sealed private key
 (``gateway audit retention --apply``) makes that period's bodies unreadable for everyone, while
-every hash, signature, chain link and checkpoint still verifies — the ciphertext is what is
-hashed. (Bodies written before period keys existed are sealed for the auditor key itself; they
-still open.)
+every hash, seal, chain link and checkpoint still verifies — the ciphertext is what is
+hashed.
 """
 
 from __future__ import annotations
@@ -17,32 +16,11 @@ import threading
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from sqlalchemy import Engine, UniqueConstraint
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Field, Session, SQLModel, select
 
 from gateway.clock import iso_now
 from gateway.errors import BodyShredded, LedgerUnavailable
 from gateway.ledger.sealing import SealedBody, key_id, open_sealed, seal
-
-
-class PeriodKeyRow(SQLModel, table=True):
-    __tablename__ = "ledger_period_key"
-    __table_args__ = (UniqueConstraint("scope", "period", "auditor_key_id"),)
-
-    key_id: str = Field(primary_key=True)
-    scope: str = Field(index=True)
-    """The purpose of the entries sealed with it ("" for the gateway's own events)."""
-    period: str = Field(index=True)
-    """YYYY-MM of the entries' time."""
-    auditor_key_id: str
-    public_key: str
-    sealed_private: str
-    """The private key sealed for the auditor; empty once destroyed."""
-    created_at: str
-    destroyed_at: str | None = None
+from gateway.ledger.stores.base import LedgerStore, PeriodKey, StoredEntry
 
 
 def _aad(kid: str) -> bytes:
@@ -56,8 +34,8 @@ def _raw(public: X25519PublicKey) -> bytes:
 class PeriodKeys:
     """Finds or makes the period key to seal an entry for (one writer or several)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, store: LedgerStore) -> None:
+        self._store = store
         self._cache: dict[tuple[str, str, str], X25519PublicKey] = {}
         self._lock = threading.Lock()
 
@@ -78,39 +56,27 @@ class PeriodKeys:
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        row = {
-            "key_id": kid,
-            "scope": scope,
-            "period": period,
-            "auditor_key_id": auditor_id,
-            "public_key": base64.b64encode(_raw(private.public_key())).decode(),
-            "sealed_private": json.dumps(seal(private_raw, _aad(kid), auditor).as_dict()),
-            "created_at": iso_now("seconds"),
-        }
-        insert = postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        try:
-            with self._engine.begin() as conn:
-                # NOTE: several writers may race for a new period; one row wins, all use it.
-                conn.execute(insert(PeriodKeyRow).values(**row).on_conflict_do_nothing())
-            with Session(self._engine) as session:
-                winner = session.exec(
-                    select(PeriodKeyRow).where(
-                        PeriodKeyRow.scope == scope,
-                        PeriodKeyRow.period == period,
-                        PeriodKeyRow.auditor_key_id == auditor_id,
-                    )
-                ).one()
-        except SQLAlchemyError as exc:
-            raise LedgerUnavailable("the ledger's period keys cannot be written") from exc
+        winner = self._store.add_period_key(
+            PeriodKey(
+                key_id=kid,
+                scope=scope,
+                period=period,
+                auditor_key_id=auditor_id,
+                public_key=base64.b64encode(_raw(private.public_key())).decode(),
+                sealed_private=json.dumps(seal(private_raw, _aad(kid), auditor).as_dict()),
+                created_at=iso_now("seconds"),
+            )
+        )
         if winner.destroyed_at is not None:
             raise LedgerUnavailable(f"the period {period} of {scope or 'the gateway'} is shredded")
         return X25519PublicKey.from_public_bytes(base64.b64decode(winner.public_key))
 
 
-def open_body(engine: Engine, sealed: SealedBody, aad: bytes, auditor: X25519PrivateKey) -> bytes:
+def open_body(
+    store: LedgerStore, sealed: SealedBody, aad: bytes, auditor: X25519PrivateKey
+) -> bytes:
     """Auditor side: open a body through its period key (or directly, for older entries)."""
-    with Session(engine) as session:
-        row = session.get(PeriodKeyRow, sealed.key_id)
+    row = store.period_key(sealed.key_id)
     if row is None:
         return open_sealed(sealed, aad, auditor)
     if not row.sealed_private:
@@ -124,8 +90,13 @@ def open_body(engine: Engine, sealed: SealedBody, aad: bytes, auditor: X25519Pri
     return open_sealed(sealed, aad, X25519PrivateKey.from_private_bytes(raw))
 
 
-def auditor_of(engine: Engine, body_key_id: str) -> str:
+def auditor_of(store: LedgerStore, body_key_id: str) -> str:
     """The auditor key id a body sealed under ``body_key_id`` is ultimately for."""
-    with Session(engine) as session:
-        row = session.get(PeriodKeyRow, body_key_id)
+    row = store.period_key(body_key_id)
     return row.auditor_key_id if row is not None else body_key_id
+
+
+def open_entry(store: LedgerStore, entry: StoredEntry, auditor: X25519PrivateKey) -> bytes:
+    """Auditor side: the plaintext body of a stored entry (bound to its header)."""
+    sealed = SealedBody.from_dict(json.loads(entry.body))
+    return open_body(store, sealed, entry.header.aad(), auditor)

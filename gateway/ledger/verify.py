@@ -1,20 +1,26 @@
-"""Verifying the ledger: every hash, every link, every signature, and the signed head.
+"""Verifying the ledger: every hash, every link, every seal, the subject index and the head.
 
 Verification needs only the ledger's public key — not the auditor's private key, not the
-gateway's secrets — so anyone holding a copy of the database can run it. The steps, in order,
-for each stored row:
+gateway's secrets — so anyone holding a copy of the database can run it. For each stored entry,
+in order:
 
 1. the sequence number is the previous one plus one (a deletion or reordering breaks this);
-2. the header and sealed body re-hash to the stored ``entry_hash`` (any modification);
+2. the stored body is canonical JSON of a sealed body, and header and body re-hash to the stored
+   ``entry_hash`` (any modification);
 3. ``prev_hash`` equals the previous entry's hash (the chain);
-4. the entry signature verifies under the ledger key;
+4. the subject index matches the hashed commitment, or is gone only because the entry's
+   retention period was shredded;
+5. a seal, where there is one, verifies under the ledger key;
 
-and finally 5. the signed head names the last entry (a truncated tail breaks this).
+and finally 6. the signed head names the last entry. A tail rewritten and re-chained without the
+signing key fails at the first seal (or the head) after the change; the failure names the first
+entry not covered by a valid seal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -23,12 +29,16 @@ from gateway.errors import LedgerCorrupted
 from gateway.ledger.entry import (
     ACTIONS,
     GENESIS,
+    OUTCOMES,
     canonical,
-    entry_signature_valid,
+    commit_subject,
+    entry_hash,
     head_signature_valid,
-    leaf_hash,
 )
-from gateway.ledger.store import LedgerHeadRow, LedgerRow, row_to_entry
+from gateway.ledger.sealing import SealedBody
+from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+
+_BODY_KEYS = frozenset(SealedBody.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -38,15 +48,17 @@ class VerifyReport:
     head_hash: str
 
 
-def verify_rows(
-    rows: Iterable[LedgerRow],
-    head: LedgerHeadRow | None,
+def verify_entries(
+    entries: Iterable[StoredEntry],
+    head: StoredHead | None,
     key: Ed25519PublicKey,
+    shredded: Collection[str] = frozenset(),
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    iterator = iter(rows)
+    """``shredded``: the ids of period keys destroyed under the retention policy."""
+    iterator = iter(entries)
     try:
-        return _verify(iterator, head, key, progress)
+        return _verify(iterator, head, key, shredded, progress)
     finally:
         # NOTE: a streaming reader holds a database transaction open; close it even when
         # verification stops at a bad entry.
@@ -55,73 +67,114 @@ def verify_rows(
             close()
 
 
+def _fail(seq: int | None, message: str) -> LedgerCorrupted:
+    where = f"entry {seq}: " if seq is not None else ""
+    return LedgerCorrupted(where + message, sequence=seq)
+
+
+def _body(entry: StoredEntry) -> dict[str, str]:
+    try:
+        doc: dict[str, str] = json.loads(entry.body)
+        ok = isinstance(doc, dict) and set(doc) == _BODY_KEYS
+        ok = ok and all(isinstance(v, str) for v in doc.values())
+        if not ok or canonical(doc).decode("utf-8") != entry.body:
+            # NOTE: byte for byte: even a whitespace edit that parses the same is caught.
+            raise _fail(entry.seq, "body is not a sealed body in canonical form")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _fail(entry.seq, f"body is unreadable ({exc.__class__.__name__})") from exc
+    return doc
+
+
 def _verify(
-    rows: Iterator[LedgerRow],
-    head: LedgerHeadRow | None,
+    entries: Iterator[StoredEntry],
+    head: StoredHead | None,
     key: Ed25519PublicKey,
+    shredded: Collection[str],
     progress: Callable[[int], None] | None,
 ) -> VerifyReport:
     expected_seq, prev = 1, GENESIS
-    for row in rows:
-        if row.seq != expected_seq:
-            raise LedgerCorrupted(
-                f"entry {row.seq}: expected sequence {expected_seq} (entry missing or reordered)",
-                sequence=row.seq,
-            )
+    covered = 0
+    """The last entry covered by a valid seal."""
+    for entry in entries:
+        seq, header = entry.seq, entry.header
+        if seq != expected_seq:
+            raise _fail(seq, f"expected sequence {expected_seq} (entry missing or reordered)")
+        body = _body(entry)
+        facts = header.facts
+        if facts.outcome not in OUTCOMES:
+            raise _fail(seq, "unknown outcome")
+        if facts.action not in ACTIONS:
+            raise _fail(seq, "unknown action")
         try:
-            entry = row_to_entry(row)
-            recomputed = leaf_hash(entry.leaf())
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise LedgerCorrupted(
-                f"entry {row.seq}: unreadable ({exc.__class__.__name__})", sequence=row.seq
-            ) from exc
-        if canonical(entry.body.as_dict()).decode("utf-8") != row.body:
-            # NOTE: the stored body must be byte-for-byte canonical, so even a whitespace edit
-            # that would not change the parsed value is caught.
-            raise LedgerCorrupted(
-                f"entry {row.seq}: body is not in canonical form", sequence=row.seq
-            )
-        if row.outcome not in ("permit", "partial", "deny"):
-            raise LedgerCorrupted(f"entry {row.seq}: unknown outcome", sequence=row.seq)
-        if row.action not in ACTIONS:
-            raise LedgerCorrupted(f"entry {row.seq}: unknown action", sequence=row.seq)
-        if recomputed != row.entry_hash:
-            raise LedgerCorrupted(
-                f"entry {row.seq}: content does not match its hash", sequence=row.seq
-            )
-        if row.prev_hash != prev:
-            raise LedgerCorrupted(
-                f"entry {row.seq}: does not link to entry {row.seq - 1}", sequence=row.seq
-            )
-        if not entry_signature_valid(entry, key):
-            raise LedgerCorrupted(f"entry {row.seq}: signature does not verify", sequence=row.seq)
-        prev = row.entry_hash
+            recomputed = entry_hash(header, body)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _fail(seq, f"unreadable ({exc.__class__.__name__})") from exc
+        if recomputed != entry.entry_hash:
+            raise _fail(seq, "content does not match its hash")
+        if header.prev_hash != prev:
+            raise _fail(seq, f"does not link to entry {seq - 1}")
+        _check_subject(entry, body["key_id"], shredded)
+        if entry.seal is not None:
+            if not head_signature_valid(seq, entry.entry_hash, entry.seal, key):
+                raise _fail(
+                    covered + 1,
+                    f"not covered by a valid seal (the seal of entry {seq} does not verify: "
+                    "rewritten and re-chained?)",
+                )
+            covered = seq
+        prev = entry.entry_hash
         if progress is not None:
-            progress(row.seq)
+            progress(seq)
         expected_seq += 1
+    return _check_head(expected_seq - 1, prev, covered, head, key)
 
-    last = expected_seq - 1
-    if head is not None and head.seq == 0 and last == 0:
-        # The genesis head of a ledger that has not had an entry yet.
-        if head.entry_hash != GENESIS or not head_signature_valid(0, GENESIS, head.signature, key):
-            raise LedgerCorrupted("the genesis head does not verify", sequence=None)
-        return VerifyReport(entries=0, head_seq=0, head_hash=GENESIS)
+
+def _check_subject(entry: StoredEntry, body_key: str, shredded: Collection[str]) -> None:
+    if entry.subject is None or entry.subject_salt is None:
+        if entry.subject is not None or entry.subject_salt is not None:
+            raise _fail(entry.seq, "half of the subject index is missing")
+        if body_key not in shredded:
+            raise _fail(entry.seq, "the subject index was removed but the period is not shredded")
+        return
+    try:
+        commit = commit_subject(entry.subject, entry.subject_salt)
+    except ValueError:
+        commit = ""
+    if commit != entry.header.subject_commit:
+        raise _fail(entry.seq, "the subject index does not match the hashed commitment")
+
+
+def _check_head(
+    last: int, prev: str, covered: int, head: StoredHead | None, key: Ed25519PublicKey
+) -> VerifyReport:
     if head is None:
         if last != 0:
-            raise LedgerCorrupted(
-                f"entry {last}: the signed chain head that should name it is missing",
-                sequence=last,
-            )
+            raise _fail(last, "the signed chain head that should name it is missing")
+        return VerifyReport(entries=0, head_seq=0, head_hash=GENESIS)
+    if head.seq == 0 and last == 0:
+        # The genesis head of a ledger that has not had an entry yet.
+        if head.entry_hash != GENESIS or not head_signature_valid(0, GENESIS, head.signature, key):
+            raise _fail(None, "the genesis head does not verify")
         return VerifyReport(entries=0, head_seq=0, head_hash=GENESIS)
     if head.seq != last or head.entry_hash != prev:
         first_bad = min(head.seq, last + 1)
-        raise LedgerCorrupted(
-            f"entry {first_bad}: the signed head names entry {head.seq} but the ledger ends at "
-            f"entry {last}",
-            sequence=first_bad,
+        raise _fail(
+            first_bad, f"the signed head names entry {head.seq} but the ledger ends at {last}"
         )
     if not head_signature_valid(head.seq, head.entry_hash, head.signature, key):
-        raise LedgerCorrupted(
-            f"entry {head.seq}: the chain head signature does not verify", sequence=head.seq
+        raise _fail(
+            min(covered + 1, head.seq),
+            "not covered by a valid seal (the head's signature does not verify)",
         )
     return VerifyReport(entries=last, head_seq=head.seq, head_hash=head.entry_hash)
+
+
+def verify_store(
+    store: LedgerStore, key: Ed25519PublicKey, progress: Callable[[int], None] | None = None
+) -> VerifyReport:
+    """Verify everything a store holds (the public columns' raw values included)."""
+    malformed = store.first_malformed()
+    if malformed is not None:
+        raise _fail(malformed, "a public column holds a value outside its hashed form")
+    shredded = {k.key_id for k in store.period_keys(live=False) if k.destroyed_at is not None}
+    return verify_entries(store.entries(), store.head(), key, shredded, progress)

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from gateway.catalog import Catalog
 from gateway.demo.region import region
-from gateway.ledger.store import count_entries, read_entries
 from gateway.policy.bundle import load_policy_set
 from gateway.settings import bundled_policy_dir
 from gateway.testing import TestGateway
@@ -71,21 +70,21 @@ def test_response_never_exceeds_the_decision_and_is_always_ledgered(
     for key in ("sources", "fields", "justification"):
         if req[key] is not None:
             body[key] = req[key]
-    before = count_entries(gw.gateway.db)
+    before = gw.gateway.store.count()
     r = gw.client.post("/v1/disclosures", json=body, headers=gw.auth(req["client"]))
 
     # Every decided response has a decision entry, whose hash is the receipt; a response with
     # data also has the fetch entry after it, linked to the decision.
     assert r.status_code in (200, 403)
-    added = list(read_entries(gw.gateway.db))[before:]
+    added = list(gw.gateway.store.entries())[before:]
     decision = added[0]
-    assert decision.action == "disclosure.decision"
+    assert decision.facts.action == "disclosure.decision"
     assert r.json()["receipt"]["entry_hash"] == decision.entry_hash
     if r.status_code == 403:
-        assert len(added) == 1 and decision.outcome == "deny"
+        assert len(added) == 1 and decision.facts.outcome == "deny"
         assert all(not s["fields"] for s in r.json()["sources"])
         return
-    assert len(added) == 2 and added[1].action == "disclosure.fetch"
+    assert len(added) == 2 and added[1].facts.action == "disclosure.fetch"
     fetched = gw.ledgered(added[1].entry_hash)
     assert fetched["decision_entry"] == decision.entry_hash
     assert {f["source"]: f["status"] for f in fetched["sources"]} == {

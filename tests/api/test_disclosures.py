@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from gateway.audit.export import entry_summary
 from gateway.testing import TestGateway, demo_bsn
 
 
@@ -234,8 +236,6 @@ def test_break_glass_needs_written_justification(shared_gw: TestGateway) -> None
 
 
 def test_break_glass_is_flagged_in_the_public_ledger_header(gw: TestGateway) -> None:
-    from gateway.ledger.store import read_entries
-
     disclose(
         gw,
         "politie-wijkagent",
@@ -245,8 +245,8 @@ def test_break_glass_is_flagged_in_the_public_ledger_header(gw: TestGateway) -> 
         urgency="spoed",
         justification="Acute dreiging",
     )
-    last = list(read_entries(gw.gateway.db))[-1]
-    assert last.review is True and last.outcome == "partial"
+    last = list(gw.gateway.store.entries())[-1]
+    assert last.facts.review is True and last.facts.outcome == "partial"
 
 
 # Rule 8: every decision explains itself
@@ -265,20 +265,24 @@ def test_every_field_is_released_or_explained(shared_gw: TestGateway) -> None:
 
 
 def test_ledger_body_names_the_trace_and_the_requester(gw: TestGateway) -> None:
-    from gateway.ledger.store import read_entries
-
     trace = "0af7651916cd43dd8448eb211c80319c"
     gw.client.post(
         "/v1/disclosures",
         json={"case_id": gw.case_ids["pga"], "bsn": demo_bsn("pga.veelpleger")},
         headers={**gw.auth("om-officier"), "traceparent": f"00-{trace}-b7ad6b7169203331-01"},
     )
-    decision, fetch = list(read_entries(gw.gateway.db))[-2:]
-    assert (decision.action, fetch.action) == ("disclosure.decision", "disclosure.fetch")
+    decision, fetch = list(gw.gateway.store.entries())[-2:]
+    assert (decision.facts.action, fetch.facts.action) == (
+        "disclosure.decision",
+        "disclosure.fetch",
+    )
     assert gw.ledgered(fetch.entry_hash)["trace_id"] == trace
     row = decision
-    assert row.requester_oin == "00000099000000000003" and row.purpose == "persoonsgerichte_aanpak"
-    assert demo_bsn("pga.veelpleger") not in row.model_dump_json()
+    assert (
+        row.facts.requester_oin == "00000099000000000003"
+        and row.facts.purpose == "persoonsgerichte_aanpak"
+    )
+    assert demo_bsn("pga.veelpleger") not in json.dumps(entry_summary(row))
     body = gw.ledgered(row.entry_hash)
     assert body["trace_id"] == trace
     assert body["requester"]["role"] == "officier_van_justitie"

@@ -15,9 +15,10 @@ from gateway.db import create_schema, make_engine
 from gateway.errors import BodyShredded
 from gateway.ledger.checkpoint import check_against, tree_state
 from gateway.ledger.integrity import new_checkpoint
-from gateway.ledger.periods import open_body
-from gateway.ledger.store import Ledger, entry_hashes, read_entries, read_head, row_to_entry
-from gateway.ledger.verify import verify_rows
+from gateway.ledger.periods import open_entry
+from gateway.ledger.stores import store_for
+from gateway.ledger.verify import verify_store
+from gateway.ledger.writer import Ledger
 from gateway.testing import sample_record
 
 SIGNING = Ed25519PrivateKey.generate()
@@ -28,29 +29,49 @@ CATALOG = Catalog({"purposes": {"mda_plus_plus": {"retention_years": 5}}})
 def test_old_periods_are_shredded_and_the_ledger_still_verifies(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
     create_schema(engine)
+    store = store_for(engine)
     times = iter(["2019-03-04T10:00:00.000000Z"] * 3 + ["2026-11-01T10:00:00.000000Z"] * 2)
-    ledger = Ledger(engine, SIGNING, AUDITOR.public_key(), clock=lambda: next(times))
+    ledger = Ledger(store, SIGNING, AUDITOR.public_key(), clock=lambda: next(times))
     for i in range(5):
         ledger.append(sample_record(i))
-    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR.public_key())
+    checkpoint = new_checkpoint(store, SIGNING, AUDITOR.public_key())
 
-    listed = due(engine, CATALOG, date(2026, 11, 22))
+    listed = due(store, CATALOG, date(2026, 11, 22))
     assert [(p.scope, p.period) for p in listed] == [("mda_plus_plus", "2019-03")]
-    assert due(engine, CATALOG, date(2024, 3, 31)) == []  # 2019-03 ends 2019-04-01, +5 years
-    shred(engine, listed)
+    assert due(store, CATALOG, date(2024, 3, 31)) == []  # 2019-03 ends 2019-04-01, +5 years
+    shred(store, listed)
 
-    rows = list(read_entries(engine))
-    for row in rows:
-        entry = row_to_entry(row)
-        if row.time.startswith("2019"):
+    for entry in store.entries():
+        if entry.time.startswith("2019"):
             with pytest.raises(BodyShredded):
-                open_body(engine, entry.body, entry.header.aad(), AUDITOR)
+                open_entry(store, entry, AUDITOR)
+            # The subject index went with the key: the hashed commitment names nobody now.
+            assert entry.subject is None and entry.subject_salt is None
         else:
-            assert open_body(engine, entry.body, entry.header.aad(), AUDITOR)
+            assert open_entry(store, entry, AUDITOR)
+            assert entry.subject == "ab" * 32
     key = SIGNING.public_key()
-    assert verify_rows(read_entries(engine), read_head(engine), key).entries == 5
-    check_against(tree_state(entry_hashes(engine), checkpoint.size), checkpoint, key)
-    assert due(engine, CATALOG, date(2026, 11, 22)) == []  # nothing left to destroy
+    assert verify_store(store, key).entries == 5
+    check_against(tree_state(store.entry_hashes(), checkpoint.size), checkpoint, key)
+    assert due(store, CATALOG, date(2026, 11, 22)) == []  # nothing left to destroy
+
+
+def test_a_subject_index_removed_outside_retention_is_caught(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from gateway.errors import LedgerCorrupted
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
+    create_schema(engine)
+    store = store_for(engine)
+    ledger = Ledger(store, SIGNING, AUDITOR.public_key())
+    for i in range(3):
+        ledger.append(sample_record(i))
+    with engine.begin() as conn:  # hiding entry 2 from a data subject's access report
+        conn.execute(text("UPDATE ledger_entry SET subject=NULL, subject_salt=NULL WHERE seq=2"))
+    with pytest.raises(LedgerCorrupted, match="not shredded") as info:
+        verify_store(store, SIGNING.public_key())
+    assert info.value.sequence == 2
 
 
 def test_the_retention_command_and_reports_after_shredding(tmp_path: Path) -> None:
@@ -82,5 +103,7 @@ def test_the_retention_command_and_reports_after_shredding(tmp_path: Path) -> No
     )
     assert report.exit_code == 0, report.output
     doc = json.loads(report.output)
-    assert doc["disclosures"] == [] and doc["past_retention"] == 1
+    assert doc["disclosures"] == []  # the person's entries can no longer be found …
+    destroyed = {p["purpose"] for p in doc["destroyed_periods"]}  # … and the report says why
+    assert "persoonsgerichte_aanpak" in destroyed
     assert runner.invoke(app, ["ledger", "verify", *home]).exit_code == 0

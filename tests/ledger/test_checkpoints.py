@@ -18,8 +18,9 @@ from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir, check_against, tree_state
 from gateway.ledger.integrity import check_startup, new_checkpoint
-from gateway.ledger.store import Ledger, entry_hashes, read_entries, read_head
-from gateway.ledger.verify import verify_rows
+from gateway.ledger.stores import store_for
+from gateway.ledger.verify import verify_store
+from gateway.ledger.writer import Ledger
 from gateway.testing import sample_record
 
 SIGNING = Ed25519PrivateKey.generate()
@@ -30,19 +31,24 @@ KEY = SIGNING.public_key()
 def ledger_at(path: Path, entries: int, offset: int = 0) -> tuple[Engine, Ledger]:
     engine = make_engine(f"sqlite:///{path}")
     create_schema(engine)
-    ledger = Ledger(engine, SIGNING, AUDITOR)
-    ledger.observe(check_startup(engine, KEY, CheckpointDir(path.parent / "none")))
+    store = store_for(engine)
+    ledger = Ledger(store, SIGNING, AUDITOR)
+    ledger.observe(check_startup(store, KEY, CheckpointDir(path.parent / "none")))
     for i in range(entries):
         ledger.append(sample_record(offset + i))
     return engine, ledger
 
 
 def chain_verifies(engine: Engine) -> int:
-    return verify_rows(read_entries(engine), read_head(engine), KEY).entries
+    return verify_store(store_for(engine), KEY).entries
 
 
 def against(engine: Engine, checkpoint: Checkpoint) -> None:
-    check_against(tree_state(entry_hashes(engine), checkpoint.size), checkpoint, KEY)
+    check_against(tree_state(store_for(engine).entry_hashes(), checkpoint.size), checkpoint, KEY)
+
+
+def checkpoint_of(engine: Engine) -> Checkpoint:
+    return new_checkpoint(store_for(engine), SIGNING, AUDITOR)
 
 
 def sql(engine: Engine, statement: str, **params: object) -> None:
@@ -52,22 +58,24 @@ def sql(engine: Engine, statement: str, **params: object) -> None:
 
 def test_an_honest_ledger_keeps_matching_its_checkpoints(tmp_path: Path) -> None:
     engine, ledger = ledger_at(tmp_path / "l.db", 5)
-    first = new_checkpoint(engine, SIGNING, AUDITOR)
+    first = checkpoint_of(engine)
     for i in range(4):
         ledger.append(sample_record(100 + i))
     against(engine, first)  # a grown ledger still holds the older checkpoint's entries
-    second = new_checkpoint(engine, SIGNING, AUDITOR)
+    second = checkpoint_of(engine)
     assert (first.size, second.size) == (5, 9) and second.signature_valid(KEY)
     against(engine, second)
 
 
 def test_restoring_an_older_copy_is_caught(tmp_path: Path) -> None:
     engine, ledger = ledger_at(tmp_path / "l.db", 3)
+    ledger.store.close()
     engine.dispose()
     shutil.copy(tmp_path / "l.db", tmp_path / "backup.db")
     for i in range(3):
         ledger.append(sample_record(10 + i))
-    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
+    checkpoint = checkpoint_of(engine)
+    ledger.store.close()
     engine.dispose()
     shutil.copy(tmp_path / "backup.db", tmp_path / "l.db")
     for suffix in ("-wal", "-shm"):
@@ -84,7 +92,7 @@ def test_truncation_with_the_old_head_restored_is_caught(tmp_path: Path) -> None
         old_head = conn.execute(text("SELECT seq, entry_hash, signature FROM ledger_head")).one()
     for i in range(3):
         ledger.append(sample_record(10 + i))
-    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
+    checkpoint = checkpoint_of(engine)
     sql(engine, "DELETE FROM ledger_entry WHERE seq > 3")
     sql(
         engine,
@@ -103,12 +111,12 @@ def test_truncation_with_the_old_head_restored_is_caught(tmp_path: Path) -> None
     checkpoints = CheckpointDir(tmp_path / "checkpoints")
     checkpoints.write(checkpoint)
     with pytest.raises(LedgerCorrupted):
-        check_startup(engine, KEY, checkpoints)
+        check_startup(store_for(engine), KEY, checkpoints)
 
 
 def test_wiping_everything_is_caught(tmp_path: Path) -> None:
     engine, _ = ledger_at(tmp_path / "l.db", 4)
-    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
+    checkpoint = checkpoint_of(engine)
     sql(engine, "DELETE FROM ledger_entry")
     sql(engine, "DELETE FROM ledger_head")
     assert chain_verifies(engine) == 0
@@ -118,7 +126,7 @@ def test_wiping_everything_is_caught(tmp_path: Path) -> None:
 
 def test_a_rewritten_history_with_the_signing_key_is_a_fork(tmp_path: Path) -> None:
     honest, _ = ledger_at(tmp_path / "a" / "l.db", 6)
-    checkpoint = new_checkpoint(honest, SIGNING, AUDITOR)
+    checkpoint = new_checkpoint(store_for(honest), SIGNING, AUDITOR)
     # Whoever holds the signing key can build a different chain of the same length that
     # verifies on its own; the checkpoint's root still tells them apart.
     forged, _ = ledger_at(tmp_path / "b" / "l.db", 7, offset=50)
@@ -133,13 +141,13 @@ def test_a_head_that_names_no_entry_stops_appends_and_start_up(tmp_path: Path) -
     with pytest.raises(LedgerUnavailable, match="does not name its last entry"):
         ledger.append(sample_record(9))
     with pytest.raises(LedgerCorrupted, match="names entry 3"):
-        check_startup(engine, KEY, CheckpointDir(tmp_path / "none"))
+        check_startup(store_for(engine), KEY, CheckpointDir(tmp_path / "none"))
 
 
 def test_a_checkpoint_from_another_key_or_edited_is_refused(tmp_path: Path) -> None:
     engine, _ = ledger_at(tmp_path / "l.db", 2)
-    checkpoint = new_checkpoint(engine, SIGNING, AUDITOR)
-    other = new_checkpoint(engine, Ed25519PrivateKey.generate(), AUDITOR)
+    checkpoint = checkpoint_of(engine)
+    other = new_checkpoint(store_for(engine), Ed25519PrivateKey.generate(), AUDITOR)
     edited = Checkpoint(**{**checkpoint.__dict__, "size": 1})
     for bad in (other, edited):
         with pytest.raises(LedgerCorrupted, match="not signed"):
@@ -149,9 +157,9 @@ def test_a_checkpoint_from_another_key_or_edited_is_refused(tmp_path: Path) -> N
 def test_checkpoints_are_never_overwritten(tmp_path: Path) -> None:
     engine, _ = ledger_at(tmp_path / "l.db", 2)
     directory = CheckpointDir(tmp_path / "cp")
-    path = directory.write(new_checkpoint(engine, SIGNING, AUDITOR))
+    path = directory.write(checkpoint_of(engine))
     before = path.read_bytes()
-    directory.write(new_checkpoint(engine, SIGNING, AUDITOR))  # same size, later time
+    directory.write(checkpoint_of(engine))  # same size, later time
     assert path.read_bytes() == before and path.stat().st_mode & 0o077 == 0
 
 
@@ -169,17 +177,19 @@ def test_two_checkpoints_of_one_ledger_are_consistent_and_a_fork_is_not(
         )
     )
     engine, ledger = ledger_at(home / "l.db", 3)
-    old = CheckpointDir(tmp_path / "cp").write(new_checkpoint(engine, SIGNING, AUDITOR))
+    old = CheckpointDir(tmp_path / "cp").write(checkpoint_of(engine))
     for i in range(4):
         ledger.append(sample_record(20 + i))
-    new = CheckpointDir(tmp_path / "cp").write(new_checkpoint(engine, SIGNING, AUDITOR))
+    new = CheckpointDir(tmp_path / "cp").write(checkpoint_of(engine))
     db = ["--database-url", f"sqlite:///{home / 'l.db'}", "--public-key", str(pub)]
     r = CliRunner().invoke(app, ["ledger", "consistency", str(old), str(new), *db])
     assert r.exit_code == 0, r.output
     assert '"size": 7' in r.output
     # An "old" checkpoint from a different history of three entries does not fit.
     forked, _ = ledger_at(tmp_path / "fork" / "l.db", 3, offset=90)
-    fork = CheckpointDir(tmp_path / "fork-cp").write(new_checkpoint(forked, SIGNING, AUDITOR))
+    fork = CheckpointDir(tmp_path / "fork-cp").write(
+        new_checkpoint(store_for(forked), SIGNING, AUDITOR)
+    )
     r = CliRunner().invoke(app, ["ledger", "consistency", str(fork), str(new), *db])
     assert r.exit_code == 1 and "fork" in r.output
 

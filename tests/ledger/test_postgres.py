@@ -10,11 +10,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
 
 from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
-from gateway.ledger.store import Ledger, read_entries, read_head
-from gateway.ledger.verify import verify_rows
+from gateway.ledger.stores import store_for
+from gateway.ledger.verify import verify_store
+from gateway.ledger.writer import Ledger
+from gateway.testing import run_writers
 from gateway.testing import sample_record as record
 
 pytestmark = pytest.mark.postgres
@@ -43,68 +46,26 @@ def pg() -> Iterator[Engine]:
 
 def test_ledger_appends_and_verifies_on_postgresql(pg: Engine) -> None:
     signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
-    ledger = Ledger(pg, signing, auditor.public_key())
+    ledger = Ledger(store_for(pg), signing, auditor.public_key())
     for i in range(5):
         ledger.append(record(i, "deny"))
-    report = verify_rows(read_entries(pg), read_head(pg), signing.public_key())
+    report = verify_store(store_for(pg), signing.public_key())
     assert report.entries == 5
     with pg.begin() as conn:
         conn.execute(text("UPDATE ledger_entry SET outcome='permit' WHERE seq=4"))
     with pytest.raises(LedgerCorrupted) as info:
-        verify_rows(read_entries(pg), read_head(pg), signing.public_key())
+        verify_store(store_for(pg), signing.public_key())
     assert info.value.sequence == 4
-
-
-WRITER = """
-import sys, time
-from cryptography.hazmat.primitives import serialization
-from gateway.db import make_engine
-from gateway.ledger.store import Ledger
-from gateway.testing import sample_record
-
-url, n, offset, signing_pem, auditor_pem, start_at = sys.argv[1:7]
-signing = serialization.load_pem_private_key(signing_pem.encode(), None)
-auditor = serialization.load_pem_public_key(auditor_pem.encode())
-ledger = Ledger(make_engine(url), signing, auditor)
-ledger._engine.connect().close()  # connected before the start line
-while time.time() < float(start_at):  # every writer's first append at the same moment
-    pass
-for i in range(int(n)):
-    ledger.append(sample_record(int(offset) + i))
-"""
 
 
 def test_several_writer_processes_from_an_empty_ledger(pg: Engine) -> None:
     """Four processes start at once on an empty ledger (the very first append included):
     one total order, no gaps, no forks, the chain and the head intact."""
-    import subprocess
-    import sys
-    import time
-
-    from cryptography.hazmat.primitives import serialization
-
-    signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
-    signing_pem = signing.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    auditor_pem = (
-        auditor.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
     url = pg.url.render_as_string(hide_password=False)
-    start_at = str(time.time() + 4)
-    keys = [signing_pem, auditor_pem, start_at]
-    writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, url, "25", str(100 * w), *keys])
-        for w in range(4)
-    ]
-    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
-    report = verify_rows(read_entries(pg), read_head(pg), signing.public_key())
-    assert report.entries == 100
-    cases = sorted(row.case_id for row in read_entries(pg))
+    signing = run_writers(url, processes=4, appends=25)
+    store = store_for(pg)
+    assert verify_store(store, signing.public_key()).entries == 100
+    cases = sorted(e.facts.case_id for e in store.entries())
     assert cases == sorted(f"case-{100 * w + i:04d}" for w in range(4) for i in range(25))
 
 
@@ -114,8 +75,8 @@ def test_two_appenders_share_one_chain(pg: Engine) -> None:
 
     signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
     # Seed the head so both appenders contend on the row lock, not on the first insert.
-    Ledger(pg, signing, auditor.public_key()).append(record(0))
-    ledgers = [Ledger(pg, signing, auditor.public_key()) for _ in range(2)]
+    Ledger(store_for(pg), signing, auditor.public_key()).append(record(0))
+    ledgers = [Ledger(store_for(pg), signing, auditor.public_key()) for _ in range(2)]
 
     def work(i: int) -> int:
         return ledgers[i % 2].append(record(i)).seq
@@ -123,19 +84,20 @@ def test_two_appenders_share_one_chain(pg: Engine) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         seqs = sorted(pool.map(work, range(1, 41)))
     assert seqs == list(range(2, 42))
-    assert verify_rows(read_entries(pg), read_head(pg), signing.public_key()).entries == 41
+    assert verify_store(store_for(pg), signing.public_key()).entries == 41
 
 
 def test_a_writer_stops_when_its_store_is_dropped_and_recreated(pg: Engine) -> None:
     signing, auditor = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
-    ledger = Ledger(pg, signing, auditor.public_key())
+    ledger = Ledger(store_for(pg), signing, auditor.public_key())
     ledger.observe(0)
     for i in range(2):
         ledger.append(record(i))
+    SQLModel.metadata.drop_all(pg)  # the whole gateway database, dropped and re-created
     with pg.begin() as conn:
-        conn.execute(text("DROP TABLE ledger_entry, ledger_head, ledger_period_key"))
+        conn.execute(text("DROP TABLE alembic_version"))
     create_schema(pg)
-    other = Ledger(pg, signing, auditor.public_key())
+    other = Ledger(store_for(pg), signing, auditor.public_key())
     for i in range(5):  # longer than what the first writer saw: only the store id tells
         other.append(record(10 + i))
     with pytest.raises(LedgerUnavailable, match="replaced or re-created"):

@@ -1,0 +1,280 @@
+"""The ledger in a SQL database (the parts SQLite and PostgreSQL share): plain SQLAlchemy Core,
+no ORM objects, rows streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Integer, RowMapping, Select, func, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.errors import LedgerUnavailable
+from gateway.ledger.entry import FACT_NAMES, Facts, Header
+from gateway.ledger.stores.base import Build, EntryFilter, PeriodKey, StoredEntry, StoredHead
+from gateway.ledger.tables import ledger_entry, ledger_head, ledger_period_key
+
+_E = ledger_entry.c
+_STREAM = 5_000
+_UNREADABLE = "the ledger cannot be read (no ledger at this database?)"
+
+
+def entry_from_row(row: RowMapping) -> StoredEntry:
+    facts = Facts(**{name: row[name] for name in FACT_NAMES})
+    header = Header(
+        seq=row["seq"],
+        prev_hash=row["prev_hash"],
+        time=row["time"],
+        facts=facts,
+        subject_commit=row["subject_commit"],
+    )
+    return StoredEntry(
+        header=header,
+        body=row["body"],
+        entry_hash=row["entry_hash"],
+        seal=row["seal"],
+        subject=row["subject"],
+        subject_salt=row["subject_salt"],
+    )
+
+
+def entry_to_row(entry: StoredEntry) -> dict[str, Any]:
+    h = entry.header
+    return {
+        "seq": h.seq,
+        "prev_hash": h.prev_hash,
+        "time": h.time,
+        **{name: getattr(h.facts, name) for name in FACT_NAMES},
+        "subject_commit": h.subject_commit,
+        "body": entry.body,
+        "entry_hash": entry.entry_hash,
+        "seal": entry.seal,
+        "subject": entry.subject,
+        "subject_salt": entry.subject_salt,
+    }
+
+
+def _head(row: RowMapping | None) -> StoredHead | None:
+    if row is None:
+        return None
+    return StoredHead(row["seq"], row["entry_hash"], row["signature"], row["store_id"])
+
+
+def _period_key(row: RowMapping | None) -> PeriodKey | None:
+    return None if row is None else PeriodKey(**dict(row))
+
+
+def _filtered(where: EntryFilter | None) -> Select[Any]:
+    statement = select(ledger_entry).order_by(_E.seq)
+    if where is None:
+        return statement
+    for column, value in (
+        (_E.subject, where.subject),
+        (_E.requester_oin, where.requester_oin),
+        (_E.purpose, where.purpose),
+        (_E.case_id, where.case_id),
+        (_E.outcome, where.outcome),
+        (_E.review, where.review),
+        (_E.action, where.action),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if where.since:
+        statement = statement.where(_E.time >= where.since)
+    if where.until:
+        statement = statement.where(_E.time < where.until)
+    return statement
+
+
+def _next_month(period: str) -> str:
+    year, month = (int(x) for x in period.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
+class SqlStore:
+    """Reads and the shape of an append; subclasses lock and insert the way their database
+    needs."""
+
+    name = "sql"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- the parts a database does its own way ------------------------------------------------
+
+    def _write_engine(self) -> Engine:
+        return self.engine
+
+    def _lock_head(self, conn: Connection) -> RowMapping | None:
+        return conn.execute(select(ledger_head).where(ledger_head.c.id == 1)).mappings().first()
+
+    def _insert_ignoring_conflict(self, conn: Connection, table: Any, row: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # -- LedgerStore --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        return None
+
+    def check_alive(self) -> None:
+        return None
+
+    def ensure_genesis(self, head: StoredHead) -> None:
+        row = {"id": 1, **vars(head)}
+        try:
+            with self._write_engine().begin() as conn:
+                self._insert_ignoring_conflict(conn, ledger_head, row)
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's head cannot be written") from exc
+
+    def head(self) -> StoredHead | None:
+        return _head(self._one(select(ledger_head).where(ledger_head.c.id == 1)))
+
+    def append(self, build: Build) -> None:
+        try:
+            with self._write_engine().begin() as conn:
+                locked = _head(self._lock_head(conn))
+                if locked is None:
+                    raise LedgerUnavailable("the ledger has no head (its store was emptied?)")
+                named = conn.execute(
+                    select(_E.entry_hash).where(_E.seq == locked.seq)
+                ).scalar_one_or_none()
+                entries, head = build(locked, named)
+                conn.execute(ledger_entry.insert(), [entry_to_row(e) for e in entries])
+                conn.execute(
+                    update(ledger_head)
+                    .where(ledger_head.c.id == 1)
+                    .values(seq=head.seq, entry_hash=head.entry_hash, signature=head.signature)
+                )
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the access ledger could not record the decision") from exc
+
+    def entries(self, where: EntryFilter | None = None) -> Iterator[StoredEntry]:
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=_STREAM).execute(
+                    _filtered(where)
+                )
+                for row in result.mappings():
+                    yield entry_from_row(row)
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's entries cannot be read") from exc
+
+    def entry(self, seq: int) -> StoredEntry | None:
+        row = self._one(select(ledger_entry).where(_E.seq == seq))
+        return None if row is None else entry_from_row(row)
+
+    def last(self) -> StoredEntry | None:
+        row = self._one(select(ledger_entry).order_by(_E.seq.desc()).limit(1))
+        return None if row is None else entry_from_row(row)
+
+    def entry_hashes(self) -> Iterator[str]:
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=_STREAM).execute(
+                    select(_E.entry_hash).order_by(_E.seq)
+                )
+                for (h,) in result:
+                    yield h
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's entries cannot be read") from exc
+
+    def count(self) -> int:
+        row = self._scalar(select(func.count()).select_from(ledger_entry))
+        return int(cast(int, row))
+
+    def first_malformed(self) -> int | None:
+        # NOTE: read as raw integers: the Boolean type would turn 2 into True.
+        statement = (
+            select(_E.seq)
+            .where(sql_cast(_E.review, Integer).not_in([0, 1]))
+            .order_by(_E.seq)
+            .limit(1)
+        )
+        return cast(int | None, self._scalar(statement))
+
+    def add_period_key(self, key: PeriodKey) -> PeriodKey:
+        c = ledger_period_key.c
+        try:
+            with self._write_engine().begin() as conn:
+                # NOTE: several writers may race for a new period; one row wins, all use it.
+                self._insert_ignoring_conflict(conn, ledger_period_key, vars(key))
+                row = (
+                    conn.execute(
+                        select(ledger_period_key).where(
+                            c.scope == key.scope,
+                            c.period == key.period,
+                            c.auditor_key_id == key.auditor_key_id,
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's period keys cannot be written") from exc
+        return PeriodKey(**dict(row))
+
+    def period_key(self, key_id: str) -> PeriodKey | None:
+        return _period_key(
+            self._one(select(ledger_period_key).where(ledger_period_key.c.key_id == key_id))
+        )
+
+    def period_keys(self, *, live: bool) -> list[PeriodKey]:
+        c = ledger_period_key.c
+        statement = select(ledger_period_key).order_by(c.period, c.scope)
+        if live:
+            statement = statement.where(c.destroyed_at.is_(None))
+        try:
+            with self.engine.connect() as conn:
+                return [PeriodKey(**dict(r)) for r in conn.execute(statement).mappings()]
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's period keys cannot be read") from exc
+
+    def shred(self, key_ids: Sequence[str], destroyed_at: str) -> None:
+        c = ledger_period_key.c
+        try:
+            with self._write_engine().begin() as conn:
+                for key_id in key_ids:
+                    key = _period_key(
+                        conn.execute(select(ledger_period_key).where(c.key_id == key_id))
+                        .mappings()
+                        .first()
+                    )
+                    if key is None or key.destroyed_at is not None:
+                        continue
+                    conn.execute(
+                        update(ledger_period_key)
+                        .where(c.key_id == key_id)
+                        .values(sealed_private="", destroyed_at=destroyed_at)
+                    )
+                    # The period's entries are those of its purpose in its month (the period
+                    # key was chosen from exactly these two header fields).
+                    conn.execute(
+                        update(ledger_entry)
+                        .where(
+                            _E.purpose == key.scope,
+                            _E.time >= key.period,
+                            _E.time < _next_month(key.period),
+                        )
+                        .values(subject=None, subject_salt=None)
+                    )
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's period keys cannot be written") from exc
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _one(self, statement: Select[Any]) -> RowMapping | None:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(statement).mappings().first()
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable(_UNREADABLE) from exc
+
+    def _scalar(self, statement: Select[Any]) -> object:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(statement).scalar()
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable(_UNREADABLE) from exc

@@ -1,0 +1,87 @@
+"""The ledger in a SQLite file: the embedded default.
+
+Appends run in ``BEGIN IMMEDIATE`` transactions on a connection of their own, so the write lock
+is taken before the head is read: any number of gateway processes on one file append in one
+order (a deferred transaction would read a head another process is about to move). WAL keeps
+readers running while a writer commits; ``synchronous=FULL`` makes every commit durable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gateway.errors import LedgerUnavailable
+from gateway.ledger.stores.sql import SqlStore
+
+
+def _file_identity(engine: Engine) -> tuple[Path, int, int] | None:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    path = Path(database.removeprefix("file:").split("?")[0])
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return path, st.st_dev, st.st_ino
+
+
+def immediate_engine(engine: Engine) -> Engine:
+    """A second engine on ``engine``'s file whose transactions take the write lock at BEGIN."""
+    from gateway.db import make_engine
+
+    writer = make_engine(engine.url.render_as_string(hide_password=False))
+
+    @event.listens_for(writer, "connect")
+    def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite would otherwise begin (deferred) on its own; we say when and how.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(writer, "begin")
+    def _begin_immediate(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return writer
+
+
+class SqliteStore(SqlStore):
+    name = "sqlite"
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        # NOTE: SQLite keeps writing to a file that was deleted or replaced under it, and after a
+        # restart the ledger would be empty (and "verify"). The writer checks the file's identity.
+        self._file = _file_identity(engine)
+
+    @cached_property
+    def _writer(self) -> Engine:
+        # Made on the first write only: an auditor's read-only verify never opens one.
+        if self.engine.url.database in (None, "", ":memory:"):
+            return self.engine  # one in-memory database; there is no second process anyway
+        return immediate_engine(self.engine)
+
+    def _write_engine(self) -> Engine:
+        return self._writer
+
+    def close(self) -> None:
+        if "_writer" in self.__dict__ and self._writer is not self.engine:
+            self._writer.dispose()
+
+    def _insert_ignoring_conflict(self, conn: Connection, table: Any, row: dict[str, Any]) -> None:
+        conn.execute(sqlite_insert(table).values(**row).on_conflict_do_nothing())
+
+    def check_alive(self) -> None:
+        if self._file is None:
+            return
+        path, dev, ino = self._file
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != (dev, ino):
+            raise LedgerUnavailable("the ledger's database file was removed or replaced")

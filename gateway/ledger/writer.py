@@ -1,0 +1,200 @@
+"""Appending to the ledger: what the gateway's serving path calls.
+
+An append has two halves. Outside any lock, each record is made into the content of an entry:
+its time, a salted commitment to its subject, and its body sealed for the auditor (the
+public-key work: an X25519 agreement per body). Under the store's write lock only what needs the
+order is done: sequence numbers, the chain hashes, and one Ed25519 seal over the group's last
+entry, which through the chain covers the whole group. The append returns once the group is
+durable; if anything fails, none of it was written and the caller must release nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from gateway.clock import iso_now
+from gateway.errors import LedgerUnavailable
+from gateway.ledger.entry import (
+    GENESIS,
+    Action,
+    Facts,
+    Header,
+    canonical,
+    commit_subject,
+    content_aad,
+    entry_hash,
+    new_salt,
+    sign_head,
+)
+from gateway.ledger.periods import PeriodKeys
+from gateway.ledger.sealing import seal
+from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the gateway asks the ledger to remember about one event."""
+
+    facts: Facts
+    subject: str
+    """The data subject's keyed pseudonym ("" for none)."""
+    body: Mapping[str, Any]
+
+    @classmethod
+    def gateway_event(cls, action: Action, policy_version: str, body: Mapping[str, Any]) -> Record:
+        """An event of the gateway itself (no requester, case or person)."""
+        facts = Facts(action, policy_version, "", "", "", "permit", review=False)
+        return cls(facts=facts, subject="", body=body)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    seq: int
+    entry_hash: str
+    time: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """What a requester sees. NOTE: no sequence number: it would tell every requester how
+        many decisions the gateway has made; the auditor finds the entry by its hash."""
+        return {"entry_hash": self.entry_hash, "recorded_at": self.time}
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    time: str
+    facts: Facts
+    subject: str
+    salt: str
+    commit: str
+    body: dict[str, str]
+    body_json: str
+
+
+def _plaintext(body: Mapping[str, Any]) -> bytes:
+    # NOTE: the sealed plaintext is never hashed (its ciphertext is), so it needs to be JSON,
+    # not canonical JSON; the standard library is ten times faster than RFC 8785 here.
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _ledger_time() -> str:
+    return iso_now("microseconds")
+
+
+class Ledger:
+    def __init__(
+        self,
+        store: LedgerStore,
+        signing_key: Ed25519PrivateKey,
+        auditor: X25519PublicKey,
+        clock: Callable[[], str] = _ledger_time,
+    ) -> None:
+        self.store = store
+        self._signing_key = signing_key
+        self._auditor = auditor
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._periods = PeriodKeys(store)
+        self._seen = 0
+        """The highest sequence this writer has seen; the ledger may only grow past it."""
+        self._head_exists = False
+        self._store_id: str | None = None
+
+    def observe(self, seq: int) -> None:
+        """Record the size and the store found at start-up (after the start-up checks)."""
+        self._seen = max(self._seen, seq)
+        self._ensure_head()
+        head = self.store.head()
+        self._store_id = head.store_id if head is not None else None
+
+    def _ensure_head(self) -> None:
+        """Create the signed genesis head (sequence 0) if there is none. Every append then
+        locks an existing row, so several writers starting on an empty ledger are serialised
+        too (the INSERT of a first head could not be locked)."""
+        if self._head_exists:
+            return
+        genesis = StoredHead(
+            seq=0,
+            entry_hash=GENESIS,
+            signature=sign_head(0, GENESIS, self._signing_key),
+            store_id=secrets.token_hex(16),
+        )
+        self.store.ensure_genesis(genesis)
+        self._head_exists = True
+
+    def change_auditor(self, record: Record, new_auditor: X25519PublicKey) -> Receipt:
+        """Append ``record`` (the ``auditor_key.change`` event) sealed for the *new* auditor
+        key, and seal every later entry for it. The change is itself in the chain, so nobody
+        can swap the auditor key without leaving a signed, ordered trace."""
+        receipt = self.append(record, new_auditor)
+        self._auditor = new_auditor
+        return receipt
+
+    def append(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Receipt:
+        return self.append_batch([record], sealed_for)[0]
+
+    def _prepare(self, record: Record, auditor: X25519PublicKey) -> _Prepared:
+        time = self._clock()
+        salt = new_salt()
+        commit = commit_subject(record.subject, salt)
+        period = self._periods.public_for(record.facts.purpose, time, auditor)
+        body = seal(_plaintext(record.body), content_aad(time, record.facts, commit), period)
+        doc = body.as_dict()
+        return _Prepared(
+            time, record.facts, record.subject, salt, commit, doc, canonical(doc).decode()
+        )
+
+    def append_batch(
+        self, records: Sequence[Record], sealed_for: X25519PublicKey | None = None
+    ) -> list[Receipt]:
+        """Append ``records`` in order as one committed group: one durable commit for all of
+        them (none is answered before all are durable; if the commit fails, none was written)."""
+        if not records:
+            return []
+        self.store.check_alive()
+        self._ensure_head()
+        prepared = [self._prepare(r, sealed_for or self._auditor) for r in records]
+        receipts: list[Receipt] = []
+
+        def build(head: StoredHead, named: str | None) -> tuple[list[StoredEntry], StoredHead]:
+            self._check_head(head, named)
+            receipts.clear()
+            seq, prev = head.seq, head.entry_hash
+            entries = []
+            for p in prepared:
+                seq += 1
+                header = Header(seq, prev, p.time, p.facts, p.commit)
+                prev = entry_hash(header, p.body)
+                entries.append(StoredEntry(header, p.body_json, prev, None, p.subject, p.salt))
+                receipts.append(Receipt(seq=seq, entry_hash=prev, time=p.time))
+            seal_ = sign_head(seq, prev, self._signing_key)
+            last = entries[-1]
+            entries[-1] = StoredEntry(
+                last.header, last.body, last.entry_hash, seal_, last.subject, last.subject_salt
+            )
+            return entries, StoredHead(seq, prev, seal_, head.store_id)
+
+        with self._lock:
+            self.store.append(build)
+            self._seen = receipts[-1].seq
+        return list(receipts)
+
+    def _check_head(self, head: StoredHead, named: str | None) -> None:
+        """Append only on top of the head this writer last saw (or a later one), and only if
+        the head names an entry that is really there: a ledger rolled back or cut short under a
+        running server is refused, not extended (which would make it verify again)."""
+        if self._store_id is not None and head.store_id != self._store_id:
+            raise LedgerUnavailable("the ledger's store was replaced or re-created; stopping")
+        if head.seq < self._seen:
+            raise LedgerUnavailable(
+                f"the ledger went back from entry {self._seen} to {head.seq}; refusing to append"
+            )
+        if head.seq > 0 and named != head.entry_hash:
+            raise LedgerUnavailable("the ledger's head does not name its last entry")
