@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from typer.core import TyperGroup
@@ -229,32 +229,60 @@ def policy_test(
             show_default=False,
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="embedded (rego-cpp), opa (OPA's own evaluator; scripts/install-opa) or "
+            "both: a policy must pass on both to be portable.",
+        ),
+    ] = "both",
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing tests too.")
     ] = False,
 ) -> None:
-    """Run the policy set's Rego unit tests (*_test.rego); exit 1 if any fails."""
-    from gateway.policy.bundle import load_policy_set
-    from gateway.policy.unittest import run_policy_tests
+    """Run the policy set's Rego unit tests (*_test.rego) on each engine; exit 1 if any fails.
 
+    On OPA it also reports coverage: the share of each policy module's lines that some test
+    evaluated, and the rules no test reached."""
+    from gateway.errors import InvalidRequest, Problem
+    from gateway.policy.bundle import load_policy_set
+    from gateway.policy.unittest import Coverage, run_policy_tests
+
+    if engine not in ("embedded", "opa", "both"):
+        raise InvalidRequest([Problem("--engine", "embedded, opa or both")])
     policy = load_policy_set(policy_dir or _settings(home).resolved_policy_dir)
-    outcomes = run_policy_tests(policy)
-    failed = [o for o in outcomes if not o.passed]
-    for o in outcomes:
-        if verbose or not o.passed:
-            mark = (
-                typer.style("PASS", fg=typer.colors.GREEN)
-                if o.passed
-                else typer.style("FAIL", fg=typer.colors.RED)
-            )
-            typer.echo(f"{mark} {o.module}: {o.name}" + (f" — {o.detail}" if o.detail else ""))
-    typer.echo(
-        f"{len(outcomes) - len(failed)}/{len(outcomes)} policy tests passed ({policy.version[:19]})"
+    engines: list[Literal["embedded", "opa"]] = (
+        ["embedded", "opa"] if engine == "both" else [engine]  # type: ignore[list-item]
     )
-    if not outcomes:
-        typer.secho("error: no policy tests found", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
-    if failed:
+    failed_anywhere = False
+    for name in engines:
+        coverage = Coverage() if name == "opa" else None
+        outcomes = run_policy_tests(policy, name, coverage)
+        failed = [o for o in outcomes if not o.passed]
+        for o in outcomes:
+            if verbose or not o.passed:
+                mark = (
+                    typer.style("PASS", fg=typer.colors.GREEN)
+                    if o.passed
+                    else typer.style("FAIL", fg=typer.colors.RED)
+                )
+                detail = f" — {o.detail}" if o.detail else ""
+                typer.echo(f"{mark} [{name}] {o.module}: {o.name}{detail}")
+        typer.echo(
+            f"{name:8}: {len(outcomes) - len(failed)}/{len(outcomes)} policy tests passed "
+            f"({policy.version[:19]})"
+        )
+        if coverage is not None:
+            for module, text in sorted(policy.modules.items()):
+                unreached = coverage.unreached_rules(module, text)
+                typer.echo(
+                    f"coverage: {module} {coverage.percent(module):.0f}% of lines"
+                    + (f"; rules no test reached: {', '.join(unreached)}" if unreached else "")
+                )
+        if not outcomes:
+            typer.secho("error: no policy tests found", fg=typer.colors.RED, err=True)
+        failed_anywhere = failed_anywhere or bool(failed) or not outcomes
+    if failed_anywhere:
         raise typer.Exit(1)
 
 

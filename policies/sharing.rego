@@ -61,9 +61,13 @@ else := ["no_field_released"]
 # Request-level checks (DOMAIN rules 2, 3, 6). The reasons come back in this order, so the first
 # one is the most fundamental.
 #
-# NOTE: helpers here are written as "true or undefined" (never `else := false`): the embedded
-# engine turns a function's `false` result into undefined, OPA does not; this form means the
-# same on both.
+# NOTE: two rules keep this portable between OPA and rego-cpp (docs/adr/0009-portable-rego.md):
+# - helpers are "true or undefined" (never `else := false`): rego-cpp turns a function's
+#   `false` into undefined, OPA does not;
+# - a negation only ever calls a helper with whole documents (`not helper(inp, cat)`), never
+#   `not x in <ref>` or `not obj[<ref>]`: OPA evaluates such a negation as *undefined* when the
+#   reference is (it moves the reference out of the `not`), so a missing member would let the
+#   request through; rego-cpp evaluates it as true.
 
 checks := [
 	"requester_unverified",
@@ -108,7 +112,9 @@ requester_verified(inp, cat) if {
 	inp.requester.org_type in cat.roles[inp.requester.role].org_types
 }
 
-denied("case_not_found", inp, _) if not inp.case.found == true
+denied("case_not_found", inp, _) if not case_found(inp)
+
+case_found(inp) if inp.case.found == true
 
 denied("case_closed", inp, _) if not case_open(inp)
 
@@ -117,15 +123,27 @@ case_open(inp) if {
 	inp.case.stage != "afgesloten"
 }
 
-denied("purpose_unknown", inp, cat) if not cat.purposes[inp.case.purpose]
+denied("purpose_unknown", inp, cat) if not purpose_known(inp, cat)
 
-denied("not_a_participant", inp, _) if not inp.requester.oin in inp.case.participants
+purpose_known(inp, cat) if is_object(cat.purposes[inp.case.purpose])
 
-denied("org_type_not_in_purpose", inp, cat) if {
-	not inp.requester.org_type in cat.purposes[inp.case.purpose].participants
+denied("not_a_participant", inp, _) if not participant(inp)
+
+participant(inp) if {
+	some oin in inp.case.participants
+	oin == inp.requester.oin
 }
 
-denied("subject_not_in_case", inp, _) if not inp.subject.linked == true
+denied("org_type_not_in_purpose", inp, cat) if not org_type_in_purpose(inp, cat)
+
+org_type_in_purpose(inp, cat) if {
+	some org_type in cat.purposes[inp.case.purpose].participants
+	org_type == inp.requester.org_type
+}
+
+denied("subject_not_in_case", inp, _) if not subject_linked(inp)
+
+subject_linked(inp) if inp.subject.linked == true
 
 # Children of a case subject only in purposes whose scope includes children (rule 6).
 denied("minor_out_of_scope", inp, cat) if not minor_in_scope(inp, cat)
@@ -137,10 +155,15 @@ minor_in_scope(inp, cat) if {
 	cat.purposes[inp.case.purpose].scope_includes_children == true
 }
 
-denied("source_unknown", inp, cat) if not cat.sources[inp.request.source]
+denied("source_unknown", inp, cat) if not source_known(inp, cat)
 
-denied("source_not_in_purpose", inp, cat) if {
-	not inp.request.source in cat.purposes[inp.case.purpose].sources
+source_known(inp, cat) if is_object(cat.sources[inp.request.source])
+
+denied("source_not_in_purpose", inp, cat) if not source_in_purpose(inp, cat)
+
+source_in_purpose(inp, cat) if {
+	some source in cat.purposes[inp.case.purpose].sources
+	source == inp.request.source
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +203,12 @@ request_flags(inp, cat) := {flag |
 # recorded consent for that source.
 flagged("consent_missing", inp, cat) if {
 	cat.sources[inp.request.source].requires_consent == true
-	not inp.request.source in inp.subject.consents
+	not consented(inp)
+}
+
+consented(inp) if {
+	some source in inp.subject.consents
+	source == inp.request.source
 }
 
 flagged("urgent", inp, _) if inp.request.urgency == "spoed"
@@ -204,12 +232,15 @@ criminal_law_ok("strafrechtelijk", law) if law in {"wpg", "wjsg"}
 criminal_law_ok(s, _) if s != "strafrechtelijk"
 
 field_outcome(ctx, f) := {"withheld": "not_offered"} if {
-	not ctx.offered[f]
+	not offered(ctx, f)
 } else := {"withheld": "geheim"} if {
 	# `geheim` never leaves, whatever the matrix says (rule 4).
 	ctx.offered[f].sensitivity == "geheim"
+} else := {"withheld": "geheim"} if {
+	# A sensitivity outside the known list is treated as `geheim`: unknown means never.
+	not known_sensitivity(ctx, f)
 } else := {"withheld": no_basis_reason(ctx.offered[f].sensitivity)} if {
-	not ctx.bases[ctx.offered[f].sensitivity]
+	not has_basis(ctx, f)
 } else := {"release": {
 	# Break-glass (rule 7): urgent + written justification opens the purpose's narrow set.
 	"transform": ctx.break_glass[f],
@@ -225,7 +256,7 @@ field_outcome(ctx, f) := {"withheld": "not_offered"} if {
 	"urgent" in ctx.flags
 	ctx.break_glass[f]
 } else := {"withheld": "not_necessary"} if {
-	not ctx.necessary[f]
+	not necessary(ctx, f)
 } else := {"withheld": "consent_required"} if {
 	needs_consent(ctx, f)
 } else := {"release": {
@@ -233,6 +264,14 @@ field_outcome(ctx, f) := {"withheld": "not_offered"} if {
 	"basis": ctx.bases[ctx.offered[f].sensitivity],
 	"break_glass": false,
 }}
+
+offered(ctx, f) if is_object(ctx.offered[f])
+
+known_sensitivity(ctx, f) if ctx.offered[f].sensitivity in {"gewoon", "bijzonder", "strafrechtelijk"}
+
+has_basis(ctx, f) if is_string(ctx.bases[ctx.offered[f].sensitivity])
+
+necessary(ctx, f) if is_string(ctx.necessary[f])
 
 no_basis_reason("bijzonder") := "no_special_category_basis"
 

@@ -251,7 +251,15 @@ test_minor_in_scope_for_mda if {
 }
 
 test_minor_flag_must_be_present if {
-	denied_for(object.union(base, {"subject": {"linked": true, "consents": []}}), "minor_out_of_scope")
+	# Built member by member: object.union merges nested objects on OPA (replaces them on
+	# rego-cpp), so it cannot remove a member portably (docs/adr/0009-portable-rego.md).
+	inp := {
+		"requester": base.requester,
+		"case": base.case,
+		"subject": object.remove(base.subject, ["minor"]),
+		"request": base.request,
+	}
+	denied_for(inp, "minor_out_of_scope")
 }
 
 # --- Rule 7: urgency opens only the narrow break-glass set, with justification and review -----

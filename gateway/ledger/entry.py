@@ -129,10 +129,13 @@ def entry_hash(header: Header, body: dict[str, str]) -> str:
 
 def _verify(key: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
     try:
-        key.verify(base64.b64decode(signature_b64, validate=True), message)
+        raw = base64.b64decode(signature_b64, validate=True)
+        key.verify(raw, message)
     except (InvalidSignature, ValueError):
         return False
-    return True
+    # NOTE: only the canonical encoding: base64's last character has spare bits, so other
+    # strings decode to the same signature — a stored byte that changed must not verify.
+    return base64.b64encode(raw).decode("ascii") == signature_b64
 
 
 def head_message(seq: int, entry_hash: str) -> bytes:

@@ -138,9 +138,11 @@ def _check_subject(entry: StoredEntry, body_key: str, shredded: Collection[str])
         return
     try:
         commit = commit_subject(entry.subject, entry.subject_salt)
+        # Only the one stored form: "AB" and "ab" are the same salt, but not the same bytes.
+        canonical_salt = bytes.fromhex(entry.subject_salt).hex() == entry.subject_salt
     except ValueError:
-        commit = ""
-    if commit != entry.header.subject_commit:
+        commit, canonical_salt = "", False
+    if commit != entry.header.subject_commit or not canonical_salt:
         raise _fail(entry.seq, "the subject index does not match the hashed commitment")
 
 

@@ -325,3 +325,21 @@ def test_several_writer_processes_on_one_sqlite_file(tmp_path: Path) -> None:
     assert verify_store(store, signing.public_key()).entries == 100
     cases = sorted(e.facts.case_id for e in store.entries())
     assert cases == sorted(f"case-{100 * w + i:04d}" for w in range(4) for i in range(25))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # The same salt bytes, another spelling.
+        "UPDATE ledger_entry SET subject_salt=upper(subject_salt) WHERE seq=2",
+        # The same signature bytes: base64's last character before '==' has four spare bits.
+        "UPDATE ledger_entry SET seal=substr(seal, 1, 85) || "
+        "CASE substr(seal, 86, 1) WHEN 'A' THEN 'B' ELSE 'A' END || '==' WHERE seq=2",
+    ],
+)
+def test_another_spelling_of_the_same_bytes_is_a_change_too(tmp_path: Path, sql: str) -> None:
+    engine, store = sqlite_with(tmp_path, 3)
+    _exec(engine, sql)
+    with pytest.raises(LedgerCorrupted) as info:
+        verify(store)
+    assert info.value.sequence == 2
