@@ -121,7 +121,9 @@ def auditor_passphrase(settings: Settings) -> bytes:
 def make_policy_engine(settings: Settings, policy: PolicySet) -> PolicyEngine:
     if settings.policy_engine == "embedded":
         return EmbeddedEngine(policy)
-    raise ConfigurationError("the OPA sidecar engine is not available in this version")
+    from gateway.policy.sidecar import SidecarEngine
+
+    return SidecarEngine(policy, settings.opa_url, settings.policy_timeout_seconds)
 
 
 def sql_connectors(settings: Settings, catalog: Catalog) -> dict[str, Connector]:

@@ -9,6 +9,7 @@ temporary home with the demo region, a test token issuer, and in-memory sources.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi.testclient import TestClient
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from connectors.interface import Connector
@@ -43,6 +45,7 @@ from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
 from gateway.runtime import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.typing import STAGES
 
 
 class InstrumentedEngine:
@@ -340,3 +343,58 @@ def run_writers(url: str, processes: int, appends: int) -> Ed25519PrivateKey:
     if failures:
         raise AssertionError(f"writer processes failed: {failures}")
     return signing
+
+
+_OINS = ["00000099000000000001", "00000099000000000002", "00000099000000000008"]
+_WRONG: list[Any] = [None, 0, 1.5, "", "x", [], ["x"], {}, {"a": 1}, True]
+
+
+def policy_inputs(catalog: Catalog) -> st.SearchStrategy[dict[str, Any]]:
+    """Policy inputs for differential tests: every member drawn from the real domain (so valid
+    inputs reach every branch), then some members or whole parts dropped, made null or given
+    the wrong type."""
+    domain: dict[tuple[str, str], list[Any]] = {
+        ("requester", "verified"): [True, False],
+        ("requester", "oin"): _OINS,
+        ("requester", "org_type"): sorted(catalog.org_types),
+        ("requester", "role"): sorted(catalog.roles),
+        ("case", "found"): [True, False],
+        ("case", "status"): ["open", "closed"],
+        ("case", "stage"): list(STAGES),
+        ("case", "purpose"): [*sorted(catalog.purposes), "onbekend_doel"],
+        ("case", "participants"): [_OINS, _OINS[:1], _OINS[1:], []],
+        ("subject", "linked"): [True, False],
+        ("subject", "relation"): ["hoofdpersoon", "ex_partner", "kind"],
+        ("subject", "minor"): [True, False],
+        ("subject", "consents"): [
+            [],
+            ["ggz.behandeling"],
+            ["ggz.behandeling", "gemeente.wijkteam"],
+        ],
+        ("request", "source"): [*sorted(catalog.sources), "onbekende.bron"],
+        ("request", "fields"): [[], ["naam"], ["crisiskaart_contact", "diagnose"]],
+        ("request", "urgency"): ["regulier", "spoed"],
+        ("request", "justified"): [True, False],
+    }
+
+    @st.composite
+    def draw_input(draw: st.DrawFn) -> dict[str, Any]:
+        inp: dict[str, Any] = copy.deepcopy(sample_policy_input())
+        for (part, member), values in domain.items():
+            inp[part][member] = draw(st.sampled_from(values))
+        for _ in range(draw(st.integers(0, 3))):
+            part = draw(st.sampled_from(sorted(inp)))
+            action = draw(st.sampled_from(["drop", "wrong", "drop_part", "wrong_part"]))
+            if action == "drop_part":
+                inp.pop(part, None)
+            elif action == "wrong_part":
+                inp[part] = draw(st.sampled_from(_WRONG))
+            elif isinstance(inp.get(part), dict) and inp[part]:
+                member = draw(st.sampled_from(sorted(inp[part])))
+                if action == "drop":
+                    del inp[part][member]
+                else:
+                    inp[part][member] = draw(st.sampled_from(_WRONG))
+        return inp
+
+    return draw_input()
