@@ -241,8 +241,13 @@ field_outcome(ctx, f) := {"withheld": "not_offered"} if {
 	not known_sensitivity(ctx, f)
 } else := {"withheld": no_basis_reason(ctx.offered[f].sensitivity)} if {
 	not has_basis(ctx, f)
+} else := {"withheld": "not_necessary"} if {
+	# Necessity first: what the role's row at this stage does not list never leaves, urgent
+	# or not (rule 4).
+	not necessary(ctx, f)
 } else := {"release": {
-	# Break-glass (rule 7): urgent + written justification opens the purpose's narrow set.
+	# Break-glass (rule 7) lifts only the consent requirement, only for the purpose's narrow
+	# set, in its (narrower) form: urgent, with a written justification, flagged for review.
 	"transform": ctx.break_glass[f],
 	"basis": ctx.bases[ctx.offered[f].sensitivity],
 	"break_glass": true,
@@ -255,8 +260,6 @@ field_outcome(ctx, f) := {"withheld": "not_offered"} if {
 	needs_consent(ctx, f)
 	"urgent" in ctx.flags
 	ctx.break_glass[f]
-} else := {"withheld": "not_necessary"} if {
-	not necessary(ctx, f)
 } else := {"withheld": "consent_required"} if {
 	needs_consent(ctx, f)
 } else := {"release": {

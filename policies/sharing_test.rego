@@ -282,6 +282,32 @@ test_urgent_with_justification_opens_break_glass_set_for_review if {
 	d.obligations[0].by == "privacy_officer"
 }
 
+# Break-glass lifts only the consent requirement: never past the role's necessity row at the
+# case's stage (the defect `gateway policy prove` found in the policy as it was).
+test_break_glass_never_opens_a_field_the_row_does_not_list if {
+	# A wijkteam_medewerker has no row in WvGGZ verkennend onderzoek.
+	inp := wvggz("wijkteam_medewerker", "gemeente", gemeente, "ggz.behandeling", {"urgency": "spoed", "justified": true})
+	d := sharing.decide(inp, cat)
+	count(d.fields) == 0
+	d.withheld.crisiskaart_contact == "not_necessary"
+}
+
+test_break_glass_never_opens_anything_at_aanmelding if {
+	inp := wvggz("meldpunt_medewerker", "gemeente", gemeente, "ggz.behandeling", {"urgency": "spoed", "justified": true})
+	d := sharing.decide(object.union(inp, {"case": object.union(inp.case, {"stage": "aanmelding"})}), cat)
+	count(d.fields) == 0
+}
+
+test_recording_consent_never_releases_less_than_break_glass if {
+	urgent := wvggz("meldpunt_medewerker", "gemeente", gemeente, "ggz.behandeling", {"urgency": "spoed", "justified": true})
+	consented := object.union(urgent, {"subject": object.union(urgent.subject, {"consents": ["ggz.behandeling"]})})
+	without := sharing.decide(urgent, cat)
+	with_consent := sharing.decide(consented, cat)
+	every f, _ in without.fields {
+		with_consent.fields[f]
+	}
+}
+
 test_urgency_horizon_follows_the_requesters_org_type if {
 	inp := wvggz("wijkagent", "politie", politie, "ggz.behandeling", {"urgency": "spoed", "justified": true})
 	d := sharing.decide(inp, cat)
