@@ -11,7 +11,7 @@ policy input that shows it (ready for a dry run).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +191,7 @@ def prove(
     engine_name: str,
     *,
     batch: int = 2_000,
+    purposes: Collection[str] | None = None,
     progress: Callable[[int], None] = lambda _n: None,
 ) -> Certificate:
     """Evaluate every point and check every invariant; all violated invariants are reported,
@@ -201,14 +202,16 @@ def prove(
     certificate = Certificate(
         policy.version,
         engine_name,
-        size(catalog, fixed),
+        size(catalog, fixed, purposes),
         {k: f"fixed to {v!r}: no policy module names it" for k, v in fixed.items()},
         dict(INVARIANTS),
     )
     checker = _Checker(catalog, policy.catalog)
     found: dict[str, CounterExample] = {}
     results: dict[Point, Released] = {}
-    for chunk in _chunks(points(catalog, fixed), batch):
+    if purposes is not None:
+        certificate.reductions["purposes"] = "only " + ", ".join(sorted(purposes))
+    for chunk in _chunks(points(catalog, fixed, purposes), batch):
         decisions = evaluate([p.policy_input() for p in chunk])
         for p, decision in zip(chunk, decisions, strict=True):
             got = released(decision)
@@ -258,19 +261,28 @@ decisions := [d | some i in input.batch; d := data.sharing.decision with input a
 """
 
 
-def opa_evaluator(policy: PolicySet) -> BatchEvaluator:
+def opa_evaluator(policy: PolicySet, threads: int = 2) -> BatchEvaluator:
     """OPA's evaluator, a batch of inputs per call (``data.sharing.decision`` with each input:
-    the entrypoint itself, not a function behind it)."""
+    the entrypoint itself, not a function behind it); one OPA engine per thread (the calls
+    into Go release the GIL)."""
     from gateway.policy.bundle import PolicySet as _PolicySet
     from gateway.policy.golib import opa_engine
 
     with_batch = _PolicySet(
         policy.version, {**policy.modules, "gateway_prove.rego": _BATCH_MODULE}, {}, policy.catalog
     )
-    engine = opa_engine(with_batch)
+    engines = [opa_engine(with_batch) for _ in range(threads)]
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prove-opa")
+
+    def run(engine: Any, inputs: Sequence[Mapping[str, Any]]) -> list[Any]:
+        return list(engine.eval_document("gateway_prove.decisions", {"batch": list(inputs)}))
 
     def evaluate(inputs: Sequence[Mapping[str, Any]]) -> list[Any]:
-        out = engine.eval_document("gateway_prove.decisions", {"batch": list(inputs)})
-        return list(out)
+        step = -(-len(inputs) // threads)
+        parts = [inputs[i : i + step] for i in range(0, len(inputs), step)]
+        out: list[Any] = []
+        for part in pool.map(run, engines, parts):
+            out.extend(part)
+        return out
 
     return evaluate

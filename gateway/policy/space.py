@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -108,10 +108,17 @@ def _roles(catalog: Catalog) -> list[tuple[str, str]]:
     )
 
 
-def points(catalog: Catalog, fixed: Mapping[str, str]) -> Iterator[Point]:
+def _purposes(catalog: Catalog, only: Collection[str] | None) -> list[str]:
+    return sorted(p for p in catalog.purposes if only is None or p in only)
+
+
+def points(
+    catalog: Catalog, fixed: Mapping[str, str], purposes: Collection[str] | None = None
+) -> Iterator[Point]:
+    """Every point, in a fixed order (``purposes``: only those purposes' points)."""
     relations = [fixed["relation"]] if "relation" in fixed else list(RELATIONS)
     for purpose, (org_type, role), source in itertools.product(
-        sorted(catalog.purposes), _roles(catalog), sorted(catalog.sources)
+        _purposes(catalog, purposes), _roles(catalog), sorted(catalog.sources)
     ):
         for stage, minor, consent, urgency, justified, standing, relation in itertools.product(
             STAGES[:-1],
@@ -137,7 +144,10 @@ def points(catalog: Catalog, fixed: Mapping[str, str]) -> Iterator[Point]:
             )
 
 
-def size(catalog: Catalog, fixed: Mapping[str, str]) -> int:
+def size(
+    catalog: Catalog, fixed: Mapping[str, str], purposes: Collection[str] | None = None
+) -> int:
     relations = 1 if "relation" in fixed else len(RELATIONS)
     per_triple = (len(STAGES) - 1) * 2 * 2 * len(URGENCIES) * 2 * len(STANDINGS) * relations
-    return len(catalog.purposes) * len(_roles(catalog)) * len(catalog.sources) * per_triple
+    triples = len(_purposes(catalog, purposes)) * len(_roles(catalog)) * len(catalog.sources)
+    return triples * per_triple
