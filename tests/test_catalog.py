@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gateway.catalog import Catalog
+from gateway.errors import ConfigurationError
 from gateway.policy.bundle import load_policy_set
 from gateway.settings import bundled_policy_dir
 from gateway.transforms import COMPATIBLE
@@ -105,3 +110,74 @@ def test_ggz_is_the_consent_source_and_geheim_fields_are_as_in_domain() -> None:
         ("ggz.behandeling", "diagnose"),
         ("ggz.behandeling", "medicatie"),
     }
+
+
+# -- the catalogue is validated whenever a policy set is loaded ------------------------------
+
+
+@pytest.fixture
+def policy_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "policies"
+    shutil.copytree(bundled_policy_dir(), target)
+    return target
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "named"),
+    [
+        # A typo in a sensitivity would have made the Python safety net treat the field as
+        # releasable; it is an error now (and the policy treats unknown values as geheim).
+        (
+            "sources.yaml",
+            "processen_verbaal: {sensitivity: geheim",
+            "processen_verbaal: {sensitivity: Geheim",
+            "sources/politie.incidenten/fields/processen_verbaal/sensitivity",
+        ),
+        (
+            "sources.yaml",
+            "naam: {sensitivity: gewoon, type: string}",
+            "naam: {type: string}",
+            "naam",
+        ),
+        (
+            "necessity.yaml",
+            "om.strafzaken: {lopende_zaak: exists, status: plain, contactverbod",
+            "om.strafzaken: {lopende_zaak: exists, status: plian, contactverbod",
+            "necessity/mda_plus_plus/casusoverleg/procesregisseur/om.strafzaken/status",
+        ),
+        (
+            "necessity.yaml",
+            "domeinen: plain, contactpersoon: contact}",
+            "domeinen: plain, gespreksverslagen: plain, contactpersoon: contact}",
+            "a geheim field in the matrix",
+        ),
+        ("purposes.yaml", "law: wpg\n", "law: wmo\n", "needs a Wpg or Wjsg basis"),
+        ("purposes.yaml", "retention_years: 5\n", "retention_years: vijf\n", "retention_years"),
+    ],
+)
+def test_a_catalogue_mistake_is_refused_with_its_place(
+    policy_copy: Path, file: str, old: str, new: str, named: str
+) -> None:
+    _edit(policy_copy / "catalog" / file, old, new)
+    with pytest.raises(ConfigurationError) as info:
+        load_policy_set(policy_copy)
+    assert named in str(info.value)
+
+
+def test_an_instances_own_policies_are_validated_before_the_gateway_starts(tmp_path: Path) -> None:
+    from gateway.testing import make_test_gateway
+
+    shutil.copytree(bundled_policy_dir(), tmp_path / "policies")
+    _edit(
+        tmp_path / "policies" / "catalog" / "sources.yaml",
+        "diagnose: {sensitivity: geheim",
+        "diagnose: {sensitivity: medisch",
+    )
+    with pytest.raises(ConfigurationError, match="diagnose"):
+        make_test_gateway(tmp_path)

@@ -38,7 +38,9 @@ class PolicySet:
         return {"catalog": dict(self.catalog)}
 
 
-def load_policy_set(root: Path) -> PolicySet:
+def load_policy_set(root: Path, *, validate: bool = True) -> PolicySet:
+    """The policy set in ``root``; its catalogue is validated (``validate=False`` only for
+    reading historical policy sets, e.g. the fixture of a policy with known defects)."""
     if not (root / "sharing.rego").is_file():
         raise ConfigurationError(f"no sharing.rego in policy directory {root}")
     digest = hashlib.sha256()
@@ -63,6 +65,10 @@ def load_policy_set(root: Path) -> PolicySet:
             if overlap:
                 raise ConfigurationError(f"{rel}: keys defined twice: {sorted(overlap)}")
             catalog.update(doc)
+    if validate:
+        from gateway.policy.catalog_schema import validate_catalog
+
+        validate_catalog(catalog, str(root))
     return PolicySet(
         version="sha256:" + digest.hexdigest(),
         modules=modules,
