@@ -30,6 +30,10 @@ class _Commands(TyperGroup):
     """Every command runs inside this group's ``invoke``: the one place errors become exits."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
+        from gateway.logging import configure_logging
+
+        # Log lines go to standard error, never into a command's output (a token, JSON).
+        configure_logging("WARNING")
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -843,6 +847,13 @@ def _serve(settings: Settings) -> None:
     from gateway.runtime import build_gateway
 
     gw = build_gateway(settings)
+    if gw.active.current.origin.get("kind") != "bundle":
+        typer.secho(
+            "UNSIGNED POLICY: development mode enforces the policy directory "
+            f"{gw.active.current.origin.get('path')} without a signature.",
+            fg=typer.colors.RED,
+            err=True,
+        )
     # NOTE: configure logging only once the instance is up; structlog binds the stream it
     # writes to, and a failed start must leave the caller's streams alone.
     configure_logging()
@@ -885,6 +896,15 @@ def demo(
     from gateway.runtime import auditor_passphrase, build_gateway, passphrase
 
     settings = _settings(home, host=host, port=port)
+    if settings.policy_bundle is None:
+        # The demo runs the policy directory unsigned: development mode, named and announced.
+        settings = _settings(home, host=host, port=port, policy_mode="development")
+        typer.secho(
+            "DEMO ONLY: enforcing the unsigned policy directory (GATEWAY_POLICY_MODE="
+            "development); production enforces a signed bundle (`gateway policy build`).",
+            fg=typer.colors.RED,
+            err=True,
+        )
     if not keys_exist(settings.keys_dir):
         init_keys(
             settings.keys_dir,

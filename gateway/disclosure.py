@@ -47,7 +47,8 @@ from gateway.lanes import Lane, LaneFull
 from gateway.ledger.entry import Facts, Outcome
 from gateway.ledger.writer import Ledger, Receipt, Record
 from gateway.policy.decision import Decision
-from gateway.policy.engine import PolicyEngine, decide
+from gateway.policy.engine import decide
+from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
 from gateway.transforms import apply
 from gateway.typing import FieldName, SourceId, Urgency
 
@@ -154,10 +155,9 @@ def check_request(request: DisclosureRequest, catalog: Catalog) -> None:
 
 @dataclass
 class DisclosureService:
-    engine: PolicyEngine
+    policy: ActivePolicy
     ledger: Ledger
     connectors: Mapping[str, Connector]
-    catalog: Catalog
     lanes: Lanes
     policy_timeout: float = 1.0
     policy_queue_timeout: float = 2.0
@@ -172,19 +172,21 @@ class DisclosureService:
         case: CaseContext,
         subject: SubjectContext,
     ) -> DisclosureResult:
-        check_request(request, self.catalog)
+        # One snapshot for the whole request: a policy reload meanwhile changes nothing here.
+        snap = self.policy.current
+        check_request(request, snap.catalog)
         outsider = not case.found or principal.oin not in case.participants
-        sources = [NO_SOURCE] if outsider else self._sources(request, case)
+        sources = [NO_SOURCE] if outsider else self._sources(snap, request, case)
         raw = await asyncio.gather(
-            *(self._decide(principal, request, case, subject, s) for s in sources)
+            *(self._decide(snap, principal, request, case, subject, s) for s in sources)
         )
-        decisions = [self._safety_net(d) for d in raw]
+        decisions = [self._safety_net(snap, d) for d in raw]
         outcome = _outcome(decisions)
         review = any(d.needs_review for d in decisions)
 
         facts = Facts(
             action="disclosure.decision",
-            policy_version=self.engine.version,
+            policy_version=snap.version,
             requester_oin=principal.oin,
             purpose=case.purpose or "(onbekend)",
             case_id=case.id,
@@ -224,7 +226,7 @@ class DisclosureService:
                 },
             )
 
-        results = await asyncio.gather(*(self._release(request, d) for d in decisions))
+        results = await asyncio.gather(*(self._release(snap, request, d) for d in decisions))
         # What each source actually returned, linked to the decision, ledgered before the
         # answer leaves (rule 9 again: if this cannot be recorded, nothing is returned).
         await self._append(
@@ -244,20 +246,23 @@ class DisclosureService:
             case_id=case.id,
             purpose=case.purpose,
             stage=case.stage,
-            policy_version=self.engine.version,
+            policy_version=snap.version,
             receipt=receipt,
             sources=tuple(results),
             review=review,
         )
 
-    def _sources(self, request: DisclosureRequest, case: CaseContext) -> list[SourceId]:
+    def _sources(
+        self, snap: PolicySnapshot, request: DisclosureRequest, case: CaseContext
+    ) -> list[SourceId]:
         if request.sources:
             return list(request.sources)
         # Default: the family overview — every source of the case's purpose.
-        return self.catalog.purpose_sources(case.purpose) or [NO_SOURCE]
+        return snap.catalog.purpose_sources(case.purpose) or [NO_SOURCE]
 
     async def _decide(
         self,
+        snap: PolicySnapshot,
         principal: Principal,
         request: DisclosureRequest,
         case: CaseContext,
@@ -276,7 +281,7 @@ class DisclosureService:
             },
         }
         return await decide(
-            self.engine,
+            snap.engine,
             self.lanes.policy,
             policy_input,
             source,
@@ -292,10 +297,10 @@ class DisclosureService:
         except (TimeoutError, LaneFull) as exc:
             raise LedgerUnavailable("the access ledger could not record the decision") from exc
 
-    def _safety_net(self, decision: Decision) -> Decision:
+    def _safety_net(self, snap: PolicySnapshot, decision: Decision) -> Decision:
         """Second line of defence: never release an unknown or `geheim` field, whatever the
         engine said. A policy bug shows up as a withheld field and an error log, not a leak."""
-        bad = [f for f in decision.fields if not self.catalog.releasable(decision.source, f)]
+        bad = [f for f in decision.fields if not snap.catalog.releasable(decision.source, f)]
         if not bad:
             return decision
         log.error("policy.granted_unreleasable_field", source=decision.source, fields=bad)
@@ -310,7 +315,9 @@ class DisclosureService:
             obligations=decision.obligations,
         )
 
-    async def _release(self, request: DisclosureRequest, decision: Decision) -> SourceResult:
+    async def _release(
+        self, snap: PolicySnapshot, request: DisclosureRequest, decision: Decision
+    ) -> SourceResult:
         if not decision.allow:
             return SourceResult(decision.source, decision, "denied", withheld=decision.withheld)
         connector = self.connectors.get(decision.source)
@@ -333,7 +340,7 @@ class DisclosureService:
             return self._failed(decision, "the source connector failed")
         if record is None:
             return SourceResult(decision.source, decision, "no_record", withheld=decision.withheld)
-        return self._transform(decision, record)
+        return self._transform(snap, decision, record)
 
     def _failed(self, decision: Decision, message: str) -> SourceResult:
         log.warning("connector.error", source=decision.source, error=message[:200])
@@ -341,8 +348,10 @@ class DisclosureService:
             decision.source, decision, "error", withheld=decision.withheld, error=message
         )
 
-    def _transform(self, decision: Decision, record: Mapping[str, Any]) -> SourceResult:
-        specs = self.catalog.fields(decision.source)
+    def _transform(
+        self, snap: PolicySnapshot, decision: Decision, record: Mapping[str, Any]
+    ) -> SourceResult:
+        specs = snap.catalog.fields(decision.source)
         today = self.today()
         values: dict[FieldName, Any] = {}
         withheld = dict(decision.withheld)

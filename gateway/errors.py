@@ -178,6 +178,14 @@ class ConfigurationError(GatewayError):
     exit_code = 78
 
 
+class BundleRejected(ConfigurationError):
+    """A policy bundle that is not signed by a trusted key, or not what its manifest says."""
+
+    slug = "policy-bundle-rejected"
+    title = "The policy bundle was refused"
+    exit_code = 77
+
+
 class LedgerCorrupted(GatewayError):
     slug = "ledger-corrupted"
     title = "The access ledger failed verification"

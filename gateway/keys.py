@@ -51,6 +51,9 @@ AUDITOR_PRIVATE = "auditor.key"
 PSEUDONYM = "pseudonym.key"
 ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, PSEUDONYM)
 """What ``keys init`` writes into the gateway's key directory."""
+POLICY_SIGNING = "policy-signing.key"
+POLICY_PUBLIC = "policy-signing.pub"
+"""The privacy officers' key pair for policy bundles; only the public half is the gateway's."""
 AUDITOR_PSEUDONYM = "pseudonym.sealed"
 AUDITOR_FILES = (AUDITOR_PRIVATE, AUDITOR_PUBLIC, AUDITOR_PSEUDONYM)
 """What it writes into the auditor directory: the auditor's key pair, and the pseudonymisation
@@ -228,8 +231,39 @@ def load_ledger_public(path: Path) -> Ed25519PublicKey:
     return key
 
 
+def init_policy_signing(directory: Path, passphrase: bytes) -> Path:
+    """A new policy-signing key pair in ``directory`` (the private key under ``passphrase``);
+    returns the public key's path, for the gateway's ``keys/``."""
+    if not passphrase:
+        raise ConfigurationError(
+            "a policy-signing key is always passphrase-protected: set "
+            "GATEWAY_POLICY_SIGNING_PASSPHRASE"
+        )
+    if (directory / POLICY_SIGNING).exists():
+        raise Conflict(f"{directory / POLICY_SIGNING} exists; it is not overwritten")
+    key = Ed25519PrivateKey.generate()
+    write_private(directory / POLICY_SIGNING, _private_pem(key, passphrase))
+    public = directory / POLICY_PUBLIC
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return public
+
+
+def load_policy_signing(path: Path, passphrase: bytes) -> Ed25519PrivateKey:
+    return load_ed25519(path.parent, path.name, passphrase or None)
+
+
 def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
     """The keys a running gateway holds, checked before it serves anything."""
+    if (keys_dir / POLICY_SIGNING).exists():
+        # NOTE: whoever holds it can make the gateway enforce any policy.
+        raise ConfigurationError(
+            f"{POLICY_SIGNING} is in the gateway's key directory {keys_dir}: the policy-signing "
+            "key belongs to the privacy officers; move it off this server"
+        )
     if (keys_dir / AUDITOR_PRIVATE).exists():
         # NOTE: with the auditor's private key at hand the operator could read every ledger body
         # and every sealed BSN; the gateway will not run beside it.

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Engine
 
@@ -20,13 +22,15 @@ from gateway.cases.registry import CaseRegistry
 from gateway.catalog import Catalog
 from gateway.db import create_schema, make_engine
 from gateway.disclosure import DisclosureService, Lanes
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, GatewayError, KeyUnavailable
 from gateway.files import write_private
 from gateway.keys import (
     AUDITOR_PSEUDONYM,
     AUDITOR_PUBLIC,
+    POLICY_PUBLIC,
     KeyRing,
     load_keyring,
+    load_ledger_public,
     seal_pseudonym_key,
 )
 from gateway.lanes import Lane
@@ -43,7 +47,11 @@ from gateway.ledger.writer import Ledger, Record
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
+from gateway.policy.signing import MAX_BUNDLE_BYTES, describe, file_digest, open_bundle
+from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
 from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -51,9 +59,7 @@ class Gateway:
     settings: Settings
     db: Engine
     keys: KeyRing
-    policy: PolicySet
-    catalog: Catalog
-    engine: PolicyEngine
+    active: ActivePolicy
     store: LedgerStore
     ledger: Ledger
     cases: CaseRegistry
@@ -65,6 +71,47 @@ class Gateway:
     throttle: Throttle
     auth_lane: Lane
     """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
+
+    @property
+    def policy(self) -> PolicySet:
+        return self.active.current.policy
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.active.current.catalog
+
+    @property
+    def engine(self) -> PolicyEngine:
+        return self.active.current.engine
+
+    def reload_policy(self) -> bool:
+        """Activate the bundle at ``policy_bundle`` if it changed. A bundle that does not
+        verify, load or compile is refused with an error log, and the policy in force keeps
+        serving. The activation is ledgered before the new policy decides anything."""
+        path = self.settings.policy_bundle
+        if path is None:
+            return False
+        try:
+            data = _read_bundle(path)
+        except GatewayError as exc:
+            log.error("policy.reload_refused", reason=str(exc)[:300])
+            return False
+        if file_digest(data) == self.active.current.origin.get("digest"):
+            return False
+        if self.settings.policy_engine == "opa":
+            # NOTE: one OPA holds one policy: loading the new one would change the decisions
+            # of requests still holding the old snapshot. The sidecar reloads by restart.
+            log.error("policy.reload_refused", reason="the OPA sidecar engine reloads by restart")
+            return False
+        try:
+            snapshot = load_snapshot(self.settings)
+            _activate_policy(self.ledger, snapshot)
+        except GatewayError as exc:
+            log.error("policy.reload_refused", reason=str(exc)[:300])
+            return False
+        self.active.replace(snapshot)
+        log.info("policy.activated", version=snapshot.version, **snapshot.origin)
+        return True
 
     def checkpoint(self) -> tuple[Checkpoint, Path] | None:
         """Write a signed checkpoint if the ledger grew since the last one."""
@@ -148,15 +195,67 @@ def _check_auditor_key(store: LedgerStore, auditor: X25519PublicKey) -> None:
         )
 
 
-def _activate_policy(ledger: Ledger, version: str) -> None:
+def _activate_policy(ledger: Ledger, snapshot: PolicySnapshot) -> None:
     """A policy version that decides for the first time is itself a ledgered event, so the
-    ledger shows which policy was in force from when (and no decision refers to a version the
-    ledger never announced)."""
+    ledger shows which policy was in force from when, where it came from and who signed it
+    (and no decision refers to a version the ledger never announced)."""
+    version = snapshot.version
     previous = last_policy_version(ledger.store)
     if previous == version:
         return
-    activation = {"version": version, "previous": previous}
+    activation = {"version": version, "previous": previous, "origin": dict(snapshot.origin)}
     ledger.append(Record.gateway_event("policy.activate", version, activation))
+
+
+def load_snapshot(settings: Settings, engine: PolicyEngine | None = None) -> PolicySnapshot:
+    """The policy to enforce: the signed bundle at ``policy_bundle``, or — only in the
+    explicitly named development mode — the unsigned policy directory."""
+    if settings.policy_bundle is not None:
+        data = _read_bundle(settings.policy_bundle)
+        policy, manifest = open_bundle(data, _trusted_policy_keys(settings))
+        origin = {
+            "kind": "bundle",
+            "path": str(settings.policy_bundle),
+            "digest": file_digest(data),
+            **describe(manifest),
+        }
+    elif settings.policy_mode == "development":
+        policy = load_policy_set(settings.resolved_policy_dir)
+        origin = {"kind": "directory", "path": str(settings.resolved_policy_dir)}
+        log.info(
+            "policy.unsigned",
+            mode="development",
+            note="enforcing an unsigned policy directory; production runs a signed bundle",
+        )
+    else:
+        raise ConfigurationError(
+            "the gateway enforces only a signed policy bundle: set GATEWAY_POLICY_BUNDLE to one "
+            "built with `gateway policy build`, or GATEWAY_POLICY_MODE=development to run the "
+            "unsigned policy directory on a development machine"
+        )
+    chosen = engine or make_policy_engine(settings, policy)
+    return PolicySnapshot(policy, chosen, Catalog(policy.catalog), origin)
+
+
+def _read_bundle(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_BUNDLE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the policy bundle {path} cannot be read ({exc.strerror})"
+        ) from None
+    return data
+
+
+def _trusted_policy_keys(settings: Settings) -> list[Ed25519PublicKey]:
+    path = settings.keys_dir / POLICY_PUBLIC
+    if not path.is_file():
+        raise KeyUnavailable(
+            f"no trusted policy-signing key: put the privacy officers' {POLICY_PUBLIC} in "
+            f"{settings.keys_dir}"
+        )
+    return [load_ledger_public(path)]
 
 
 def build_gateway(
@@ -170,15 +269,15 @@ def build_gateway(
     keys = load_keyring(settings.keys_dir, passphrase(settings))
     db = make_engine(settings.resolved_database_url)
     create_schema(db)
-    policy = load_policy_set(settings.resolved_policy_dir)
-    catalog = Catalog(policy.catalog)
-    policy_engine = engine or make_policy_engine(settings, policy)
+    snapshot = load_snapshot(settings, engine)
+    active = ActivePolicy(snapshot)
+    catalog = snapshot.catalog
     store = store or store_for(db)
     ledger = Ledger(store, keys.ledger_signing, keys.auditor_public)
     _check_auditor_key(store, keys.auditor_public)
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
     ledger.observe(check_startup(store, keys.ledger_signing.public_key(), checkpoints))
-    _activate_policy(ledger, policy_engine.version)
+    _activate_policy(ledger, snapshot)
     jwk = signing_jwk(keys.token_signing)
     chosen = connectors if connectors is not None else sql_connectors(settings, catalog)
     lanes = Lanes(
@@ -195,24 +294,16 @@ def build_gateway(
         settings=settings,
         db=db,
         keys=keys,
-        policy=policy,
-        catalog=catalog,
-        engine=policy_engine,
+        active=active,
         store=store,
         ledger=ledger,
         cases=CaseRegistry(
-            db,
-            catalog,
-            Pseudonymiser(keys.pseudonym_key),
-            keys.auditor_public,
-            ledger,
-            policy_engine.version,
+            db, active, Pseudonymiser(keys.pseudonym_key), keys.auditor_public, ledger
         ),
         disclosures=DisclosureService(
-            engine=policy_engine,
+            policy=active,
             ledger=ledger,
             connectors=chosen,
-            catalog=catalog,
             lanes=lanes,
             policy_timeout=settings.policy_timeout_seconds,
             policy_queue_timeout=settings.policy_queue_timeout_seconds,

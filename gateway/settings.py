@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     """SQLAlchemy URL of the gateway's own database; SQLite under HOME/var by default."""
 
     policy_dir: Path | None = None
+    """Unsigned policies (development mode only): HOME/policies if present, else the shipped."""
+    policy_bundle: Path | None = None
+    """The signed policy bundle to enforce (`gateway policy build`); reloaded when it changes."""
+    policy_mode: Literal["signed", "development"] = "signed"
+    """`signed`: only a bundle signed by a key in HOME/keys/policy-signing.pub is enforced.
+    `development`: the unsigned policy directory is, with a warning — never in production."""
+    policy_reload_seconds: float = Field(default=10.0, gt=0)
+    """How often a serving gateway looks for a new bundle at `policy_bundle`."""
     policy_engine: Literal["embedded", "opa"] = "embedded"
     opa_url: str = "http://127.0.0.1:8181"
     policy_timeout_seconds: float = Field(default=1.0, gt=0)

@@ -201,6 +201,7 @@ def make_test_gateway(
 ) -> TestGateway:
     """A seeded demo gateway in ``home``; ``settings`` override :class:`Settings` fields;
     ``store`` replaces the ledger store (e.g. a :class:`MemoryStore` told to fail)."""
+    settings.setdefault("policy_mode", "development")  # tests of bundles pass one
     config = Settings(
         home=home, key_passphrase=SecretStr(passphrase) if passphrase else None, **settings
     )

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.testing import TestGateway, make_test_gateway
+
+# Test homes run the policy directory unsigned (development mode), as `make_test_gateway`
+# does; this covers the CLI commands tests run on them too. The tests of signed bundles set
+# `policy_mode`/GATEWAY_POLICY_MODE=signed themselves.
+os.environ.setdefault("GATEWAY_POLICY_MODE", "development")
 
 
 @pytest.fixture(scope="session")

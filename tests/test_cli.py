@@ -77,7 +77,7 @@ def test_demo_seed_token_and_verify(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["token", "--list", "--home", str(tmp_path)])
     assert "politie-wijkagent" in listed.output
     token = runner.invoke(app, ["token", "politie-wijkagent", "--home", str(tmp_path)])
-    assert token.exit_code == 0 and token.output.count(".") == 2
+    assert token.exit_code == 0 and token.stdout.count(".") == 2
     assert runner.invoke(app, ["token", "nobody", "--home", str(tmp_path)]).exit_code == 71
     # Seeding is processing too: the policy's activation, then creating the cases, linking the
     # people and moving the stages are ledgered.

@@ -103,7 +103,7 @@ def test_safety_net_drops_geheim_even_if_a_decision_grants_it(tmp_path: Path) ->
         },
         SourceId("politie.incidenten"),
     )
-    decision = gw.gateway.disclosures._safety_net(forged)
+    decision = gw.gateway.disclosures._safety_net(gw.gateway.active.current, forged)
     assert set(decision.fields) == {"wapens"}
     assert decision.withheld["processen_verbaal"] == "not_releasable"
 

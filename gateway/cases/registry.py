@@ -22,6 +22,7 @@ from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Proble
 from gateway.ledger.entry import Action, Facts
 from gateway.ledger.sealing import seal
 from gateway.ledger.writer import Ledger, Record
+from gateway.policy.snapshot import ActivePolicy
 from gateway.typing import STAGES, SubjectPseudonym
 
 
@@ -81,18 +82,26 @@ class CaseRegistry:
     def __init__(
         self,
         engine: Engine,
-        catalog: Catalog,
+        policy: ActivePolicy,
         pseudonymiser: Pseudonymiser,
         auditor: X25519PublicKey,
         ledger: Ledger,
-        policy_version: str,
     ) -> None:
         self._engine = engine
-        self._catalog = catalog
+        self._policy = policy
         self._pseudonymiser = pseudonymiser
         self._auditor = auditor
         self._ledger = ledger
-        self._policy_version = policy_version
+
+    @property
+    def _catalog(self) -> Catalog:
+        # Case management uses the catalogue's vocabulary (purposes, sources, the matrix for
+        # `askable`); it is read from the policy in force at the moment.
+        return self._policy.current.catalog
+
+    @property
+    def _policy_version(self) -> str:
+        return self._policy.current.version
 
     def _record(
         self,

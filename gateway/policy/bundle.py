@@ -38,27 +38,56 @@ class PolicySet:
         return {"catalog": dict(self.catalog)}
 
 
+POLICY_SUFFIXES = (".rego", ".yaml", ".yml")
+
+
+def policy_files(root: Path) -> dict[str, bytes]:
+    """The files of the policy directory ``root`` that make up a policy set, by relative path."""
+    if not (root / "sharing.rego").is_file():
+        raise ConfigurationError(f"no sharing.rego in policy directory {root}")
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.suffix in POLICY_SUFFIXES
+    }
+
+
 def load_policy_set(root: Path, *, validate: bool = True) -> PolicySet:
     """The policy set in ``root``; its catalogue is validated (``validate=False`` only for
     reading historical policy sets, e.g. the fixture of a policy with known defects)."""
-    if not (root / "sharing.rego").is_file():
-        raise ConfigurationError(f"no sharing.rego in policy directory {root}")
+    return policy_set_from_files(policy_files(root), str(root), validate=validate)
+
+
+def policy_version(files: Mapping[str, bytes]) -> str:
+    """SHA-256 over every file's relative path and content hash, in path order."""
     digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def policy_set_from_files(
+    files: Mapping[str, bytes], where: str, *, validate: bool = True
+) -> PolicySet:
+    if "sharing.rego" not in files:
+        raise ConfigurationError(f"no sharing.rego in {where}")
     modules: dict[str, str] = {}
     tests: dict[str, str] = {}
     catalog: dict[str, Any] = {}
-    files = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix in {".rego", ".yaml", ".yml"}
-    )
-    for path in files:
-        rel = path.relative_to(root).as_posix()
-        raw = path.read_bytes()
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
-        text = raw.decode("utf-8")
-        if path.suffix == ".rego":
-            (tests if path.stem.endswith("_test") else modules)[rel] = text
+    for rel in sorted(files):
+        try:
+            text = files[rel].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"{where}: {rel} is not UTF-8") from None
+        if rel.endswith(".rego"):
+            (tests if rel.removesuffix(".rego").endswith("_test") else modules)[rel] = text
         elif rel.startswith("catalog/"):
-            doc = yaml.safe_load(text) or {}
+            try:
+                doc = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigurationError(
+                    f"{where}: {rel} is not YAML ({exc.__class__.__name__})"
+                ) from None
             if not isinstance(doc, dict):
                 raise ConfigurationError(f"{rel}: expected a mapping at the top level")
             overlap = catalog.keys() & doc.keys()
@@ -68,10 +97,5 @@ def load_policy_set(root: Path, *, validate: bool = True) -> PolicySet:
     if validate:
         from gateway.policy.catalog_schema import validate_catalog
 
-        validate_catalog(catalog, str(root))
-    return PolicySet(
-        version="sha256:" + digest.hexdigest(),
-        modules=modules,
-        tests=tests,
-        catalog=catalog,
-    )
+        validate_catalog(catalog, where)
+    return PolicySet(version=policy_version(files), modules=modules, tests=tests, catalog=catalog)
