@@ -222,6 +222,85 @@ def token(
 # -- policy ------------------------------------------------------------------------------------
 
 
+@policy_app.command("keygen")
+def policy_keygen(
+    out: Annotated[
+        Path, typer.Argument(help="Directory for policy-signing.key and policy-signing.pub.")
+    ],
+) -> None:
+    """Make the privacy officers' policy-signing key pair (the private key encrypted under
+    GATEWAY_POLICY_SIGNING_PASSPHRASE). Copy only policy-signing.pub to each gateway's keys/;
+    the private key never goes near a gateway (a gateway refuses to start beside it)."""
+    from gateway.keys import init_policy_signing
+
+    public = init_policy_signing(out, _policy_signing_passphrase())
+    typer.echo(f"wrote {out / 'policy-signing.key'} (private, encrypted) and {public}")
+
+
+def _policy_signing_passphrase() -> bytes:
+    return os.environ.get("GATEWAY_POLICY_SIGNING_PASSPHRASE", "").encode()
+
+
+@policy_app.command("build")
+def policy_build(
+    key: Annotated[Path, typer.Option(help="The policy-signing private key (policy keygen).")],
+    out: Annotated[Path, typer.Option(help="Where to write the bundle (.tar.gz).")],
+    revision: Annotated[
+        str, typer.Option(help="A name for this release, e.g. 2026-11-23.1 or a git commit.")
+    ],
+    home: HomeOption = None,
+    policy_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The policy directory to pack. [default: HOME/policies if it exists, else the "
+            "policies shipped with the gateway]",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Pack a policy directory into a signed bundle: the files, a manifest (revision, each
+    file's SHA-256, the policy version) and an Ed25519 signature over the manifest. The
+    catalogue is validated first: an invalid policy is never signed. Run `policy test` and
+    `policy prove` before you sign."""
+    from gateway.files import write_private
+    from gateway.keys import load_policy_signing
+    from gateway.policy.signing import build_bundle
+
+    signing = load_policy_signing(key, _policy_signing_passphrase())
+    data, manifest = build_bundle(
+        policy_dir or _settings(home).resolved_policy_dir, signing, revision
+    )
+    write_private(out, data, exclusive=False)
+    typer.echo(
+        f"wrote {out}: revision {manifest.revision}, policy {manifest.policy_version[:19]}, "
+        f"{len(manifest.files)} files, signed by {manifest.signer}"
+    )
+
+
+@policy_app.command("verify")
+def policy_verify(
+    bundle: Annotated[Path, typer.Argument(help="The bundle to check.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The trusted policy-signing public key. [default: HOME/keys/policy-signing.pub]",
+            show_default=False,
+        ),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Check a bundle as the gateway would before activating it: signed by the trusted key,
+    exactly the files its manifest lists, a catalogue that validates. Exit 77 if refused."""
+    from gateway.keys import POLICY_PUBLIC, load_ledger_public
+    from gateway.policy.signing import describe, open_bundle
+
+    key = load_ledger_public(public_key or _settings(home).keys_dir / POLICY_PUBLIC)
+    policy, manifest = open_bundle(bundle.read_bytes(), [key])
+    for name, value in describe(manifest).items():
+        typer.echo(f"{name:15} {value}")
+    typer.echo(f"bundle verified: {len(manifest.files)} files, policy {policy.version[:19]}")
+
+
 @policy_app.command("prove")
 def policy_prove(
     home: HomeOption = None,

@@ -64,11 +64,21 @@ def _lifespan(gw: Gateway) -> Any:
                 await asyncio.sleep(gw.settings.checkpoint_interval_seconds)
                 await _checkpoint(gw)
 
-        task = asyncio.create_task(every_interval())
+        async def watch_policy() -> None:
+            # A new signed bundle at GATEWAY_POLICY_BUNDLE is activated without a restart; one
+            # that fails is refused (logged) and the policy in force keeps serving.
+            while True:
+                await asyncio.sleep(gw.settings.policy_reload_seconds)
+                await asyncio.to_thread(gw.reload_policy)
+
+        tasks = [asyncio.create_task(every_interval())]
+        if gw.settings.policy_bundle is not None:
+            tasks.append(asyncio.create_task(watch_policy()))
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
             await _checkpoint(gw)  # a checkpoint of where the ledger stands at shutdown
 
     return lifespan

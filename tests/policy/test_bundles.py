@@ -1,0 +1,215 @@
+"""Signed policy bundles: build, verify, activate, reload — and every way a bundle is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.errors import BundleRejected, ConfigurationError
+from gateway.keys import POLICY_PUBLIC, POLICY_SIGNING, load_policy_signing
+from gateway.policy.signing import build_bundle, open_bundle
+from gateway.settings import bundled_policy_dir
+from gateway.testing import demo_bsn, make_test_gateway
+
+PASS = "policy officers' passphrase"
+
+
+@pytest.fixture
+def signer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The privacy officers' key directory (away from any gateway home)."""
+    monkeypatch.setenv("GATEWAY_POLICY_SIGNING_PASSPHRASE", PASS)
+    officers = tmp_path / "officers"
+    r = CliRunner().invoke(app, ["policy", "keygen", str(officers)])
+    assert r.exit_code == 0, r.output
+    return officers
+
+
+def key(signer: Path) -> Ed25519PrivateKey:
+    return load_policy_signing(signer / POLICY_SIGNING, PASS.encode())
+
+
+def bundle_bytes(signer: Path, policy_dir: Path | None = None, rev: str = "r1") -> bytes:
+    return build_bundle(policy_dir or bundled_policy_dir(), key(signer), rev)[0]
+
+
+def repack(data: bytes, change: dict[str, bytes | None]) -> bytes:
+    """The bundle with members replaced (bytes), removed (None) or added."""
+    members: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for info in tar:
+            f = tar.extractfile(info)
+            members[info.name] = f.read() if f else b""
+    for name, body in change.items():
+        if body is None:
+            members.pop(name, None)
+        else:
+            members[name] = body
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return out.getvalue()
+
+
+def test_keygen_build_and_verify_on_the_command_line(signer: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "bundle.tar.gz"
+    built = runner.invoke(
+        app,
+        [
+            *("policy", "build", "--key", str(signer / POLICY_SIGNING), "--out", str(out)),
+            *("--revision", "2026-11-23.1", "--home", str(tmp_path)),
+        ],
+    )
+    assert built.exit_code == 0, built.output
+    checked = runner.invoke(
+        app, ["policy", "verify", str(out), "--public-key", str(signer / POLICY_PUBLIC)]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert "2026-11-23.1" in checked.stdout and "bundle verified" in checked.stdout
+    other = tmp_path / "other.pub"
+    runner.invoke(app, ["policy", "keygen", str(tmp_path / "other")])
+    shutil.copy(tmp_path / "other" / POLICY_PUBLIC, other)
+    refused = runner.invoke(app, ["policy", "verify", str(out), "--public-key", str(other)])
+    assert refused.exit_code == 77 and "not a trusted key" in refused.output
+
+
+def test_the_bundle_carries_the_same_version_as_its_directory(signer: Path) -> None:
+    from gateway.policy.bundle import load_policy_set
+
+    policy, manifest = open_bundle(bundle_bytes(signer), [key(signer).public_key()])
+    assert (
+        policy.version == manifest.policy_version == load_policy_set(bundled_policy_dir()).version
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"policy/sharing.rego": b'package sharing\ndecision := {"allow": true}\n'}, "altered"),
+        ({"policy/extra.rego": b"package extra\n"}, "not those its manifest lists"),
+        ({"policy/catalog/sources.yaml": None}, "not those its manifest lists"),
+        ({"manifest.sig": b"AAAA\n"}, "signature"),
+        ({"manifest.json": b"{}"}, "manifest"),
+        ({"../escape.rego": b"x"}, "other than files"),
+    ],
+)
+def test_a_tampered_bundle_is_refused(
+    signer: Path, change: dict[str, bytes | None], reason: str
+) -> None:
+    data = repack(bundle_bytes(signer), change)
+    with pytest.raises(BundleRejected, match=reason):
+        open_bundle(data, [key(signer).public_key()])
+
+
+def test_an_edited_manifest_does_not_verify(signer: Path) -> None:
+    data = bundle_bytes(signer)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        f = tar.extractfile("manifest.json")
+        assert f is not None
+        manifest = json.loads(f.read())
+    manifest["revision"] = "someone else's"
+    forged = repack(data, {"manifest.json": json.dumps(manifest).encode()})
+    with pytest.raises(BundleRejected, match="signature does not verify"):
+        open_bundle(forged, [key(signer).public_key()])
+
+
+def test_not_a_bundle_at_all_is_refused(signer: Path) -> None:
+    with pytest.raises(BundleRejected, match="not a gzip'd tar"):
+        open_bundle(b"plain text", [key(signer).public_key()])
+    with pytest.raises(BundleRejected, match="larger"):
+        open_bundle(b"\0" * (5 * 1024 * 1024), [key(signer).public_key()])
+
+
+def _home_with(signer: Path, home: Path, data: bytes) -> Path:
+    (home / "keys").mkdir(parents=True, exist_ok=True)
+    shutil.copy(signer / POLICY_PUBLIC, home / "keys" / POLICY_PUBLIC)
+    path = home / "bundle.tar.gz"
+    path.write_bytes(data)
+    return path
+
+
+def test_the_gateway_runs_only_a_signed_bundle(signer: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="only a signed policy bundle"):
+        make_test_gateway(tmp_path / "unsigned", policy_mode="signed")
+    home = tmp_path / "signed"
+    bundle = _home_with(signer, home, bundle_bytes(signer))
+    gw = make_test_gateway(home, policy_mode="signed", policy_bundle=bundle)
+    try:
+        [activation] = [
+            e for e in gw.gateway.store.entries() if e.facts.action == "policy.activate"
+        ]
+        origin = gw.ledgered(activation.entry_hash)["origin"]
+        assert origin["kind"] == "bundle" and origin["revision"] == "r1"
+        assert origin["signer"].startswith("ed25519:")
+    finally:
+        gw.close()
+    bundle.write_bytes(repack(bundle.read_bytes(), {"policy/extra.rego": b"package x\n"}))
+    with pytest.raises(BundleRejected):
+        make_test_gateway(home, policy_mode="signed", policy_bundle=bundle)
+
+
+def test_a_new_bundle_is_activated_without_restart_and_a_bad_one_is_not(
+    signer: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    bundle = _home_with(signer, home, bundle_bytes(signer))
+    gw = make_test_gateway(home, policy_mode="signed", policy_bundle=bundle)
+
+    def ask() -> dict[str, object]:
+        r = gw.client.post(
+            "/v1/disclosures",
+            json={"case_id": gw.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")},
+            headers=gw.auth("veiligthuis"),
+        )
+        assert r.status_code == 200
+        return dict(r.json())
+
+    try:
+        before = ask()["policy_version"]
+        assert gw.gateway.reload_policy() is False  # unchanged: nothing to do
+
+        # A changed policy (one field less for Veilig Thuis), signed: activated and ledgered.
+        changed = tmp_path / "changed"
+        shutil.copytree(bundled_policy_dir(), changed)
+        necessity = changed / "catalog" / "necessity.yaml"
+        text = necessity.read_text()
+        old_row = "gemeente.brp: {naam: plain, geboortedatum: age, adres: plain, huishouden: count}"
+        assert old_row in text
+        necessity.write_text(text.replace(old_row, old_row.replace(", huishouden: count", "")))
+        bundle.write_bytes(bundle_bytes(signer, changed, "r2"))
+        assert gw.gateway.reload_policy() is True
+        after = ask()
+        assert after["policy_version"] != before
+        activations = [e for e in gw.gateway.store.entries() if e.facts.action == "policy.activate"]
+        assert activations[-1].facts.policy_version == after["policy_version"]
+
+        # A tampered bundle: refused, the r2 policy keeps serving.
+        bundle.write_bytes(repack(bundle.read_bytes(), {"policy/extra.rego": b"package x\n"}))
+        assert gw.gateway.reload_policy() is False
+        assert ask()["policy_version"] == after["policy_version"]
+        # An unreadable one: the same.
+        bundle.unlink()
+        assert gw.gateway.reload_policy() is False
+        assert ask()["policy_version"] == after["policy_version"]
+    finally:
+        gw.close()
+
+
+def test_the_gateway_will_not_run_beside_the_policy_signing_key(
+    signer: Path, tmp_path: Path
+) -> None:
+    make_test_gateway(tmp_path).close()
+    shutil.copy(signer / POLICY_SIGNING, tmp_path / "keys" / POLICY_SIGNING)
+    with pytest.raises(ConfigurationError, match="belongs to the privacy officers"):
+        make_test_gateway(tmp_path)
