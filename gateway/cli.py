@@ -301,6 +301,79 @@ def policy_verify(
     typer.echo(f"bundle verified: {len(manifest.files)} files, policy {policy.version[:19]}")
 
 
+@policy_app.command("replay")
+def policy_replay(
+    candidate: Annotated[
+        Path,
+        typer.Option(
+            help="The candidate policy: a signed bundle (checked against the trusted key) or, "
+            "to try a change before signing it, a policy directory."
+        ),
+    ],
+    since: Annotated[str | None, typer.Option("--from", help="From (RFC 3339, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Until (RFC 3339, exclusive).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or html.")] = "text",
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    auditor_dir: AuditorDirOption = None,
+    public_key: PublicKeyOption = None,
+    policy_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The trusted policy-signing public key. [default: HOME/keys/policy-signing.pub]",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """What would change if the candidate policy had decided the ledger's past requests.
+
+    Opens each disclosure decision of the period with the auditor's key (its sealed body holds
+    the complete policy input), evaluates every source's input under the candidate and reports
+    requests newly allowed or denied and fields gained or lost, per purpose and organisation.
+    Reads only; the ledger is verified first."""
+    from gateway.audit.query import Filter, entries
+    from gateway.audit.report import organisations
+    from gateway.catalog import Catalog
+    from gateway.errors import InvalidRequest, Problem
+    from gateway.keys import POLICY_PUBLIC, load_ledger_public
+    from gateway.policy.bundle import load_policy_set
+    from gateway.policy.embedded import EmbeddedEngine
+    from gateway.policy.replay import ReplayReport, as_html, as_text, replay
+    from gateway.policy.signing import open_bundle
+
+    if fmt not in ("text", "json", "html"):
+        raise InvalidRequest([Problem("--format", "text, json or html")])
+    settings = _settings(home)
+    if candidate.is_dir():
+        policy = load_policy_set(candidate)
+        label = f"directory {candidate} ({policy.version[:19]})"
+    else:
+        trusted = load_ledger_public(policy_key or settings.keys_dir / POLICY_PUBLIC)
+        policy, manifest = open_bundle(candidate.read_bytes(), [trusted])
+        label = f"bundle {manifest.revision} ({policy.version[:19]})"
+    access = _auditor(home, database_url, auditor_dir, public_key)
+    _verified(access)
+    where = Filter(action="disclosure.decision", since=since, until=until)
+    total = sum(1 for _ in entries(access.store, where))
+    report = ReplayReport(label, since, until)
+    with typer.progressbar(length=total, label="replaying", file=sys.stderr, show_pos=True) as bar:
+        replay(
+            entries(access.store, where),
+            access.body_or_none,
+            organisations(access),
+            EmbeddedEngine(policy),
+            Catalog(policy.catalog),
+            report,
+            progress=lambda: bar.update(1),
+        )
+    if fmt == "json":
+        typer.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
+    elif fmt == "html":
+        typer.echo(as_html(report))
+    else:
+        typer.echo(as_text(report))
+
+
 @policy_app.command("prove")
 def policy_prove(
     home: HomeOption = None,

@@ -24,13 +24,14 @@ from gateway.auth.clients import ClientRow
 from gateway.bsn import Bsn
 
 
-def _organisations(access: AuditorAccess) -> dict[str, str]:
+def organisations(access: AuditorAccess) -> dict[str, str]:
+    """Organisation names by OIN, from the registered clients."""
     with Session(access.engine) as session:
         return {row.oin: row.organisation for row in session.exec(select(ClientRow))}
 
 
 def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
-    names = _organisations(access)
+    names = organisations(access)
     pseudonym = access.pseudonym(bsn)
     returned: dict[str, dict[str, set[str]]] = {}
     for row in entries(access.store, Filter(subject=pseudonym, action="disclosure.fetch")):
