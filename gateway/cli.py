@@ -374,6 +374,34 @@ def policy_replay(
         typer.echo(as_text(report))
 
 
+@policy_app.command("matrix")
+def policy_matrix(
+    fmt: Annotated[str, typer.Option("--format", help="md (Markdown) or html.")] = "md",
+    home: HomeOption = None,
+    policy_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The policy directory. [default: HOME/policies if it exists, else the "
+            "policies shipped with the gateway]",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the sharing matrix a privacy covenant annexes: per purpose its legal bases, and
+    which role may receive which field from which source at which stage, in which form and on
+    which basis — generated from the policy data, and exactly what the engine releases."""
+    from gateway.catalog import Catalog
+    from gateway.errors import InvalidRequest, Problem
+    from gateway.policy.bundle import load_policy_set
+    from gateway.policy.matrix import as_html, as_markdown
+
+    if fmt not in ("md", "html"):
+        raise InvalidRequest([Problem("--format", "md or html")])
+    policy = load_policy_set(policy_dir or _settings(home).resolved_policy_dir)
+    render = as_html if fmt == "html" else as_markdown
+    typer.echo(render(Catalog(policy.catalog), policy.catalog, policy.version))
+
+
 @policy_app.command("prove")
 def policy_prove(
     home: HomeOption = None,
