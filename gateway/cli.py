@@ -402,6 +402,53 @@ def policy_matrix(
     typer.echo(render(Catalog(policy.catalog), policy.catalog, policy.version))
 
 
+@policy_app.command("explain")
+def policy_explain(
+    input_file: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help='A policy input as JSON (docs/policy-input.md), bare or as {"input": …} — e.g. '
+            "a counter-example from `policy prove`; - for standard input.",
+        ),
+    ],
+    home: HomeOption = None,
+    policy_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The policy directory. [default: HOME/policies if it exists, else the "
+            "policies shipped with the gateway]",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Evaluate a hypothetical request and show the decision with the rule path that led to
+    each field's outcome (the same as POST /v1/policy/dry-run, on a policy directory)."""
+    from gateway.catalog import Catalog
+    from gateway.errors import InvalidRequest, Problem
+    from gateway.policy.bundle import load_policy_set
+    from gateway.policy.embedded import EmbeddedEngine
+    from gateway.policy.explain import as_text, dry_run
+    from gateway.policy.snapshot import PolicySnapshot
+
+    raw = sys.stdin.read() if str(input_file) == "-" else input_file.read_text()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise InvalidRequest([Problem("--input", "not JSON")]) from None
+    if isinstance(doc, dict) and set(doc) == {"input"}:
+        doc = doc["input"]
+    if not isinstance(doc, dict):
+        raise InvalidRequest([Problem("--input", "a JSON object: the policy input")])
+    policy = load_policy_set(policy_dir or _settings(home).resolved_policy_dir)
+    snapshot = PolicySnapshot(
+        policy, EmbeddedEngine(policy), Catalog(policy.catalog), {"kind": "directory"}
+    )
+    result = dry_run(snapshot, doc)
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False) if json_out else as_text(result))
+
+
 @policy_app.command("prove")
 def policy_prove(
     home: HomeOption = None,

@@ -299,3 +299,58 @@ obligations(inp, cat, fields) := [{
 	some _, r in fields
 	r.break_glass == true
 } else := []
+
+# ---------------------------------------------------------------------------------------------
+# Explanation: the rule path behind a decision, for `gateway policy explain` and the dry run.
+# It reuses the rules above (nothing here decides): each request-level check with its result,
+# and per field each step of `field_outcome` in order. The decision is still `decision`.
+
+explanation := explain(input, data.catalog)
+
+explain(inp, cat) := {
+	"request_checks": [{"check": reason, "result": check_result(reason, inp, cat)} |
+		some reason in checks
+	],
+	"fields": {f: field_steps(field_context(inp, cat), f) | some f in requested(inp, cat)},
+}
+
+check_result(reason, inp, cat) := "failed" if {
+	denied(reason, inp, cat)
+	relevant(reason, inp)
+} else := "passed"
+
+# NOTE: written out, not as a comprehension over the step names: rego-cpp 1.5.2 evaluates a
+# comprehension nested in a function called from another comprehension with the first
+# caller's variables (every field got the first field's steps). Pinned by the unit tests.
+field_steps(ctx, f) := [
+	{"step": "offered", "result": step_result("offered", ctx, f)},
+	{"step": "sensitivity", "result": step_result("sensitivity", ctx, f)},
+	{"step": "legal_basis", "result": step_result("legal_basis", ctx, f)},
+	{"step": "necessity", "result": step_result("necessity", ctx, f)},
+	{"step": "consent", "result": step_result("consent", ctx, f)},
+	{"step": "break_glass", "result": step_result("break_glass", ctx, f)},
+]
+
+step_result("offered", ctx, f) := "offered by the source" if offered(ctx, f)
+
+else := "not offered by the source"
+
+step_result("sensitivity", ctx, f) := ctx.offered[f].sensitivity if known_sensitivity(ctx, f)
+
+else := "geheim or unknown: never released"
+
+step_result("legal_basis", ctx, f) := ctx.bases[ctx.offered[f].sensitivity] if has_basis(ctx, f)
+
+else := "no basis of the purpose covers it"
+
+step_result("necessity", ctx, f) := sprintf("in the role's row at this stage: %s", [ctx.necessary[f]]) if {
+	necessary(ctx, f)
+} else := "not in the role's row at this stage"
+
+step_result("consent", ctx, f) := "consent needed and not recorded" if needs_consent(ctx, f)
+
+else := "no consent needed, or recorded"
+
+step_result("break_glass", ctx, f) := sprintf("in the purpose's break-glass set: %s", [ctx.break_glass[f]]) if {
+	ctx.break_glass[f]
+} else := "not in the break-glass set"

@@ -354,3 +354,27 @@ test_every_released_field_has_transform_and_basis if {
 		}
 	}
 }
+
+# --- Explanation: the rule path, for the dry run -------------------------------------------
+
+test_explanation_names_the_step_that_withholds if {
+	e := sharing.explain(with_("request", {"fields": ["processen_verbaal", "wapens"]}), cat)
+	{"step": "sensitivity", "result": "geheim or unknown: never released"} in e.fields.processen_verbaal
+	{"step": "necessity", "result": "in the role's row at this stage: exists"} in e.fields.wapens
+	{"step": "legal_basis", "result": "wpg_20"} in e.fields.wapens
+	every c in e.request_checks {
+		c.result == "passed"
+	}
+}
+
+test_explanation_names_a_failed_request_check if {
+	e := sharing.explain(with_("requester", {"verified": false}), cat)
+	{"check": "requester_unverified", "result": "failed"} in e.request_checks
+}
+
+test_explanation_of_break_glass if {
+	inp := wvggz("meldpunt_medewerker", "gemeente", gemeente, "ggz.behandeling", {"urgency": "spoed", "justified": true})
+	e := sharing.explain(inp, cat)
+	{"step": "consent", "result": "consent needed and not recorded"} in e.fields.crisiskaart_contact
+	{"step": "break_glass", "result": "in the purpose's break-glass set: contact"} in e.fields.crisiskaart_contact
+}

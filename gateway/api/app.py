@@ -26,8 +26,15 @@ from starlette.routing import compile_path
 from gateway import API_VERSION
 from gateway.api import openapi, problems
 from gateway.api.middleware import Conventions, Guard
-from gateway.api.routers import cases, disclosures, operations, tokens
-from gateway.api.schemas import CaseCreate, CasePatch, DisclosureBody, SubjectLink, TokenForm
+from gateway.api.routers import cases, disclosures, operations, policy, tokens
+from gateway.api.schemas import (
+    DRY_RUN_MODELS,
+    CaseCreate,
+    CasePatch,
+    DisclosureBody,
+    SubjectLink,
+    TokenForm,
+)
 from gateway.catalog import Catalog
 from gateway.runtime import Gateway
 
@@ -88,7 +95,8 @@ def create_app(gw: Gateway) -> FastAPI:
     app = _new_app(_lifespan(gw))
     app.state.gateway = gw
     vocabulary = problems.Vocabulary.of(
-        (DisclosureBody, CaseCreate, CasePatch, SubjectLink, TokenForm), extra=gw.catalog.sources
+        (DisclosureBody, CaseCreate, CasePatch, SubjectLink, TokenForm, *DRY_RUN_MODELS),
+        extra=gw.catalog.sources,
     )
     problems.install(app, vocabulary)
     _routes(app)
@@ -113,7 +121,13 @@ def _new_app(lifespan: Any = None) -> FastAPI:
 
 def _routes(app: FastAPI) -> None:
     allow: list[tuple[re.Pattern[str], set[str]]] = []
-    for router in (tokens.router, operations.router, cases.router, disclosures.router):
+    for router in (
+        tokens.router,
+        operations.router,
+        cases.router,
+        disclosures.router,
+        policy.router,
+    ):
         app.include_router(router, prefix=openapi.PREFIX)
         for route in router.routes:
             if isinstance(route, APIRoute):

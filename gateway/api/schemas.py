@@ -241,6 +241,68 @@ class DisclosureOut(BaseModel):
     sources: list[SourceOut]
 
 
+# -- the policy dry run ------------------------------------------------------------------------
+
+PolicyName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+
+
+class DryRunRequester(Strict):
+    verified: bool = True
+    oin: Oin
+    org_type: PolicyName
+    role: PolicyName
+    user: str = Field(default="dry-run", max_length=64)
+
+
+class DryRunCase(Strict):
+    found: bool = True
+    id: str = Field(default="dry-run", max_length=64)
+    status: Literal["open", "closed"] = "open"
+    stage: Stage
+    purpose: PolicyName
+    participants: list[Oin] = Field(max_length=MAX_PARTICIPANTS)
+
+
+class DryRunSubject(Strict):
+    linked: bool = True
+    relation: Relation = "hoofdpersoon"
+    minor: bool = False
+    consents: list[SourceId] = Field(default_factory=list, max_length=MAX_SOURCES)
+
+
+class DryRunAsk(Strict):
+    source: SourceId
+    fields: list[FieldName] = Field(default_factory=list, max_length=MAX_FIELDS)
+    urgency: Urgency = "regulier"
+    justified: bool = False
+
+
+class DryRunInput(Strict):
+    """A complete policy input (docs/policy-input.md): hypothetical, so no BSN and no case
+    from the registry — every attribute the policy decides on is given."""
+
+    requester: DryRunRequester
+    case: DryRunCase
+    subject: DryRunSubject
+    request: DryRunAsk
+
+
+class DryRunBody(Strict):
+    input: DryRunInput
+
+
+DRY_RUN_MODELS = (DryRunBody, DryRunInput, DryRunRequester, DryRunCase, DryRunSubject, DryRunAsk)
+
+
+class DryRunOut(BaseModel):
+    policy_version: str
+    decision: dict[str, Any] = Field(description="The decision document (docs/decision.md).")
+    explanation: dict[str, Any] | None = Field(
+        description="The rule path: each request-level check with its result, and per field "
+        "each step of the field rule in order (the first that does not pass decides)."
+    )
+
+
 class ProblemError(BaseModel):
     location: str = Field(description="Where, as a JSON pointer into the body ('?' = the query).")
     message: str

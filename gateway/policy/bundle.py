@@ -23,6 +23,8 @@ import yaml
 from gateway.errors import ConfigurationError
 
 ENTRYPOINT = "sharing/decision"
+EXPLANATION = "sharing/explanation"
+"""Optional: the rule path behind a decision (`gateway policy explain`, the dry run)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import regopy
 from regopy.rego_shared import rego_get_error
 
 from gateway.errors import EngineError, PolicyUnavailable
-from gateway.policy.bundle import ENTRYPOINT, PolicySet
+from gateway.policy.bundle import ENTRYPOINT, EXPLANATION, PolicySet
 
 
 def _error_text(interpreter: regopy.Interpreter) -> str:
@@ -43,8 +43,11 @@ class EmbeddedEngine:
     def __init__(self, policy: PolicySet) -> None:
         self._version = policy.version
         builder = new_interpreter(policy)
+        # The explanation entrypoint is optional: a policy without one still decides.
+        self._explains = "explanation :=" in "".join(policy.modules.values())
+        entrypoints = [ENTRYPOINT, EXPLANATION] if self._explains else [ENTRYPOINT]
         try:
-            self._bundle = builder.build(None, [ENTRYPOINT])
+            self._bundle = builder.build(None, entrypoints)
         except regopy.RegoError as exc:
             raise PolicyUnavailable(f"policy set does not build: {str(exc)[:500]}") from exc
         self._local = threading.local()
@@ -60,11 +63,18 @@ class EmbeddedEngine:
         return interpreter
 
     def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._run(policy_input, ENTRYPOINT)
+
+    def explain(self, policy_input: Mapping[str, Any]) -> Any:
+        """The policy's rule path for ``policy_input`` (None if the policy has none)."""
+        return self._run(policy_input, EXPLANATION) if self._explains else None
+
+    def _run(self, policy_input: Mapping[str, Any], entrypoint: str) -> Any:
         term = json.dumps(policy_input, separators=(",", ":"))
         interpreter = self._interpreter()
         try:
             interpreter.set_input_term(term)
-            output = interpreter.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
+            output = interpreter.query_bundle_entrypoint(self._bundle, entrypoint)
         except regopy.RegoError as exc:
             raise EngineError(str(exc)[:500]) from exc
         if not output.ok():

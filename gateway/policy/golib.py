@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import ConfigurationError, EngineError, PolicyUnavailable
-from gateway.policy.bundle import ENTRYPOINT, PolicySet
+from gateway.policy.bundle import ENTRYPOINT, EXPLANATION, PolicySet
 
 
 def _bindings() -> Any:
@@ -56,12 +56,18 @@ class GolibEngine:
         return self._version
 
     def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._run(policy_input, ENTRYPOINT)
+
+    def explain(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._run(policy_input, EXPLANATION)
+
+    def _run(self, policy_input: Mapping[str, Any], entrypoint: str) -> Any:
         bindings = _bindings()
         engine = getattr(self._local, "engine", None)
         if engine is None:
             engine = self._local.engine = opa_engine(self._policy)
         try:
-            return engine.eval_document(ENTRYPOINT.replace("/", "."), dict(policy_input))
+            return engine.eval_document(entrypoint.replace("/", "."), dict(policy_input))
         except bindings.OpaUndefinedError:
             return None
         except bindings.OpaError as exc:

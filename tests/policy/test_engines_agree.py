@@ -39,6 +39,17 @@ def test_both_engines_decide_the_same(
     assert embedded.evaluate(inp) == opa.evaluate(inp)
 
 
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(inp=policy_inputs(CATALOG))
+def test_both_engines_explain_the_same(
+    engines: tuple[EmbeddedEngine, GolibEngine], inp: dict[str, Any]
+) -> None:
+    embedded, opa = engines
+    assert embedded.explain(inp) == opa.explain(inp)
+
+
 def test_a_missing_consent_list_releases_no_ggz_data_on_either_engine(
     engines: tuple[EmbeddedEngine, GolibEngine],
 ) -> None:
