@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ class PolicySet:
     """Policy modules by file name (tests excluded)."""
     tests: Mapping[str, str]
     catalog: Mapping[str, Any]
+    cases: Mapping[str, Any] = field(default_factory=dict)
+    """Test cases as data (``tests/*.yaml``): requests and their expected decisions, by file."""
 
     @property
     def data(self) -> dict[str, Any]:
@@ -76,6 +78,7 @@ def policy_set_from_files(
     modules: dict[str, str] = {}
     tests: dict[str, str] = {}
     catalog: dict[str, Any] = {}
+    cases: dict[str, Any] = {}
     for rel in sorted(files):
         try:
             text = files[rel].decode("utf-8")
@@ -83,6 +86,13 @@ def policy_set_from_files(
             raise ConfigurationError(f"{where}: {rel} is not UTF-8") from None
         if rel.endswith(".rego"):
             (tests if rel.removesuffix(".rego").endswith("_test") else modules)[rel] = text
+        elif rel.startswith("tests/"):
+            try:
+                cases[rel] = yaml.safe_load(text) or []
+            except yaml.YAMLError as exc:
+                raise ConfigurationError(
+                    f"{where}: {rel} is not YAML ({exc.__class__.__name__})"
+                ) from None
         elif rel.startswith("catalog/"):
             try:
                 doc = yaml.safe_load(text) or {}
@@ -100,4 +110,6 @@ def policy_set_from_files(
         from gateway.policy.catalog_schema import validate_catalog
 
         validate_catalog(catalog, where)
-    return PolicySet(version=policy_version(files), modules=modules, tests=tests, catalog=catalog)
+    return PolicySet(
+        version=policy_version(files), modules=modules, tests=tests, catalog=catalog, cases=cases
+    )

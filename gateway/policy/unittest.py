@@ -16,7 +16,7 @@ from typing import Literal
 import regopy
 
 from gateway.policy.bundle import PolicySet
-from gateway.policy.embedded import _error_text, new_interpreter
+from gateway.policy.embedded import EmbeddedEngine, _error_text, new_interpreter
 
 Engine = Literal["embedded", "opa"]
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
@@ -96,9 +96,29 @@ def _detail(value: object) -> str:
 def run_policy_tests(
     policy: PolicySet, engine: Engine = "embedded", coverage: Coverage | None = None
 ) -> list[TestOutcome]:
+    """The Rego unit tests, then the test cases written as data (``tests/*.yaml``)."""
+    rego = _run_on_opa(policy, coverage) if engine == "opa" else _run_embedded(policy)
+    return rego + _run_cases(policy, engine)
+
+
+def _run_cases(policy: PolicySet, engine: Engine) -> list[TestOutcome]:
+    from gateway.catalog import Catalog
+    from gateway.policy.cases import load_cases, run_cases
+
+    if not policy.cases:
+        return []
+    catalog = Catalog(policy.catalog)
+    cases = load_cases(policy.cases, catalog)
     if engine == "opa":
-        return _run_on_opa(policy, coverage)
-    return _run_embedded(policy)
+        from gateway.policy.golib import GolibEngine
+
+        evaluator: EmbeddedEngine | GolibEngine = GolibEngine(policy)
+    else:
+        evaluator = EmbeddedEngine(policy)
+    return [
+        TestOutcome(file, name, not problem, problem)
+        for file, name, problem in run_cases(cases, catalog, evaluator.evaluate)
+    ]
 
 
 def _run_embedded(policy: PolicySet) -> list[TestOutcome]:
