@@ -29,6 +29,7 @@ class Catalog:
         self.org_types: Mapping[str, Mapping[str, Any]] = doc.get("org_types", {})
         self._sources: Mapping[str, Mapping[str, Any]] = doc.get("sources", {})
         self._necessity: Mapping[str, Any] = doc.get("necessity", {})
+        self._reasons: Mapping[str, Any] = doc.get("necessity_reasons", {})
         # Built once: the disclosure path asks for field specs on every request.
         self._fields = {source: _field_specs(spec) for source, spec in self._sources.items()}
 
@@ -51,6 +52,15 @@ class Catalog:
 
     def requires_consent(self, source: str) -> bool:
         return bool(self._sources.get(source, {}).get("requires_consent", False))
+
+    def necessity_reason(self, purpose: str, role: str, source: str, field: str) -> str | None:
+        """Why ``role`` needs ``field`` of ``source`` in ``purpose``: the most specific reason
+        given (the field, else the source, else the role's "*")."""
+        given = self._reasons.get(purpose, {}).get(role, {})
+        for key in (f"{source}.{field}", source, "*"):
+            if key in given:
+                return str(given[key])
+        return None
 
     def necessity(self, purpose: str, stage: str, role: str) -> dict[str, dict[str, str]]:
         """The matrix row for (purpose, stage, role), limited to the purpose's sources."""

@@ -181,3 +181,38 @@ def test_an_instances_own_policies_are_validated_before_the_gateway_starts(tmp_p
     )
     with pytest.raises(ConfigurationError, match="diagnose"):
         make_test_gateway(tmp_path)
+
+
+def test_every_matrix_cell_carries_a_necessity_reason_or_the_catalogue_is_refused(
+    policy_copy: Path,
+) -> None:
+    for purpose, _stage, role, source, field, _transform in matrix_cells():
+        assert CAT.necessity_reason(purpose, role, source, field), (purpose, role, field)
+    # The crisis contact has its own, more specific reason.
+    specific = CAT.necessity_reason(
+        "wvggz_verkennend_onderzoek",
+        "meldpunt_medewerker",
+        "ggz.behandeling",
+        "crisiskaart_contact",
+    )
+    assert specific is not None and "crisiskaart" in specific
+    reasons = policy_copy / "catalog" / "necessity_reasons.yaml"
+    text = reasons.read_text()
+    _edit(
+        reasons,
+        '    wijkagent:\n      "*": >-\n        De wijkagent handhaaft',
+        "    wijkagent:\n      gemeente.brp.naam: >-\n        De wijkagent handhaaft",
+    )
+    with pytest.raises(
+        ConfigurationError, match="necessity_reasons/mda_plus_plus/wijkagent: no reason for"
+    ):
+        load_policy_set(policy_copy)
+    reasons.write_text(
+        text.replace(
+            'wijkagent:\n      "*"',
+            'wijkagent:\n      ggz.behandeling.diagnose: >-\n        Nergens voor nodig, een verzonnen reden.\n      "*"',
+            1,
+        )
+    )
+    with pytest.raises(ConfigurationError, match="no such cell"):
+        load_policy_set(policy_copy)

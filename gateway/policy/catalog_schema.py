@@ -11,7 +11,7 @@ Closed vocabularies: a sensitivity outside ``gewoon``/``bijzonder``/``strafrecht
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -77,12 +77,17 @@ class RoleModel(_Strict):
 Matrix = dict[str, dict[str, dict[str, dict[str, dict[str, Transform]]]]]
 
 
+Reason = Annotated[str, Field(min_length=20, max_length=600)]
+
+
 class CatalogModel(_Strict):
     org_types: dict[str, OrgTypeModel]
     roles: dict[str, RoleModel]
     sources: dict[str, SourceModel]
     purposes: dict[str, PurposeModel]
     necessity: Matrix
+    necessity_reasons: dict[str, dict[str, dict[str, Reason]]]
+    """purpose → role → "*" | source | source.field → why the role needs it."""
 
 
 def _cross_checks(c: CatalogModel) -> list[str]:
@@ -173,13 +178,41 @@ def _cross_checks(c: CatalogModel) -> list[str]:
     return problems
 
 
+def _reason_checks(c: CatalogModel) -> list[str]:
+    """Every cell of the matrix has a necessity reason; no reason names what no cell has."""
+    problems: list[str] = []
+    cells: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for pid, stages in c.necessity.items():
+        for roles in stages.values():
+            for role, sources in roles.items():
+                for source, fields in sources.items():
+                    cells.setdefault((pid, role), set()).update((source, f) for f in fields)
+    for (pid, role), held in sorted(cells.items()):
+        given = c.necessity_reasons.get(pid, {}).get(role, {})
+        for source, f in sorted(held):
+            if not ({"*", source, f"{source}.{f}"} & set(given)):
+                problems.append(f"necessity_reasons/{pid}/{role}: no reason for {source}.{f}")
+    for pid, reasons in c.necessity_reasons.items():
+        for role, keys in reasons.items():
+            cells_held = cells.get((pid, role))
+            if cells_held is None:
+                problems.append(f"necessity_reasons/{pid}/{role}: the role has no row")
+                continue
+            in_rows = {s for s, _ in cells_held}
+            for key in keys:
+                named = tuple(key.rsplit(".", 1))
+                if key != "*" and key not in in_rows and named not in cells_held:
+                    problems.append(f"necessity_reasons/{pid}/{role}/{key}: no such cell")
+    return problems
+
+
 def validate_catalog(doc: Mapping[str, Any], where: str) -> CatalogModel:
     try:
         model = CatalogModel.model_validate(dict(doc))
     except ValidationError as exc:
         problems = [f"{'/'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:50]]
         raise ConfigurationError(_message(where, problems)) from None
-    problems = _cross_checks(model)
+    problems = _cross_checks(model) + _reason_checks(model)
     if problems:
         raise ConfigurationError(_message(where, problems))
     return model

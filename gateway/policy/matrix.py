@@ -1,9 +1,9 @@
 """``gateway policy matrix``: the sharing matrix a privacy covenant annexes, from the policy data.
 
 Per purpose: its legal bases, and for every stage, role, source and field the form in which the
-field may be shared and the basis that covers it — exactly the cells the engine releases (a
-test checks every cell, and that the engine releases nothing else). Fields that need the
-person's consent say so, with the break-glass form where the purpose has one.
+field may be shared, the basis that covers it and why the role needs it — exactly the cells the
+engine releases (a test checks every cell, and that the engine releases nothing else). Fields
+that need the person's consent say so, with the break-glass form where the purpose has one.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class Cell:
     basis: str
     condition: str
     """"" or what else the release needs (the person's consent; break-glass form)."""
+    reason: str
+    """Why the role needs it (catalog/necessity_reasons.yaml)."""
 
 
 def basis_for(purpose: Mapping[str, Any], source: str, sensitivity: str) -> str | None:
@@ -67,8 +69,18 @@ def cells(catalog: Catalog, raw: Mapping[str, Any]) -> Iterator[Cell]:
                                     f"; without it only urgent and justified: "
                                     f"{glass[source][name]} (reviewed)"
                                 )
+                        reason = catalog.necessity_reason(pid, role, source, name) or ""
                         yield Cell(
-                            pid, stage, role, org_type, source, name, transform, basis, condition
+                            pid,
+                            stage,
+                            role,
+                            org_type,
+                            source,
+                            name,
+                            transform,
+                            basis,
+                            condition,
+                            reason,
                         )
 
 
@@ -87,12 +99,13 @@ def as_markdown(catalog: Catalog, raw: Mapping[str, Any], version: str) -> str:
         out += [f"- `{b['id']}` — {b['title']}" for b in purpose["bases"]]
         out += [
             "",
-            "| stage | role (organisation) | source | field | form | basis | condition |",
-            "|---|---|---|---|---|---|---|",
+            "| stage | role (organisation) | source | field | form | basis | condition "
+            "| necessity |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         out += [
             f"| {c.stage} | {c.role} ({c.org_type}) | {c.source} | {c.field} | {c.transform} "
-            f"| `{c.basis}` | {c.condition} |"
+            f"| `{c.basis}` | {c.condition} | {c.reason} |"
             for c in all_cells
             if c.purpose == pid
         ]
@@ -117,13 +130,13 @@ def as_html(catalog: Catalog, raw: Mapping[str, Any], version: str) -> str:
         rows = "".join(
             f"<tr><td>{e(c.stage)}</td><td>{e(c.role)} ({e(c.org_type)})</td><td>{e(c.source)}</td>"
             f"<td>{e(c.field)}</td><td>{e(c.transform)}</td><td><code>{e(c.basis)}</code></td>"
-            f"<td>{e(c.condition)}</td></tr>"
+            f"<td>{e(c.condition)}</td><td>{e(c.reason)}</td></tr>"
             for c in all_cells
             if c.purpose == pid
         )
         parts.append(
             f"<h2>{e(str(purpose.get('title', pid)))}</h2><ul>{bases}</ul><table><tr>"
             "<th>stage</th><th>role</th><th>source</th><th>field</th><th>form</th><th>basis</th>"
-            f"<th>condition</th></tr>{rows}</table>"
+            f"<th>condition</th><th>necessity</th></tr>{rows}</table>"
         )
     return "".join(parts) + "</html>"
