@@ -210,7 +210,7 @@ def test_every_matrix_cell_carries_a_necessity_reason_or_the_catalogue_is_refuse
     reasons.write_text(
         text.replace(
             'wijkagent:\n      "*"',
-            'wijkagent:\n      ggz.behandeling.diagnose: >-\n'
+            "wijkagent:\n      ggz.behandeling.diagnose: >-\n"
             '        Nergens voor nodig, een verzonnen reden.\n      "*"',
             1,
         )

@@ -42,9 +42,7 @@ def test_the_dry_run_needs_a_token_and_a_complete_input(shared_gw: TestGateway) 
     assert shared_gw.client.post("/v1/policy/dry-run", json=body()).status_code == 401
     bad = body(case={"stage": "morgen"}, request={"urgency": "heel erg"})
     bad["input"]["requester"]["bsn"] = "999993847"  # no personal data in a hypothetical input
-    r = shared_gw.client.post(
-        "/v1/policy/dry-run", json=bad, headers=shared_gw.auth("veiligthuis")
-    )
+    r = shared_gw.client.post("/v1/policy/dry-run", json=bad, headers=shared_gw.auth("veiligthuis"))
     assert r.status_code == 400
     assert r.headers["content-type"] == "application/problem+json"
     where = {e["location"] for e in r.json()["errors"]}
