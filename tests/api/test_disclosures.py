@@ -3,10 +3,51 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gateway.audit.export import entry_summary
-from gateway.testing import TestGateway, demo_bsn
+from gateway.policy.bundle import load_policy_set
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.golib import GolibEngine
+from gateway.settings import bundled_policy_dir
+from gateway.testing import TestGateway, demo_bsn, make_test_gateway
+
+# Every rule through the HTTP API on both engines: the embedded one (rego-cpp) and OPA's own
+# evaluator in its place (issue 7: the decision tests pass on both).
+ENGINES = ["embedded", "opa"]
+
+
+def _engine(name: str) -> Any:
+    if name == "embedded":
+        return None
+    return lambda _embedded: GolibEngine(load_policy_set(bundled_policy_dir()))
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def shared_gw(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestGateway]:
+    gw = make_test_gateway(
+        tmp_path_factory.mktemp(f"rules-{request.param}"), engine=_engine(request.param)
+    )
+    yield gw
+    gw.close()
+
+
+@pytest.fixture(params=ENGINES)
+def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway]:
+    gw = make_test_gateway(tmp_path, engine=_engine(request.param))
+    yield gw
+    gw.close()
+
+
+def test_the_gateway_decides_on_the_engine_asked_for(shared_gw: TestGateway) -> None:
+    engine: PolicyEngine = shared_gw.gateway.engine
+    assert type(engine).__name__ in ("EmbeddedEngine", "GolibEngine")
 
 
 def disclose(gw: TestGateway, client: str, case: str, person: str, **body: Any) -> Any:
