@@ -93,4 +93,5 @@ def test_the_generated_package_is_complete(client_package: Any) -> None:
         "set_case_stage",
         "link_subject",
         "disclose",
+        "policy_dry_run",
     }
