@@ -34,6 +34,7 @@ from gateway.keys import (
     seal_pseudonym_key,
 )
 from gateway.lanes import Lane
+from gateway.ledger.batcher import GroupCommitter
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
 from gateway.ledger.integrity import (
     check_startup,
@@ -144,6 +145,9 @@ class Gateway:
         """Stop the worker lanes and release database connections."""
         self.disclosures.lanes.close()
         self.auth_lane.close()
+        committer = self.ledger.committer
+        if committer is not None:
+            committer.close()
         for connector in self.disclosures.connectors.values():
             dispose = getattr(connector, "dispose", None)
             if dispose is not None:
@@ -278,11 +282,13 @@ def build_gateway(
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
     ledger.observe(check_startup(store, keys.ledger_signing.public_key(), checkpoints))
     _activate_policy(ledger, snapshot)
+    # From here on, concurrent appends are committed in groups (one transaction, one fsync).
+    ledger.attach(GroupCommitter(ledger))
     jwk = signing_jwk(keys.token_signing)
     chosen = connectors if connectors is not None else sql_connectors(settings, catalog)
     lanes = Lanes(
         policy=Lane("policy", settings.policy_workers),
-        ledger=Lane("ledger", 1),
+        ledger=Lane("ledger", settings.ledger_workers),
         sources={
             source: Lane(f"source:{source}", settings.connector_workers, queue_limit=64)
             for source in chosen

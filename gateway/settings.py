@@ -83,6 +83,8 @@ class Settings(BaseSettings):
 
     connector_timeout_seconds: float = Field(default=3.0, gt=0)
     connector_workers: int = Field(default=4, ge=1, le=64)
+    ledger_workers: int = Field(default=16, ge=1, le=256)
+    """Requests that may wait on the ledger at once; their entries are committed together."""
     """Threads per source system: a hung source can hold only its own."""
     sources: dict[str, str] = Field(default_factory=dict)
     """Source id -> SQLAlchemy URL. Sources not listed use HOME/var/sources/<id>.db."""

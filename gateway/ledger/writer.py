@@ -15,7 +15,7 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -37,6 +37,9 @@ from gateway.ledger.entry import (
 from gateway.ledger.periods import PeriodKeys
 from gateway.ledger.sealing import seal
 from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+
+if TYPE_CHECKING:
+    from gateway.ledger.batcher import GroupCommitter
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """A record made into an entry's content, sealed, waiting for its place in the order."""
+
     time: str
     facts: Facts
     subject: str
@@ -106,6 +111,7 @@ class Ledger:
         """The highest sequence this writer has seen; the ledger may only grow past it."""
         self._head_exists = False
         self._store_id: str | None = None
+        self._committer: GroupCommitter | None = None
 
     def observe(self, seq: int) -> None:
         """Record the size and the store found at start-up (after the start-up checks)."""
@@ -138,16 +144,23 @@ class Ledger:
         return receipt
 
     def append(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Receipt:
+        """Append one record; durable when this returns. With a group committer attached the
+        record joins whatever other threads are appending (one commit for the group)."""
+        if self._committer is not None and sealed_for is None:
+            return self._committer.append(self.prepare(record))
         return self.append_batch([record], sealed_for)[0]
 
-    def _prepare(self, record: Record, auditor: X25519PublicKey) -> _Prepared:
+    def prepare(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Prepared:
+        """Everything that does not need the ledger's order: time, salted subject commitment,
+        the body sealed for the auditor (the public-key work). Any thread, no lock."""
+        auditor = sealed_for or self._auditor
         time = self._clock()
         salt = new_salt()
         commit = commit_subject(record.subject, salt)
         period = self._periods.public_for(record.facts.purpose, time, auditor)
         body = seal(_plaintext(record.body), content_aad(time, record.facts, commit), period)
         doc = body.as_dict()
-        return _Prepared(
+        return Prepared(
             time, record.facts, record.subject, salt, commit, doc, canonical(doc).decode()
         )
 
@@ -158,9 +171,14 @@ class Ledger:
         them (none is answered before all are durable; if the commit fails, none was written)."""
         if not records:
             return []
+        return self.commit([self.prepare(r, sealed_for) for r in records])
+
+    def commit(self, prepared: Sequence[Prepared]) -> list[Receipt]:
+        """Order, hash, seal and commit prepared entries as one group, in one transaction."""
+        if not prepared:
+            return []
         self.store.check_alive()
         self._ensure_head()
-        prepared = [self._prepare(r, sealed_for or self._auditor) for r in records]
         receipts: list[Receipt] = []
 
         def build(head: StoredHead, named: str | None) -> tuple[list[StoredEntry], StoredHead]:
@@ -185,6 +203,14 @@ class Ledger:
             self.store.append(build)
             self._seen = receipts[-1].seq
         return list(receipts)
+
+    @property
+    def committer(self) -> GroupCommitter | None:
+        return self._committer
+
+    def attach(self, committer: GroupCommitter | None) -> None:
+        """Route single appends through ``committer`` (group commit), or not (None)."""
+        self._committer = committer
 
     def _check_head(self, head: StoredHead, named: str | None) -> None:
         """Append only on top of the head this writer last saw (or a later one), and only if
