@@ -63,6 +63,29 @@ def rates(url: str, appends: int) -> tuple[float, float]:
     return single, batched
 
 
+def concurrent_rate(url: str, appends: int, threads: int = 32) -> tuple[float, float]:
+    """Durable appends/s from ``threads`` threads through the group committer (each append
+    answered only when its group is durable), and the mean group size."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.ledger.batcher import GroupCommitter
+
+    engine = make_engine(url)
+    create_schema(engine)
+    ledger = Ledger(store_for(engine), SIGNING, AUDITOR)
+    committer = GroupCommitter(ledger)
+    ledger.attach(committer)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda i: ledger.append(sample_record(i)), range(appends)))
+    rate = appends / (time.perf_counter() - t)
+    groups = committer.groups
+    committer.close()
+    ledger.store.close()
+    engine.dispose()
+    return rate, appends / max(groups, 1)
+
+
 def postgres_url() -> str | None:
     schema = "bench_" + secrets.token_hex(4)
     try:
@@ -81,11 +104,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         s1, sb = rates(f"sqlite:///{Path(tmp) / 'rates.db'}", args.appends)
         print(f"SQLite      durable appends/s: one at a time {s1:7.0f}   batches of 100 {sb:7.0f}")
+        sc, sg = concurrent_rate(f"sqlite:///{Path(tmp) / 'group.db'}", args.appends * 4)
+        print(f"SQLite      32 threads, group commit: {sc:7.0f} appends/s (mean group {sg:.1f})")
         pg = postgres_url()
         if pg:
             p1, pb = rates(pg, args.appends)
             print(
                 f"PostgreSQL  durable appends/s: one at a time {p1:7.0f}   batches of 100 {pb:7.0f}"
+            )
+            schema = pg.split("%3D")[1]
+            with create_engine(PG).begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            pc, pg_group = concurrent_rate(pg, args.appends * 4)
+            print(
+                f"PostgreSQL  32 threads, group commit: {pc:7.0f} appends/s "
+                f"(mean group {pg_group:.1f})"
             )
             with create_engine(PG).begin() as conn:
                 schema = pg.split("%3D")[1]
