@@ -48,6 +48,7 @@ from gateway.ledger.writer import Ledger, Record
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
+from gateway.policy.memo import MemoEngine
 from gateway.policy.signing import MAX_BUNDLE_BYTES, describe, file_digest, open_bundle
 from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
 from gateway.settings import Settings
@@ -238,6 +239,8 @@ def load_snapshot(settings: Settings, engine: PolicyEngine | None = None) -> Pol
             "unsigned policy directory on a development machine"
         )
     chosen = engine or make_policy_engine(settings, policy)
+    if settings.policy_memo:
+        chosen = MemoEngine(chosen, policy.modules, verify_share=settings.policy_memo_verify_share)
     return PolicySnapshot(policy, chosen, Catalog(policy.catalog), origin)
 
 

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     policy_reload_seconds: float = Field(default=10.0, gt=0)
     """How often a serving gateway looks for a new bundle at `policy_bundle`."""
     policy_engine: Literal["embedded", "opa"] = "embedded"
+    policy_memo: bool = False
+    """Remember the engine's answers per normalised input (gateway/policy/memo.py)."""
+    policy_memo_verify_share: float = Field(default=0.01, ge=0, le=1)
+    """Share of remembered answers evaluated again in the background; a difference fails closed."""
     opa_url: str = "http://127.0.0.1:8181"
     policy_timeout_seconds: float = Field(default=1.0, gt=0)
     """How long one evaluation may run before it is cut off (a denial, `engine_timeout`)."""

@@ -1,0 +1,126 @@
+"""Memoised decisions: the engine's own answers, remembered per normalised input.
+
+A decision is a pure function of its input and the policy version, so the answer for an input
+seen before is the answer the engine gave then. The key is the input without the members no
+policy module names (today the requester's pseudonymous ``user`` and the subject's
+``relation``; checked in the policy text, and nothing is dropped if a module reads input members
+without naming them), in canonical form. A snapshot's memo lives and dies with its policy
+version, so a reload can never serve an old policy's answer.
+
+Trust, but verify: a share of the answers served from memory (``verify_share``) is evaluated
+again by the engine on a background thread. Any difference is an alarm (``policy.memo_mismatch``)
+and trips a fail-closed switch: from then on every evaluation raises :class:`EngineError` —
+a denial — until the gateway is restarted or the policy reloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+
+from gateway.errors import EngineError
+from gateway.policy.engine import PolicyEngine
+
+log = structlog.get_logger(__name__)
+
+_DYNAMIC_READS = re.compile(r"walk\(|object\.keys\(|json\.marshal|some\s+\w+\s*,\s*\w+\s+in\s+inp")
+_CANDIDATES = {("requester", "user"), ("subject", "relation")}
+
+
+def droppable(modules: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    """(part, member) pairs the policy cannot read: named nowhere, and no dynamic reads."""
+    text = "\n".join(modules.values())
+    if _DYNAMIC_READS.search(text):
+        return frozenset()
+    return frozenset(
+        (part, member) for part, member in _CANDIDATES if not re.search(rf"\b{member}\b", text)
+    )
+
+
+class MemoEngine:
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        modules: Mapping[str, str],
+        *,
+        capacity: int = 100_000,
+        verify_share: float = 0.01,
+    ) -> None:
+        self._engine = engine
+        self._drop = droppable(modules)
+        self._capacity = capacity
+        self._verify_share = verify_share
+        self._memo: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._tripped = False
+        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memo-verify")
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def version(self) -> str:
+        return self._engine.version
+
+    @property
+    def tripped(self) -> bool:
+        return self._tripped
+
+    def explain(self, policy_input: Mapping[str, Any]) -> Any:
+        explain = getattr(self._engine, "explain", None)
+        return explain(policy_input) if explain is not None else None
+
+    def key(self, policy_input: Mapping[str, Any]) -> str:
+        doc = {
+            part: (
+                {k: v for k, v in value.items() if (part, k) not in self._drop}
+                if isinstance(value, dict)
+                else value
+            )
+            for part, value in policy_input.items()
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        if self._tripped:
+            raise EngineError("memoised decisions disagreed with the engine; failing closed")
+        key = self.key(policy_input)
+        with self._lock:
+            found = key in self._memo
+            if found:
+                self._memo.move_to_end(key)
+                answer = self._memo[key]
+                self.hits += 1
+        if found:
+            if random.random() < self._verify_share:  # noqa: S311 - sampling, not secrecy
+                self._checker.submit(self._verify, dict(policy_input), key, answer)
+            return json.loads(answer)
+        result = self._engine.evaluate(policy_input)
+        with self._lock:
+            self.misses += 1
+            self._memo[key] = json.dumps(result)
+            while len(self._memo) > self._capacity:
+                self._memo.popitem(last=False)
+        return result
+
+    def _verify(self, policy_input: dict[str, Any], key: str, answer: str) -> None:
+        try:
+            fresh = self._engine.evaluate(policy_input)
+        except Exception as exc:  # an engine failure is not a disagreement
+            log.warning("policy.memo_verify_failed", error=exc.__class__.__name__)
+            return
+        if fresh != json.loads(answer):
+            self._tripped = True
+            with self._lock:
+                self._memo.clear()
+            log.error("policy.memo_mismatch", version=self.version, key_bytes=len(key))
+
+    def close(self) -> None:
+        self._checker.shutdown(wait=False, cancel_futures=True)

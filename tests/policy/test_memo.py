@@ -1,0 +1,88 @@
+"""Memoised decisions return exactly what the engine returns, and fail closed when they don't."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.catalog import Catalog
+from gateway.errors import EngineError
+from gateway.policy.bundle import load_policy_set
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.memo import MemoEngine, droppable
+from gateway.settings import bundled_policy_dir
+from gateway.testing import demo_bsn, make_test_gateway, policy_inputs, sample_policy_input
+
+POLICY = load_policy_set(bundled_policy_dir())
+ENGINE = EmbeddedEngine(POLICY)
+MEMO = MemoEngine(ENGINE, POLICY.modules, verify_share=0.0)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inputs=st.lists(policy_inputs(Catalog(POLICY.catalog)), min_size=1, max_size=4))
+def test_memoised_answers_are_the_engines(inputs: list[dict[str, Any]]) -> None:
+    for inp in [*inputs, *inputs]:  # the second round is answered from memory
+        assert MEMO.evaluate(inp) == ENGINE.evaluate(inp)
+    assert MEMO.hits > 0
+
+
+def test_only_members_the_policy_never_names_are_left_out_of_the_key() -> None:
+    assert droppable(POLICY.modules) == {("requester", "user"), ("subject", "relation")}
+    reads_relation = {"x.rego": "package x\nk if input.subject.relation == 1\n"}
+    assert droppable(reads_relation) == {("requester", "user")}
+    assert droppable({"x.rego": "package x\nn := count(walk(input))\n"}) == frozenset()
+    a, b = sample_policy_input(), sample_policy_input()
+    b["requester"]["user"] = "someone else"
+    assert MEMO.key(a) == MEMO.key(b)
+    b["case"]["stage"] = "plan"
+    assert MEMO.key(a) != MEMO.key(b)
+
+
+class Drifting:
+    """An engine whose answers change after a while (as a corrupted memo would look)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.version = "sha256:drift"
+
+    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        self.calls += 1
+        return {"allow": self.calls == 1, "fields": {}, "reasons": [], "withheld": {}}
+
+
+def test_a_disagreement_raises_the_alarm_and_fails_closed() -> None:
+    memo = MemoEngine(Drifting(), POLICY.modules, verify_share=1.0)  # verify every hit
+    inp = sample_policy_input()
+    memo.evaluate(inp)
+    memo.evaluate(inp)  # served from memory; the background check sees another answer
+    deadline = time.monotonic() + 5
+    while not memo.tripped and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert memo.tripped
+    with pytest.raises(EngineError, match="failing closed"):
+        memo.evaluate(inp)
+    memo.close()
+
+
+def test_a_gateway_with_memoised_decisions_answers_as_without(tmp_path: Any) -> None:
+    gw = make_test_gateway(tmp_path, policy_memo=True)
+    try:
+        answers = []
+        for _ in range(3):
+            r = gw.client.post(
+                "/v1/disclosures",
+                json={"case_id": gw.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")},
+                headers=gw.auth("veiligthuis"),
+            )
+            assert r.status_code == 200
+            answers.append([(s["source"], s["fields"]) for s in r.json()["sources"]])
+        assert answers[0] == answers[1] == answers[2]
+        memo = gw.gateway.engine
+        assert isinstance(memo, MemoEngine) and memo.hits >= 14  # 7 sources, twice
+    finally:
+        gw.close()
