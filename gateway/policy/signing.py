@@ -38,6 +38,8 @@ _CONTEXT = b"gateway-policy-bundle-v1"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 MAX_FILE_BYTES = 1024 * 1024
 MAX_FILES = 256
+MAX_UNPACKED_BYTES = 16 * 1024 * 1024
+"""A compressed bundle may not unpack to more than this (a gzip bomb is refused unread)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ def _read_members(data: bytes) -> dict[str, bytes]:
     if len(data) > MAX_BUNDLE_BYTES:
         raise BundleRejected("the bundle is larger than a policy set can be")
     members: dict[str, bytes] = {}
+    unpacked = 0
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             for info in tar:
@@ -96,7 +99,9 @@ def _read_members(data: bytes) -> dict[str, bytes]:
                     raise BundleRejected(
                         f"the bundle holds something other than files: {info.name!r}"
                     )
-                if info.size > MAX_FILE_BYTES or len(members) >= MAX_FILES:
+                unpacked += info.size
+                too_big = info.size > MAX_FILE_BYTES or unpacked > MAX_UNPACKED_BYTES
+                if too_big or len(members) >= MAX_FILES:
                     raise BundleRejected("the bundle holds too many or too large files")
                 if info.name in members:
                     raise BundleRejected(f"the bundle holds {info.name!r} twice")

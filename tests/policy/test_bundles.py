@@ -124,6 +124,14 @@ def test_an_edited_manifest_does_not_verify(signer: Path) -> None:
         open_bundle(forged, [key(signer).public_key()])
 
 
+def test_a_bundle_that_unpacks_to_too_much_is_refused_unread(signer: Path) -> None:
+    # Highly compressible: small on disk, 2 MiB a member once unpacked.
+    bomb = repack(bundle_bytes(signer), {"policy/big.rego": b"\0" * (2 * 1024 * 1024)})
+    assert len(bomb) < 1024 * 1024
+    with pytest.raises(BundleRejected, match="too many or too large"):
+        open_bundle(bomb, [key(signer).public_key()])
+
+
 def test_not_a_bundle_at_all_is_refused(signer: Path) -> None:
     with pytest.raises(BundleRejected, match="not a gzip'd tar"):
         open_bundle(b"plain text", [key(signer).public_key()])
