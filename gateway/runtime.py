@@ -73,6 +73,8 @@ class Gateway:
     throttle: Throttle
     auth_lane: Lane
     """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
+    refused_bundle: str | None = None
+    """The digest of the last policy bundle refused on reload (not tried again until it changes)."""
 
     @property
     def policy(self) -> PolicySet:
@@ -98,8 +100,9 @@ class Gateway:
         except GatewayError as exc:
             log.error("policy.reload_refused", reason=str(exc)[:300])
             return False
-        if file_digest(data) == self.active.current.origin.get("digest"):
-            return False
+        digest = file_digest(data)
+        if digest in (self.active.current.origin.get("digest"), self.refused_bundle):
+            return False  # unchanged, or the same file refused before: no retry, no log flood
         if self.settings.policy_engine == "opa":
             # NOTE: one OPA holds one policy: loading the new one would change the decisions
             # of requests still holding the old snapshot. The sidecar reloads by restart.
@@ -109,6 +112,7 @@ class Gateway:
             snapshot = load_snapshot(self.settings)
             _activate_policy(self.ledger, snapshot)
         except GatewayError as exc:
+            self.refused_bundle = digest
             log.error("policy.reload_refused", reason=str(exc)[:300])
             return False
         self.active.replace(snapshot)

@@ -202,9 +202,13 @@ def test_a_new_bundle_is_activated_without_restart_and_a_bad_one_is_not(
         activations = [e for e in gw.gateway.store.entries() if e.facts.action == "policy.activate"]
         assert activations[-1].facts.policy_version == after["policy_version"]
 
-        # A tampered bundle: refused, the r2 policy keeps serving.
+        # A tampered bundle: refused, the r2 policy keeps serving; the same file is not tried
+        # again (no log flood every poll), a new one is.
         bundle.write_bytes(repack(bundle.read_bytes(), {"policy/extra.rego": b"package x\n"}))
         assert gw.gateway.reload_policy() is False
+        refused = gw.gateway.refused_bundle
+        assert refused is not None
+        assert gw.gateway.reload_policy() is False and gw.gateway.refused_bundle == refused
         assert ask()["policy_version"] == after["policy_version"]
         # An unreadable one: the same.
         bundle.unlink()
