@@ -115,7 +115,9 @@ class Gateway:
             self.refused_bundle = digest
             log.error("policy.reload_refused", reason=str(exc)[:300])
             return False
+        previous = self.active.current
         self.active.replace(snapshot)
+        _close_engine(previous.engine)  # e.g. a memo's verification thread
         log.info("policy.activated", version=snapshot.version, **snapshot.origin)
         return True
 
@@ -157,8 +159,15 @@ class Gateway:
             dispose = getattr(connector, "dispose", None)
             if dispose is not None:
                 dispose()
+        _close_engine(self.engine)
         self.store.close()
         self.db.dispose()
+
+
+def _close_engine(engine: PolicyEngine) -> None:
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
 
 
 def passphrase(settings: Settings) -> bytes | None:

@@ -15,6 +15,7 @@ a denial — until the gateway is restarted or the policy reloaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -100,7 +101,9 @@ class MemoEngine:
                 self.hits += 1
         if found:
             if random.random() < self._verify_share:  # noqa: S311 - sampling, not secrecy
-                self._checker.submit(self._verify, dict(policy_input), key, answer)
+                # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
+                with contextlib.suppress(RuntimeError):
+                    self._checker.submit(self._verify, dict(policy_input), key, answer)
             return json.loads(answer)
         result = self._engine.evaluate(policy_input)
         with self._lock:

@@ -86,3 +86,11 @@ def test_a_gateway_with_memoised_decisions_answers_as_without(tmp_path: Any) -> 
         assert isinstance(memo, MemoEngine) and memo.hits >= 14  # 7 sources, twice
     finally:
         gw.close()
+
+
+def test_a_replaced_memo_still_answers_its_in_flight_requests() -> None:
+    memo = MemoEngine(ENGINE, POLICY.modules, verify_share=1.0)
+    inp = sample_policy_input()
+    first = memo.evaluate(inp)
+    memo.close()  # its snapshot was replaced by a reload
+    assert memo.evaluate(inp) == first  # answered from memory, the check skipped
