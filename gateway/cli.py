@@ -91,6 +91,14 @@ HomeOption = Annotated[
         show_default=False,
     ),
 ]
+PolicyDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="The policy directory. [default: HOME/policies if it exists, else the policies "
+        "shipped with the gateway]",
+        show_default=False,
+    ),
+]
 HostOption = Annotated[
     str | None,
     typer.Option(help="The interface to listen on. [default: 127.0.0.1]", show_default=False),
@@ -249,14 +257,7 @@ def policy_build(
         str, typer.Option(help="A name for this release, e.g. 2026-11-23.1 or a git commit.")
     ],
     home: HomeOption = None,
-    policy_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="The policy directory to pack. [default: HOME/policies if it exists, else the "
-            "policies shipped with the gateway]",
-            show_default=False,
-        ),
-    ] = None,
+    policy_dir: PolicyDirOption = None,
 ) -> None:
     """Pack a policy directory into a signed bundle: the files, a manifest (revision, each
     file's SHA-256, the policy version) and an Ed25519 signature over the manifest. The
@@ -378,14 +379,7 @@ def policy_replay(
 def policy_matrix(
     fmt: Annotated[str, typer.Option("--format", help="md (Markdown) or html.")] = "md",
     home: HomeOption = None,
-    policy_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="The policy directory. [default: HOME/policies if it exists, else the "
-            "policies shipped with the gateway]",
-            show_default=False,
-        ),
-    ] = None,
+    policy_dir: PolicyDirOption = None,
 ) -> None:
     """Print the sharing matrix a privacy covenant annexes: per purpose its legal bases, and
     which role may receive which field from which source at which stage, in which form and on
@@ -413,14 +407,7 @@ def policy_explain(
         ),
     ],
     home: HomeOption = None,
-    policy_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="The policy directory. [default: HOME/policies if it exists, else the "
-            "policies shipped with the gateway]",
-            show_default=False,
-        ),
-    ] = None,
+    policy_dir: PolicyDirOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Evaluate a hypothetical request and show the decision with the rule path that led to
@@ -452,14 +439,7 @@ def policy_explain(
 @policy_app.command("prove")
 def policy_prove(
     home: HomeOption = None,
-    policy_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="The policy directory to prove. [default: HOME/policies if it exists, else "
-            "the policies shipped with the gateway]",
-            show_default=False,
-        ),
-    ] = None,
+    policy_dir: PolicyDirOption = None,
     engine: Annotated[
         str | None,
         typer.Option(
@@ -536,14 +516,7 @@ def _print_certificate(certificate: Any) -> None:
 @policy_app.command("test")
 def policy_test(
     home: HomeOption = None,
-    policy_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="The policy directory to test. [default: HOME/policies if it exists, else "
-            "the policies shipped with the gateway]",
-            show_default=False,
-        ),
-    ] = None,
+    policy_dir: PolicyDirOption = None,
     engine: Annotated[
         str,
         typer.Option(
