@@ -22,7 +22,7 @@ from gateway.cases.registry import CaseRegistry
 from gateway.catalog import Catalog
 from gateway.db import create_schema, make_engine
 from gateway.disclosure import DisclosureService, Lanes
-from gateway.errors import ConfigurationError, GatewayError, KeyUnavailable
+from gateway.errors import ConfigurationError, GatewayError, KeyUnavailable, PolicyUnavailable
 from gateway.files import write_private
 from gateway.keys import (
     AUDITOR_PSEUDONYM,
@@ -110,10 +110,22 @@ class Gateway:
             return False
         try:
             snapshot = load_snapshot(self.settings)
-            _activate_policy(self.ledger, snapshot)
-        except GatewayError as exc:
+        except (ConfigurationError, PolicyUnavailable) as exc:
+            # The bundle itself is wrong (signature, files, catalogue, Rego): not tried again
+            # until the file changes.
             self.refused_bundle = digest
             log.error("policy.reload_refused", reason=str(exc)[:300])
+            return False
+        except GatewayError as exc:
+            # Something around it is (a missing key, ...): tried again at the next poll.
+            log.error("policy.reload_failed", reason=str(exc)[:300])
+            return False
+        try:
+            _activate_policy(self.ledger, snapshot)
+        except GatewayError as exc:
+            # No ledger, no activation; a good bundle is tried again at the next poll.
+            _close_engine(snapshot.engine)
+            log.error("policy.reload_failed", reason=str(exc)[:300])
             return False
         previous = self.active.current
         self.active.replace(snapshot)

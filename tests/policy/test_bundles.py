@@ -225,3 +225,28 @@ def test_the_gateway_will_not_run_beside_the_policy_signing_key(
     shutil.copy(signer / POLICY_SIGNING, tmp_path / "keys" / POLICY_SIGNING)
     with pytest.raises(ConfigurationError, match="belongs to the privacy officers"):
         make_test_gateway(tmp_path)
+
+
+def test_a_good_bundle_waits_for_the_ledger_and_is_then_activated(
+    signer: Path, tmp_path: Path
+) -> None:
+    from gateway.ledger.stores import MemoryStore
+
+    store = MemoryStore()
+    home = tmp_path / "home"
+    bundle = _home_with(signer, home, bundle_bytes(signer))
+    gw = make_test_gateway(home, policy_mode="signed", policy_bundle=bundle, store=store)
+    try:
+        changed = tmp_path / "changed"
+        shutil.copytree(bundled_policy_dir(), changed)
+        (changed / "sharing.rego").write_text((changed / "sharing.rego").read_text() + "\n# r2\n")
+        bundle.write_bytes(bundle_bytes(signer, changed, "r2"))
+        before = gw.gateway.active.current.version
+        store.fail_appends = True  # no ledger, no activation …
+        assert gw.gateway.reload_policy() is False
+        assert gw.gateway.refused_bundle is None and gw.gateway.active.current.version == before
+        store.fail_appends = False  # … but the bundle is not held against it
+        assert gw.gateway.reload_policy() is True
+        assert gw.gateway.active.current.version != before
+    finally:
+        gw.close()
