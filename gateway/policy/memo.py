@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -29,21 +28,17 @@ import structlog
 
 from gateway.errors import EngineError
 from gateway.policy.engine import PolicyEngine
+from gateway.policy.space import unnamed
 
 log = structlog.get_logger(__name__)
 
-_DYNAMIC_READS = re.compile(r"walk\(|object\.keys\(|json\.marshal|some\s+\w+\s*,\s*\w+\s+in\s+inp")
 _CANDIDATES = {("requester", "user"), ("subject", "relation")}
 
 
 def droppable(modules: Mapping[str, str]) -> frozenset[tuple[str, str]]:
-    """(part, member) pairs the policy cannot read: named nowhere, and no dynamic reads."""
-    text = "\n".join(modules.values())
-    if _DYNAMIC_READS.search(text):
-        return frozenset()
-    return frozenset(
-        (part, member) for part, member in _CANDIDATES if not re.search(rf"\b{member}\b", text)
-    )
+    """(part, member) pairs the policy cannot read (``space.unnamed``)."""
+    names = unnamed(modules, [member for _, member in _CANDIDATES])
+    return frozenset((part, member) for part, member in _CANDIDATES if member in names)
 
 
 class MemoEngine:

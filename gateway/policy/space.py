@@ -37,7 +37,9 @@ REQUESTER_OIN = "00000099000000000001"
 OTHER_OIN = "00000099000000000002"
 
 # Reading input members without naming them: iterating an input object, walk(), object.keys().
-_DYNAMIC_READS = re.compile(r"some\s+\w+\s*,\s*\w+\s+in\s+inp\b|walk\(|object\.keys\(\s*inp")
+_DYNAMIC_READS = re.compile(
+    r"some\s+\w+\s*,\s*\w+\s+in\s+inp\b|walk\(|object\.keys\(|json\.marshal"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -91,13 +93,18 @@ class Point:
         }
 
 
-def fixed_members(modules: Mapping[str, str]) -> dict[str, str]:
-    """Members that can be fixed to one value, with the value: those no policy module names
-    (only if no module reads input members without naming them)."""
+def unnamed(modules: Mapping[str, str], members: Collection[str]) -> set[str]:
+    """Those of ``members`` that no policy module names — so the policy cannot read them —
+    or none at all if a module reads input members without naming them."""
     text = "\n".join(modules.values())
     if _DYNAMIC_READS.search(text):
-        return {}
-    return {} if re.search(r"\brelation\b", text) else {"relation": "hoofdpersoon"}
+        return set()
+    return {m for m in members if not re.search(rf"\b{re.escape(m)}\b", text)}
+
+
+def fixed_members(modules: Mapping[str, str]) -> dict[str, str]:
+    """Members that can be fixed to one value, with the value."""
+    return {"relation": "hoofdpersoon"} if unnamed(modules, ["relation"]) else {}
 
 
 def _roles(catalog: Catalog) -> list[tuple[str, str]]:
