@@ -48,3 +48,23 @@ def test_the_dry_run_needs_a_token_and_a_complete_input(shared_gw: TestGateway) 
     where = {e["location"] for e in r.json()["errors"]}
     assert {"/input/case/stage", "/input/request/urgency"} <= where
     assert "999993847" not in r.text
+
+
+def test_an_engine_failure_is_a_503_that_tells_nothing_of_the_engine(tmp_path: Any) -> None:
+    from gateway.errors import EngineError
+    from gateway.testing import make_test_gateway
+
+    class Failing:
+        version = "sha256:failing"
+
+        def evaluate(self, policy_input: Any) -> Any:
+            raise EngineError("rego_type_error: secret engine detail")
+
+    gw = make_test_gateway(tmp_path, engine=lambda _embedded: Failing())
+    try:
+        r = gw.client.post("/v1/policy/dry-run", json=body(), headers=gw.auth("veiligthuis"))
+        assert r.status_code == 503
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "secret engine detail" not in r.text
+    finally:
+        gw.close()

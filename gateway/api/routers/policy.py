@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from gateway.api.deps import GatewayDep, Requester
 from gateway.api.docs import AUTHENTICATED, problems
 from gateway.api.schemas import DryRunBody, DryRunOut
-from gateway.errors import PolicyUnavailable
+from gateway.errors import EngineError, PolicyUnavailable
 from gateway.lanes import LaneFull
 from gateway.policy.explain import dry_run
 
@@ -39,4 +39,6 @@ async def policy_dry_run(body: DryRunBody, gw: GatewayDep, who: Requester) -> Dr
         )
     except (TimeoutError, LaneFull) as exc:
         raise PolicyUnavailable("the policy could not evaluate the dry run in time") from exc
+    except EngineError as exc:  # the engine's text stays in the log, not in the answer
+        raise PolicyUnavailable("the policy engine could not evaluate the dry run") from exc
     return DryRunOut.model_validate(result)
