@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     policy_reload_seconds: float = Field(default=10.0, gt=0)
     """How often a serving gateway looks for a new bundle at `policy_bundle`."""
     policy_engine: Literal["embedded", "opa"] = "embedded"
-    policy_memo: bool = False
+    policy_memo: bool = True
     """Remember the engine's answers per normalised input (gateway/policy/memo.py)."""
     policy_memo_verify_share: float = Field(default=0.01, ge=0, le=1)
     """Share of remembered answers evaluated again in the background; a difference fails closed."""

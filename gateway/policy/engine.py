@@ -20,6 +20,9 @@ from gateway.typing import SourceId
 
 log = structlog.get_logger(__name__)
 
+MISSING: Any = object()
+"""What an engine's optional ``recall(input)`` returns for an input it does not remember."""
+
 
 class PolicyEngine(Protocol):
     """Evaluates ``data.sharing.decision`` for one input document.
@@ -48,10 +51,15 @@ async def decide(
 ) -> Decision:
     """Evaluate and validate; any failure is a denial (fail closed). ``timeout`` bounds the
     evaluation itself, ``queue_timeout`` the wait for a free policy worker."""
+    recall = getattr(engine, "recall", None)
     try:
-        raw = await lane.run(
-            engine.evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout
-        )
+        # A remembered answer (gateway/policy/memo.py) is read here, on the event loop: a few
+        # microseconds, where a hop to a policy worker and back costs far more.
+        raw = recall(policy_input) if recall is not None else MISSING
+        if raw is MISSING:
+            raw = await lane.run(
+                engine.evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout
+            )
     except TimeoutError:
         # NOTE: the lane retires the worker still evaluating, so an overrun cannot hold the
         # engine for the requests after this one.

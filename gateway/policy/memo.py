@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 
 from gateway.errors import EngineError
-from gateway.policy.engine import PolicyEngine
+from gateway.policy.engine import MISSING, PolicyEngine
 from gateway.policy.space import unnamed
 
 log = structlog.get_logger(__name__)
@@ -66,6 +66,11 @@ class MemoEngine:
         return self._engine.version
 
     @property
+    def inner(self) -> PolicyEngine:
+        """The engine whose answers are remembered."""
+        return self._engine
+
+    @property
     def tripped(self) -> bool:
         return self._tripped
 
@@ -84,23 +89,32 @@ class MemoEngine:
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
-    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+    def recall(self, policy_input: Mapping[str, Any]) -> Any:
+        """The remembered answer, or :data:`MISSING` — never an engine call, so it is cheap
+        enough to run on the event loop (no hop to a policy worker for a hit)."""
         if self._tripped:
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
         key = self.key(policy_input)
         with self._lock:
-            found = key in self._memo
-            if found:
-                self._memo.move_to_end(key)
-                answer = self._memo[key]
-                self.hits += 1
-        if found:
-            if random.random() < self._verify_share:  # noqa: S311 - sampling, not secrecy
-                # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
-                with contextlib.suppress(RuntimeError):
-                    self._checker.submit(self._verify, dict(policy_input), key, answer)
-            return json.loads(answer)
+            answer = self._memo.get(key)
+            if answer is None:
+                return MISSING
+            self._memo.move_to_end(key)
+            self.hits += 1
+        if random.random() < self._verify_share:  # noqa: S311 - sampling, not secrecy
+            # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
+            with contextlib.suppress(RuntimeError):
+                self._checker.submit(self._verify, dict(policy_input), key, answer)
+        return json.loads(answer)
+
+    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        found = self.recall(policy_input)
+        if found is not MISSING:
+            return found
+        key = self.key(policy_input)
         result = self._engine.evaluate(policy_input)
+        if self._tripped:  # tripped while this evaluation ran: do not refill the memo
+            raise EngineError("memoised decisions disagreed with the engine; failing closed")
         with self._lock:
             self.misses += 1
             self._memo[key] = json.dumps(result)

@@ -94,3 +94,35 @@ def test_a_replaced_memo_still_answers_its_in_flight_requests() -> None:
     first = memo.evaluate(inp)
     memo.close()  # its snapshot was replaced by a reload
     assert memo.evaluate(inp) == first  # answered from memory, the check skipped
+
+
+def test_a_gateway_whose_memo_disagrees_denies_everything_after(tmp_path: Any) -> None:
+    """The alarm path inside a serving gateway: answers remembered on the event loop, checked
+    in the background; after the first disagreement every source is an `engine_error`."""
+
+    class Flipping:
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.version, self.calls = inner, inner.version, 0
+
+        def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+            self.calls += 1
+            answer = self.inner.evaluate(policy_input)
+            return answer if self.calls <= 7 else {**answer, "reasons": ["drifted"]}
+
+    gw = make_test_gateway(tmp_path, engine=Flipping, policy_memo_verify_share=1.0)
+    body = {"case_id": gw.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")}
+    try:
+        first = gw.client.post("/v1/disclosures", json=body, headers=gw.auth("veiligthuis"))
+        assert first.status_code == 200
+        memo = gw.gateway.engine
+        assert isinstance(memo, MemoEngine)
+        gw.client.post("/v1/disclosures", json=body, headers=gw.auth("veiligthuis"))
+        deadline = time.monotonic() + 5
+        while not memo.tripped and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert memo.tripped
+        denied = gw.client.post("/v1/disclosures", json=body, headers=gw.auth("veiligthuis"))
+        assert denied.status_code == 403
+        assert {r for s in denied.json()["sources"] for r in s["reasons"]} == {"engine_error"}
+    finally:
+        gw.close()
