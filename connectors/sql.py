@@ -59,7 +59,10 @@ class SqlConnector:
         """``columns`` maps each field the source offers to its catalogue type."""
         self._source = source
         self._types = dict(columns)
-        self._engine = create_engine(url, pool_pre_ping=True)
+        # NOTE: no pre-ping for a local SQLite file (it would cost a round trip per fetch);
+        # a network database is pinged, so a dropped connection is replaced, not an error.
+        self._engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        self._statements: dict[tuple[str, ...], Any] = {}
         self._table = records_table(self._types, table, key_column)
         self._key = self._table.c[key_column]
 
@@ -68,6 +71,15 @@ class SqlConnector:
         return self._source
 
     def statement_for(self, fields: Sequence[str]) -> Any:
+        key = tuple(fields)
+        found = self._statements.get(key)
+        if found is None:
+            found = self._build(key)
+            if len(self._statements) < 1024:  # bounded: field subsets are many in theory
+                self._statements[key] = found
+        return found
+
+    def _build(self, fields: Sequence[str]) -> Any:
         unknown = [f for f in fields if f not in self._types]
         if unknown or not fields:
             raise ConnectorError(f"{self._source}: asked for fields it does not offer")

@@ -1039,13 +1039,15 @@ def openapi_document(
 # -- serving -----------------------------------------------------------------------------------
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     from gateway.api.app import create_app
+    from gateway.api.server import apply_environment
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
 
+    # Every start-up check runs here, once, before a worker exists.
     gw = build_gateway(settings)
     if gw.active.current.origin.get("kind") != "bundle":
         typer.secho(
@@ -1057,26 +1059,48 @@ def _serve(settings: Settings) -> None:
     # NOTE: configure logging only once the instance is up; structlog binds the stream it
     # writes to, and a failed start must leave the caller's streams alone.
     configure_logging()
+    # NOTE: no access log (a URL is never logged) and no proxy-header handling here:
+    # gateway.auth.transport alone decides which forwarded headers to believe.
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1:
+        gw.close()
+        apply_environment(settings)
+        uvicorn.run("gateway.api.server:worker_app", factory=True, workers=workers, **common)
+        return
     try:
-        uvicorn.run(
-            create_app(gw),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            # NOTE: no access log (a URL is never logged) and no proxy-header handling here:
-            # gateway.auth.transport alone decides which forwarded headers to believe.
-            access_log=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=10,
-        )
+        uvicorn.run(create_app(gw), **common)
     finally:
         gw.close()
 
 
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="Worker processes sharing the port (one per core is a good start). They append to "
+        "one ledger in one order and enforce the same policy bundle.",
+    ),
+]
+
+
 @app.command("serve")
-def serve(home: HomeOption = None, host: HostOption = None, port: PortOption = None) -> None:
+def serve(
+    home: HomeOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: WorkersOption = 1,
+) -> None:
     """Serve a configured instance (its keys must exist; see `gateway keys init`)."""
-    _serve(_settings(home, host=host, port=port))
+    _serve(_settings(home, host=host, port=port), workers)
 
 
 @app.command("demo")

@@ -63,7 +63,7 @@ async def _checkpoint(gw: Gateway) -> None:
         log.info("ledger.checkpoint", size=made[0].size, root=made[0].root[:16])
 
 
-def _lifespan(gw: Gateway) -> Any:
+def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async def every_interval() -> None:
@@ -87,12 +87,16 @@ def _lifespan(gw: Gateway) -> Any:
             for task in tasks:
                 task.cancel()
             await _checkpoint(gw)  # a checkpoint of where the ledger stands at shutdown
+            if owns_gateway:
+                gw.close()
 
     return lifespan
 
 
-def create_app(gw: Gateway) -> FastAPI:
-    app = _new_app(_lifespan(gw))
+def create_app(gw: Gateway, *, owns_gateway: bool = False) -> FastAPI:
+    """The API over ``gw``; with ``owns_gateway`` the app closes it when it shuts down (a
+    worker process of `gateway serve --workers N` has no one else to do that)."""
+    app = _new_app(_lifespan(gw, owns_gateway))
     app.state.gateway = gw
     vocabulary = problems.Vocabulary.of(
         (DisclosureBody, CaseCreate, CasePatch, SubjectLink, TokenForm, *DRY_RUN_MODELS),

@@ -8,6 +8,8 @@ leeway, and the gateway's own claims (OIN, organisation type, role, pseudonymous
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,6 +78,10 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # authlib 
         return token
 
 
+_CHECKED_TOKENS = 10_000
+"""Signature-checked tokens remembered (about 1 KiB each)."""
+
+
 class TokenVerifier:
     def __init__(
         self, key: ECKey, issuer: str, audience: str, leeway: int, max_lifetime: int
@@ -84,6 +90,8 @@ class TokenVerifier:
         self._kid = key.kid
         self._leeway = leeway
         self._max_lifetime = max_lifetime
+        self._checked: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
         self._registry = jwt.JWTClaimsRegistry(
             leeway=leeway,
             iss={"essential": True, "value": issuer},
@@ -95,6 +103,24 @@ class TokenVerifier:
         )
 
     def verify(self, token: str) -> Principal:
+        claims = self._signed_claims(token)
+        # The time checks run on every use; only the signature check is remembered.
+        try:
+            self._registry.validate(claims)
+        except JoseError as exc:
+            raise AuthenticationFailed(f"the access token is not valid: {exc.error}") from exc
+        self._check_lifetime(claims)
+        return _principal(claims)
+
+    def _signed_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token whose signature, algorithm, type and key were checked. A
+        client reuses its token for many requests, so a checked token is remembered (bounded;
+        only tokens that passed, so garbage cannot fill it)."""
+        with self._lock:
+            found = self._checked.get(token)
+            if found is not None:
+                self._checked.move_to_end(token)
+                return dict(found)
         try:
             decoded = jwt.decode(token, self._public, algorithms=[ALGORITHM])
         except (JoseError, ValueError) as exc:
@@ -104,12 +130,12 @@ class TokenVerifier:
             raise AuthenticationFailed("the access token has the wrong type or algorithm")
         if header.get("kid") != self._kid:
             raise AuthenticationFailed("the access token was signed with an unknown key")
-        try:
-            self._registry.validate(decoded.claims)
-        except JoseError as exc:
-            raise AuthenticationFailed(f"the access token is not valid: {exc.error}") from exc
-        self._check_lifetime(decoded.claims)
-        return _principal(decoded.claims)
+        claims = dict(decoded.claims)
+        with self._lock:
+            self._checked[token] = claims
+            while len(self._checked) > _CHECKED_TOKENS:
+                self._checked.popitem(last=False)
+        return dict(claims)
 
     def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
         # A token that lives longer than this gateway ever issues was not issued by it the

@@ -11,6 +11,7 @@ contains exactly those entries — a restored backup, a truncated tail or a rewr
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
@@ -128,7 +129,9 @@ class CheckpointDir:
         target = self.path / f"checkpoint-{checkpoint.size:012d}.json"
         if target.exists():
             return target  # the same size was checkpointed before; never rewrite one
-        write_private(target, checkpoint.to_json().encode(), exclusive=True)
+        # Another worker process may have checkpointed the same size a moment ago.
+        with contextlib.suppress(FileExistsError):
+            write_private(target, checkpoint.to_json().encode(), exclusive=True)
         return target
 
     def latest(self) -> Checkpoint | None:

@@ -226,3 +226,17 @@ def test_unknown_or_too_many_form_members_are_400(shared_gw: TestGateway) -> Non
     many = {f"f{i}": "x" for i in range(20)}
     r = shared_gw.client.post("/v1/oauth/token", data=many)
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_remembered_token_still_expires(tmp_path: Path) -> None:
+    """Checked tokens are remembered for speed; their times are checked on every use."""
+    gw = make_test_gateway(tmp_path, clock_leeway_seconds=0)
+    try:
+        now = int(time.time())
+        token = _sign(_claims(gw, iat=now, nbf=now, exp=now + 2), _own_key(gw))
+        assert call(gw, token).status_code == 200
+        assert call(gw, token).status_code == 200  # from memory
+        time.sleep(3)
+        assert call(gw, token).status_code == 401
+    finally:
+        gw.close()

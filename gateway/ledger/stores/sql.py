@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Integer, RowMapping, Select, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    RowMapping,
+    Select,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -93,6 +103,18 @@ def _next_month(period: str) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+# Built once: an append runs these on every commit, and building a statement costs more than
+# running it on SQLite.
+_HEAD = select(ledger_head).where(ledger_head.c.id == 1)
+_NAMED = select(_E.entry_hash).where(_E.seq == bindparam("at"))
+_INSERT = ledger_entry.insert()
+_MOVE_HEAD = (
+    update(ledger_head)
+    .where(ledger_head.c.id == 1)
+    .values(seq=bindparam("to_seq"), entry_hash=bindparam("to_hash"), signature=bindparam("to_sig"))
+)
+
+
 class SqlStore:
     """Reads and the shape of an append; subclasses lock and insert the way their database
     needs."""
@@ -108,7 +130,7 @@ class SqlStore:
         return self.engine
 
     def _lock_head(self, conn: Connection) -> RowMapping | None:
-        return conn.execute(select(ledger_head).where(ledger_head.c.id == 1)).mappings().first()
+        return conn.execute(_HEAD).mappings().first()
 
     def _insert_ignoring_conflict(self, conn: Connection, table: Any, row: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -130,7 +152,7 @@ class SqlStore:
             raise LedgerUnavailable("the ledger's head cannot be written") from exc
 
     def head(self) -> StoredHead | None:
-        return _head(self._one(select(ledger_head).where(ledger_head.c.id == 1)))
+        return _head(self._one(_HEAD))
 
     def append(self, build: Build) -> None:
         try:
@@ -138,15 +160,12 @@ class SqlStore:
                 locked = _head(self._lock_head(conn))
                 if locked is None:
                     raise LedgerUnavailable("the ledger has no head (its store was emptied?)")
-                named = conn.execute(
-                    select(_E.entry_hash).where(_E.seq == locked.seq)
-                ).scalar_one_or_none()
+                named = conn.execute(_NAMED, {"at": locked.seq}).scalar_one_or_none()
                 entries, head = build(locked, named)
-                conn.execute(ledger_entry.insert(), [entry_to_row(e) for e in entries])
+                conn.execute(_INSERT, [entry_to_row(e) for e in entries])
                 conn.execute(
-                    update(ledger_head)
-                    .where(ledger_head.c.id == 1)
-                    .values(seq=head.seq, entry_hash=head.entry_hash, signature=head.signature)
+                    _MOVE_HEAD,
+                    {"to_seq": head.seq, "to_hash": head.entry_hash, "to_sig": head.signature},
                 )
         except SQLAlchemyError as exc:
             raise LedgerUnavailable("the access ledger could not record the decision") from exc

@@ -1,0 +1,46 @@
+"""Serving: one process, or several worker processes behind one listening socket.
+
+`gateway serve --workers N` first builds the gateway once in the supervising process — every
+start-up check (keys, policy, ledger head, migrations, the policy's activation entry) runs and
+fails there, before any worker exists — and then starts N uvicorn workers, each building its own
+gateway from the same settings (passed in the environment) and serving on the shared socket.
+
+What stays one across workers (docs/adr/0012-serving.md):
+
+* **the ledger order** — every worker appends to the one store; SQLite serialises writers on
+  the file (``BEGIN IMMEDIATE``, tested with four writer processes), PostgreSQL on its head row;
+* **the policy version** — every worker enforces the bundle at ``GATEWAY_POLICY_BUNDLE`` and
+  polls it; a new version is verified and ledgered by each worker that swaps it in, and every
+  decision records the version it was made under.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from gateway.settings import Settings
+
+_PASSED = ("home", "host", "port", "policy_mode")
+"""Settings a command line can set that are not already in the environment."""
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The environment that makes :func:`worker_app` build the same gateway as ``settings``."""
+    return {f"GATEWAY_{name.upper()}": str(getattr(settings, name)) for name in _PASSED}
+
+
+def worker_app() -> FastAPI:
+    """uvicorn's app factory in each worker process."""
+    from gateway.api.app import create_app
+    from gateway.logging import configure_logging
+    from gateway.runtime import build_gateway
+
+    gw = build_gateway(Settings())
+    configure_logging()
+    return create_app(gw, owns_gateway=True)
+
+
+def apply_environment(settings: Settings) -> None:
+    os.environ.update(worker_environment(settings))
