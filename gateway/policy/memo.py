@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
 import structlog
 
 from gateway.errors import EngineError
@@ -54,7 +55,7 @@ class MemoEngine:
         self._drop = droppable(modules)
         self._capacity = capacity
         self._verify_share = verify_share
-        self._memo: OrderedDict[str, Any] = OrderedDict()
+        self._memo: OrderedDict[bytes, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._tripped = False
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memo-verify")
@@ -78,7 +79,7 @@ class MemoEngine:
         explain = getattr(self._engine, "explain", None)
         return explain(policy_input) if explain is not None else None
 
-    def key(self, policy_input: Mapping[str, Any]) -> str:
+    def key(self, policy_input: Mapping[str, Any]) -> bytes:
         doc = {
             part: (
                 {k: v for k, v in value.items() if (part, k) not in self._drop}
@@ -87,7 +88,10 @@ class MemoEngine:
             )
             for part, value in policy_input.items()
         }
-        return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # what orjson will not write (e.g. integers past 64 bits)
+            return b"j" + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     def recall(self, policy_input: Mapping[str, Any]) -> Any:
         """The remembered answer, or :data:`MISSING` — never an engine call, so it is cheap
@@ -105,7 +109,7 @@ class MemoEngine:
             # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
             with contextlib.suppress(RuntimeError):
                 self._checker.submit(self._verify, dict(policy_input), key, answer)
-        return json.loads(answer)
+        return orjson.loads(answer)
 
     def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
         found = self.recall(policy_input)
@@ -117,18 +121,18 @@ class MemoEngine:
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
         with self._lock:
             self.misses += 1
-            self._memo[key] = json.dumps(result)
+            self._memo[key] = _dump(result)
             while len(self._memo) > self._capacity:
                 self._memo.popitem(last=False)
         return result
 
-    def _verify(self, policy_input: dict[str, Any], key: str, answer: str) -> None:
+    def _verify(self, policy_input: dict[str, Any], key: bytes, answer: bytes) -> None:
         try:
             fresh = self._engine.evaluate(policy_input)
         except Exception as exc:  # an engine failure is not a disagreement
             log.warning("policy.memo_verify_failed", error=exc.__class__.__name__)
             return
-        if fresh != json.loads(answer):
+        if fresh != orjson.loads(answer):
             self._tripped = True
             with self._lock:
                 self._memo.clear()
@@ -136,3 +140,11 @@ class MemoEngine:
 
     def close(self) -> None:
         self._checker.shutdown(wait=False, cancel_futures=True)
+
+
+def _dump(answer: Any) -> bytes:
+    """The engine's answer, kept as bytes: every hit gets a fresh copy (``orjson.loads``)."""
+    try:
+        return orjson.dumps(answer)
+    except TypeError:
+        return json.dumps(answer).encode()

@@ -1,0 +1,368 @@
+"""Every figure of the speed issue, measured side by side in one run, each with its goal.
+
+    python -m benchmarks                 # the full run (about 15 minutes on 2 cores)
+    python -m benchmarks --quick         # shorter loads and a 100,000-entry ledger
+    python -m benchmarks --only served   # one part: served, decisions, ledger, verify, fanout
+
+* served — the guarded gateway (`gateway serve`) and the unguarded passthrough
+  (benchmarks/passthrough.py: same HTTP stack, connectors, source files and BSN) as real
+  processes on loopback, loaded by benchmarks/load.py at several concurrencies; requests/s, the
+  ratio, server CPU per request (from /proc) and RSS after 100 and after 10,000 requests;
+* decisions — one request's seven policy decisions in process: engine and memo;
+* ledger — durable appends/s on SQLite and PostgreSQL (one writer, and 32 threads through the
+  group committer); four writer processes on one new SQLite file;
+* verify — `verify` rate and peak RSS over a ledger of --entries entries (in a child process);
+* fanout — a family overview whose seven sources each take 50 ms: total ÷ slowest source.
+
+Numbers are printed, never asserted; docs/performance.md keeps the last full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+PARTS = ("served", "decisions", "ledger", "verify", "fanout")
+
+
+@dataclass
+class Row:
+    figure: str
+    measured: str
+    goal: str
+    met: bool | None = None
+
+
+def note(text: str) -> None:
+    print(f"… {text}", file=sys.stderr, flush=True)
+
+
+# -- served --------------------------------------------------------------------------------------
+
+
+def served(quick: bool) -> list[Row]:
+    from benchmarks.load import build_request, run_load
+    from benchmarks.served import guarded, seed_demo, token, unguarded
+
+    seconds = 4.0 if quick else 10.0
+    levels = (1, 16, 64)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        note("seeding a demo home")
+        secrets = seed_demo(home)
+        cases, clients = secrets["cases"], secrets["clients"]
+        assert isinstance(cases, dict) and isinstance(clients, dict)
+        body = json.dumps({"case_id": cases["mda"], "bsn": "999990019"}).encode()
+        results: dict[str, dict[int, tuple[float, float, float]]] = {}
+        rss: tuple[float, float] = (0.0, 0.0)
+        for name, start in (("unguarded", unguarded), ("guarded", guarded)):
+            results[name] = {}
+            with start(home) as srv:
+                headers = {}
+                if name == "guarded":
+                    bearer = token(srv.base, "zaanstad-regie", str(clients["zaanstad-regie"]))
+                    headers = {"Authorization": f"Bearer {bearer}"}
+                request = build_request(
+                    "127.0.0.1", srv.port, "POST", "/v1/disclosures", body, headers
+                )
+                warm = run_load("127.0.0.1", srv.port, request, 1, 0.0)
+                while warm.requests < 100:
+                    warm = run_load("127.0.0.1", srv.port, request, 1, 0.5)
+                before = srv.rss_mib()
+                done = warm.requests
+                for c in levels:
+                    note(f"{name}: {seconds:.0f} s at concurrency {c}")
+                    cpu = srv.cpu_seconds()
+                    r = run_load("127.0.0.1", srv.port, request, c, seconds)
+                    cpu = srv.cpu_seconds() - cpu
+                    ok = r.statuses.get(200, 0)
+                    if ok != r.requests:
+                        note(f"{name}: {r.requests - ok} answers were not 200: {dict(r.statuses)}")
+                    results[name][c] = (r.rate, cpu / max(r.requests, 1), r.percentile(0.99))
+                    done += r.requests
+                if name == "guarded":
+                    target = 2_000 if quick else 10_000
+                    while done < target:
+                        note(f"guarded: {done:,} of {target:,} requests for the memory figure")
+                        done += run_load("127.0.0.1", srv.port, request, 16, 5.0).requests
+                    rss = (before, srv.rss_mib())
+        for c in levels:
+            g, u = results["guarded"][c], results["unguarded"][c]
+            ratio = g[0] / u[0] if u[0] else 0.0
+            rows.append(
+                Row(
+                    f"family overview req/s, guarded ÷ unguarded, c = {c}",
+                    f"{g[0]:,.0f} ÷ {u[0]:,.0f} = {ratio:.2f} (p99 {g[2] * 1e3:,.0f} ms)",
+                    "≥ 0.9",
+                    ratio >= 0.9,
+                )
+            )
+        cpu_g = statistics.median(results["guarded"][c][1] for c in levels)
+        cpu_u = statistics.median(results["unguarded"][c][1] for c in levels)
+        rows.append(
+            Row(
+                "server CPU per family request",
+                f"{cpu_g * 1e3:.1f} ms (unguarded {cpu_u * 1e3:.1f} ms)",
+                "≤ 2.5 ms",
+                cpu_g <= 0.0025,
+            )
+        )
+        rows.append(
+            Row(
+                f"RSS after 100 → {done:,} guarded requests",
+                f"{rss[0]:.0f} → {rss[1]:.0f} MiB",
+                "stays flat",
+                rss[1] - rss[0] < 0.15 * rss[0],
+            )
+        )
+    return rows
+
+
+# -- decisions -----------------------------------------------------------------------------------
+
+
+def decisions(quick: bool) -> list[Row]:
+    from benchmarks.bench_decisions import measure
+    from gateway.catalog import Catalog
+    from gateway.policy.bundle import load_policy_set
+    from gateway.policy.embedded import EmbeddedEngine
+    from gateway.policy.memo import MemoEngine
+    from gateway.settings import bundled_policy_dir
+    from gateway.testing import sample_policy_input
+
+    note("policy decisions in process")
+    policy = load_policy_set(bundled_policy_dir())
+    sources = Catalog(policy.catalog).purpose_sources("mda_plus_plus")
+    inputs = [sample_policy_input(s) for s in sources]
+    engine = EmbeddedEngine(policy)
+    memo = MemoEngine(engine, policy.modules, verify_share=0.0)
+    for inp in inputs:
+        memo.evaluate(inp)
+    rounds = 100 if quick else 500
+    plain = statistics.quantiles(measure(engine.evaluate, inputs, rounds), n=100)
+    remembered = statistics.quantiles(measure(memo.recall, inputs, rounds), n=100)
+    memo.close()
+    return [
+        Row(
+            f"policy, one whole request ({len(inputs)} sources), in process",
+            f"engine p50 {plain[49]:,.0f} µs p99 {plain[98]:,.0f} µs · "
+            f"memo p50 {remembered[49]:,.0f} µs p99 {remembered[98]:,.0f} µs",
+            "p50 ≤ 100 µs",
+            remembered[49] <= 100,
+        )
+    ]
+
+
+# -- ledger --------------------------------------------------------------------------------------
+
+
+def ledger(quick: bool) -> list[Row]:
+    from sqlalchemy import create_engine, text
+
+    from benchmarks.bench_ledger import PG, concurrent_rate, postgres_url, rates
+    from gateway.testing import run_writers
+
+    appends = 300 if quick else 1000
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        note("SQLite appends")
+        single, _ = rates(f"sqlite:///{Path(tmp) / 'one.db'}", appends)
+        group, size = concurrent_rate(f"sqlite:///{Path(tmp) / 'group.db'}", appends * 4)
+        measured = {"SQLite": (single, group, size)}
+        url = postgres_url()
+        if url is not None:
+            note("PostgreSQL appends")
+            p_single, _ = rates(url, appends)
+            schema = url.split("%3D")[1]
+            with create_engine(PG).begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            p_group, p_size = concurrent_rate(url, appends * 4)
+            measured["PostgreSQL"] = (p_single, p_group, p_size)
+            with create_engine(PG).begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        for db, (one, grouped, mean) in measured.items():
+            rows.append(
+                Row(
+                    f"durable ledger appends/s, {db}",
+                    f"one writer {one:,.0f} · 32 threads group commit {grouped:,.0f} "
+                    f"(mean group {mean:.1f})",
+                    "≥ 50,000",
+                    grouped >= 50_000,
+                )
+            )
+        note("four writer processes on one new SQLite file")
+        try:
+            run_writers(f"sqlite:///{Path(tmp) / 'shared.db'}", 4, 100 if quick else 250)
+            outcome, met = "0 failures", True
+        except AssertionError as exc:
+            outcome, met = f"failed: {str(exc)[:120]}", False
+        rows.append(
+            Row("ledger appends, 4 processes on one SQLite file", outcome, "0 failures", met)
+        )
+    return rows
+
+
+# -- verify --------------------------------------------------------------------------------------
+
+
+def verify(entries: int) -> list[Row]:
+    import resource
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    from benchmarks.bench_ledger import AUDITOR, SIGNING, VERIFY
+    from gateway.db import create_schema, make_engine
+    from gateway.ledger.stores import store_for
+    from gateway.ledger.writer import Ledger
+    from gateway.testing import sample_record
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'big.db'}"
+        engine = make_engine(url)
+        create_schema(engine)
+        ledger = Ledger(store_for(engine), SIGNING, AUDITOR)
+        start = time.perf_counter()
+        for i in range(0, entries, 1000):
+            if i % 50_000 == 0:
+                note(f"writing a ledger of {entries:,} entries: {i:,}")
+            ledger.append_batch([sample_record(i + j) for j in range(min(1000, entries - i))])
+        note(f"written in {time.perf_counter() - start:.0f} s; verifying")
+        ledger.store.close()
+        engine.dispose()
+        pem = SIGNING.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        done = subprocess.run(  # noqa: S603 - a fixed argv
+            [sys.executable, "-c", VERIFY, url, pem.decode()],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        count, seconds = done.stdout.split()
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rate = int(count) / float(seconds)
+    return [
+        Row(
+            f"`verify` over {int(count):,} entries",
+            f"{rate:,.0f} entries/s, peak RSS {peak:,.0f} MiB",
+            "≥ 500,000 entries/s, flat memory",
+            rate >= 500_000,
+        )
+    ]
+
+
+# -- fan-out -------------------------------------------------------------------------------------
+
+
+def fanout(quick: bool) -> list[Row]:
+    import httpx
+
+    from gateway.api.app import create_app
+    from gateway.testing import demo_bsn, make_test_gateway, memory_connectors
+
+    latency = 0.05
+    note(f"fan-out: every source answers after {latency * 1e3:.0f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = make_test_gateway(Path(tmp) / "probe")
+        connectors = memory_connectors(probe.gateway.catalog)
+        probe.close()
+        for connector in connectors.values():
+            connector.delay_seconds = latency
+        gw = make_test_gateway(Path(tmp) / "home", connectors=connectors, policy_mode="development")
+        app = create_app(gw.gateway)
+        body = {"case_id": gw.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")}
+        headers = gw.auth("veiligthuis")
+
+        async def run() -> list[float]:
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+                samples = []
+                for i in range(25 if quick else 100):
+                    start = time.perf_counter()
+                    r = await c.post("/v1/disclosures", json=body, headers=headers)
+                    if i >= 5:  # the first requests fill the memo and the pools
+                        samples.append(time.perf_counter() - start)
+                    assert r.status_code == 200, r.status_code
+                return samples
+
+        samples = asyncio.run(run())
+        sources = len(gw.gateway.catalog.purpose_sources("mda_plus_plus"))
+        gw.close()
+    total = statistics.median(samples)
+    return [
+        Row(
+            f"family overview, {sources} sources of {latency * 1e3:.0f} ms: total ÷ slowest",
+            f"{total * 1e3:.1f} ms → {total / latency:.2f}",
+            "≤ 1.15",
+            total / latency <= 1.15,
+        )
+    ]
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="shorter loads, a smaller ledger")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
+    parser.add_argument("--entries", type=int, help="ledger size for `verify` (default 10^6)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = parser.parse_args()
+    entries = args.entries or (100_000 if args.quick else 1_000_000)
+    parts: dict[str, Callable[[], list[Row]]] = {
+        "served": lambda: served(args.quick),
+        "decisions": lambda: decisions(args.quick),
+        "ledger": lambda: ledger(args.quick),
+        "verify": lambda: verify(entries),
+        "fanout": lambda: fanout(args.quick),
+    }
+    rows: list[Row] = []
+    for name in args.only or PARTS:
+        rows += parts[name]()
+    print(f"machine: {machine()}")
+    if args.markdown:
+        print("| figure | measured | goal | met |\n|---|---|---|---|")
+        for r in rows:
+            met = "—" if r.met is None else ("yes" if r.met else "no")
+            print(f"| {r.figure} | {r.measured} | {r.goal} | {met} |")
+        return
+    width = max(len(r.figure) for r in rows)
+    for r in rows:
+        met = "" if r.met is None else ("met" if r.met else "NOT MET")
+        print(f"{r.figure:<{width}}  {r.measured}  [goal {r.goal}: {met}]")
+
+
+if __name__ == "__main__":
+    main()
