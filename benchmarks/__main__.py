@@ -74,11 +74,10 @@ def served(quick: bool) -> list[Row]:
                 request = build_request(
                     "127.0.0.1", srv.port, "POST", "/v1/disclosures", body, headers
                 )
-                warm = run_load("127.0.0.1", srv.port, request, 1, 0.0)
-                while warm.requests < 100:
-                    warm = run_load("127.0.0.1", srv.port, request, 1, 0.5)
+                done = 0
+                while done < 100:  # warm up: pools, memo, first-use allocations
+                    done += run_load("127.0.0.1", srv.port, request, 1, 0.5).requests
                 before = srv.rss_mib()
-                done = warm.requests
                 for c in levels:
                     note(f"{name}: {seconds:.0f} s at concurrency {c}")
                     cpu = srv.cpu_seconds()
