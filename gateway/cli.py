@@ -613,6 +613,15 @@ def ledger_verify(
             "an emptied one verifies as well as a new one.",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Processes checking entries (default: one per core). The verdict is the same "
+            "with any number.",
+        ),
+    ] = None,
 ) -> None:
     """Check every entry's hash, link and signature, the signed head and, with --against, a
     checkpoint.
@@ -622,8 +631,8 @@ def ledger_verify(
     """
     from gateway.errors import LedgerCorrupted
     from gateway.keys import LEDGER_PUBLIC, load_ledger_public
+    from gateway.ledger.parallel import verify_store_parallel
     from gateway.ledger.stores import open_store
-    from gateway.ledger.verify import verify_store
 
     settings = _settings(home)
     key_file = public_key or settings.keys_dir / LEDGER_PUBLIC
@@ -635,7 +644,7 @@ def ledger_verify(
             "the ledger is empty; if this instance is new, say so with --new", sequence=None
         )
     with typer.progressbar(length=total, label="verifying", file=sys.stderr, show_pos=True) as bar:
-        report = verify_store(store, key, progress=lambda _seq: bar.update(1))
+        report = verify_store_parallel(store, key, workers=workers, progress=bar.update)
     if against is not None:
         from gateway.ledger.checkpoint import check_against, tree_state
 

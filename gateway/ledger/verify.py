@@ -96,37 +96,57 @@ def _verify(
     covered = 0
     """The last entry covered by a valid seal."""
     for entry in entries:
-        seq, header = entry.seq, entry.header
+        seq = entry.seq
         if seq != expected_seq:
             raise _fail(seq, f"expected sequence {expected_seq} (entry missing or reordered)")
-        body = _body(entry)
-        facts = header.facts
-        if facts.outcome not in OUTCOMES:
-            raise _fail(seq, "unknown outcome")
-        if facts.action not in ACTIONS:
-            raise _fail(seq, "unknown action")
-        try:
-            recomputed = entry_hash(header, body)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise _fail(seq, f"unreadable ({exc.__class__.__name__})") from exc
-        if recomputed != entry.entry_hash:
-            raise _fail(seq, "content does not match its hash")
-        if header.prev_hash != prev:
+        body = check_content(entry)
+        if entry.header.prev_hash != prev:
             raise _fail(seq, f"does not link to entry {seq - 1}")
-        _check_subject(entry, body["key_id"], shredded)
+        if not check_index_and_seal(entry, body, shredded, key):
+            raise seal_failure(seq, covered)
         if entry.seal is not None:
-            if not head_signature_valid(seq, entry.entry_hash, entry.seal, key):
-                raise _fail(
-                    covered + 1,
-                    f"not covered by a valid seal (the seal of entry {seq} does not verify: "
-                    "rewritten and re-chained?)",
-                )
             covered = seq
         prev = entry.entry_hash
         if progress is not None:
             progress(seq)
         expected_seq += 1
-    return _check_head(expected_seq - 1, prev, covered, head, key)
+    return check_head(expected_seq - 1, prev, covered, head, key)
+
+
+def check_content(entry: StoredEntry) -> dict[str, str]:
+    """Checks 2 (body canonical, header and body re-hash to the stored hash) and the closed
+    vocabularies; returns the parsed body. Needs nothing but the entry itself, so it can run
+    anywhere (gateway/ledger/parallel.py runs it on other cores)."""
+    seq, header = entry.seq, entry.header
+    body = _body(entry)
+    facts = header.facts
+    if facts.outcome not in OUTCOMES:
+        raise _fail(seq, "unknown outcome")
+    if facts.action not in ACTIONS:
+        raise _fail(seq, "unknown action")
+    try:
+        recomputed = entry_hash(header, body)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _fail(seq, f"unreadable ({exc.__class__.__name__})") from exc
+    if recomputed != entry.entry_hash:
+        raise _fail(seq, "content does not match its hash")
+    return body
+
+
+def check_index_and_seal(
+    entry: StoredEntry, body: dict[str, str], shredded: Collection[str], key: Ed25519PublicKey
+) -> bool:
+    """Checks 4 and 5: raises for a bad subject index; False if the entry's seal is bad."""
+    _check_subject(entry, body["key_id"], shredded)
+    return entry.seal is None or head_signature_valid(entry.seq, entry.entry_hash, entry.seal, key)
+
+
+def seal_failure(seq: int, covered: int) -> LedgerCorrupted:
+    return _fail(
+        covered + 1,
+        f"not covered by a valid seal (the seal of entry {seq} does not verify: "
+        "rewritten and re-chained?)",
+    )
 
 
 def _check_subject(entry: StoredEntry, body_key: str, shredded: Collection[str]) -> None:
@@ -146,7 +166,7 @@ def _check_subject(entry: StoredEntry, body_key: str, shredded: Collection[str])
         raise _fail(entry.seq, "the subject index does not match the hashed commitment")
 
 
-def _check_head(
+def check_head(
     last: int, prev: str, covered: int, head: StoredHead | None, key: Ed25519PublicKey
 ) -> VerifyReport:
     if head is None:

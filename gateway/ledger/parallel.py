@@ -1,0 +1,203 @@
+"""Verification spread over cores, with the same verdict as :func:`verify_entries`.
+
+Everything that is checked about one entry on its own — its body, its hash, its subject index,
+its seal — runs in worker processes, a chunk of entries at a time. What ties entries together —
+the sequence and the hash links — is checked here, in order, while the rows stream in; it needs
+only stored values. Chunks are answered in order and at most ``2 × workers`` are in flight, so
+memory stays flat at any ledger size.
+
+The verdict is the sequential one: a failure is reported for the first entry, in order, at which
+the sequential verifier would stop, with the same message (per entry the sequential order is:
+sequence, content and hash, link, subject index, seal). A test holds the two to that.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gateway.errors import LedgerCorrupted
+from gateway.ledger.entry import GENESIS
+from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+from gateway.ledger.verify import (
+    VerifyReport,
+    _fail,
+    check_content,
+    check_head,
+    check_index_and_seal,
+    seal_failure,
+    verify_entries,
+)
+
+CHUNK = 5_000
+SEQUENTIAL_BELOW = 20_000
+"""Ledgers smaller than this are verified in this process: starting workers costs more."""
+
+# Per entry, the order in which the sequential verifier checks (lower comes first).
+_SEQUENCE, _CONTENT, _LINK, _INDEX, _SEAL = range(5)
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """Plain values (exceptions do not all survive the trip between processes)."""
+
+    seq: int
+    stage: int
+    message: str | None
+    """None for a bad seal: its message names the last valid seal, known only in order."""
+    sequence: int | None = None
+    """The entry the failure names."""
+
+    @classmethod
+    def of(cls, seq: int, stage: int, exc: LedgerCorrupted) -> _Finding:
+        return cls(seq, stage, exc.args[0] if exc.args else str(exc), exc.sequence)
+
+    def error(self) -> LedgerCorrupted:
+        return LedgerCorrupted(self.message or "", sequence=self.sequence)
+
+
+_worker_key: Ed25519PublicKey | None = None
+_worker_shredded: frozenset[str] = frozenset()
+
+
+def _init(key_raw: bytes, shredded: frozenset[str]) -> None:
+    global _worker_key, _worker_shredded
+    _worker_key = Ed25519PublicKey.from_public_bytes(key_raw)
+    _worker_shredded = shredded
+
+
+def _check_chunk(entries: list[StoredEntry]) -> _Finding | None:
+    """The first entry of ``entries`` that fails a check of its own, if any."""
+    assert _worker_key is not None
+    for entry in entries:
+        try:
+            body = check_content(entry)
+        except LedgerCorrupted as exc:
+            return _Finding.of(entry.seq, _CONTENT, exc)
+        try:
+            sealed = check_index_and_seal(entry, body, _worker_shredded, _worker_key)
+        except LedgerCorrupted as exc:
+            return _Finding.of(entry.seq, _INDEX, exc)
+        if not sealed:
+            return _Finding(entry.seq, _SEAL, None)
+    return None
+
+
+def verify_store_parallel(
+    store: LedgerStore,
+    key: Ed25519PublicKey,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk: int = CHUNK,
+    sequential_below: int = SEQUENTIAL_BELOW,
+) -> VerifyReport:
+    """Like :func:`~gateway.ledger.verify.verify_store`, on ``workers`` processes (default: one
+    per core). ``progress`` is called with the number of entries each step verified."""
+    malformed = store.first_malformed()
+    if malformed is not None:
+        raise _fail(malformed, "a public column holds a value outside its hashed form")
+    shredded = frozenset(
+        k.key_id for k in store.period_keys(live=False) if k.destroyed_at is not None
+    )
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or store.count() < sequential_below:
+        step = (lambda _seq: progress(1)) if progress is not None else None
+        return verify_entries(store.entries(), store.head(), key, shredded, step)
+    entries = store.entries()
+    try:
+        return _verify(entries, store.head(), key, shredded, workers, progress, chunk)
+    finally:
+        close = getattr(entries, "close", None)
+        if close is not None:
+            close()
+
+
+def _verify(
+    entries: Iterator[StoredEntry],
+    head: StoredHead | None,
+    key: Ed25519PublicKey,
+    shredded: frozenset[str],
+    workers: int,
+    progress: Callable[[int], None] | None,
+    chunk: int,
+) -> VerifyReport:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    expected, prev = 1, GENESIS
+    covered = 0  # the last seal in the chunks answered so far (all valid)
+    ordered: _Finding | None = None  # a sequence or link failure found here
+    pending: deque[tuple[Future[_Finding | None], list[int], int]] = deque()
+
+    def settle(future: Future[_Finding | None], seals: list[int], size: int) -> None:
+        nonlocal covered
+        found = future.result()
+        if found is not None:
+            if ordered is not None and (ordered.seq, ordered.stage) < (found.seq, found.stage):
+                raise ordered.error()
+            if found.message is not None:
+                raise found.error()
+            before = [s for s in seals if s < found.seq]
+            raise seal_failure(found.seq, before[-1] if before else covered)
+        if seals:
+            covered = seals[-1]
+        if progress is not None:
+            progress(size)
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init, initargs=(raw, shredded)
+    ) as pool:
+        try:
+            for batch in _batches(entries, chunk):
+                sent: list[StoredEntry] = []
+                for entry in batch:
+                    if entry.seq != expected:
+                        ordered = _Finding.of(
+                            entry.seq,
+                            _SEQUENCE,
+                            _fail(
+                                entry.seq,
+                                f"expected sequence {expected} (entry missing or reordered)",
+                            ),
+                        )
+                        break
+                    sent.append(entry)
+                    if entry.header.prev_hash != prev:
+                        ordered = _Finding.of(
+                            entry.seq,
+                            _LINK,
+                            _fail(entry.seq, f"does not link to entry {entry.seq - 1}"),
+                        )
+                        break
+                    prev = entry.entry_hash
+                    expected += 1
+                if sent:
+                    seals = [e.seq for e in sent if e.seal is not None]
+                    pending.append((pool.submit(_check_chunk, sent), seals, len(sent)))
+                while len(pending) > 2 * workers or (ordered is not None and pending):
+                    settle(*pending.popleft())
+                if ordered is not None:
+                    raise ordered.error()
+            while pending:
+                settle(*pending.popleft())
+        finally:
+            for future, _, _ in pending:
+                future.cancel()
+    return check_head(expected - 1, prev, covered, head, key)
+
+
+def _batches(entries: Iterable[StoredEntry], size: int) -> Iterator[list[StoredEntry]]:
+    iterator = iter(entries)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+__all__ = ["verify_store_parallel"]

@@ -1,0 +1,117 @@
+"""Verification over several processes gives the sequential verifier's verdict: the same entry
+named, the same message, for each kind of damage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from gateway.errors import LedgerCorrupted
+from gateway.ledger.entry import Header, entry_hash
+from gateway.ledger.parallel import verify_store_parallel
+from gateway.ledger.stores import MemoryStore
+from gateway.ledger.stores.base import StoredEntry
+from gateway.ledger.verify import verify_store
+from gateway.ledger.writer import Ledger
+from gateway.testing import sample_record
+
+SIGNING = Ed25519PrivateKey.generate()
+AUDITOR = X25519PrivateKey.generate()
+SIZE = 60
+
+
+def ledger() -> MemoryStore:
+    store = MemoryStore()
+    writer = Ledger(store, SIGNING, AUDITOR.public_key())
+    for start in range(0, SIZE, 5):  # groups of five: a seal on every fifth entry
+        writer.append_batch([sample_record(start + i) for i in range(5)])
+    return store
+
+
+def _rechain(store: MemoryStore, first: int, change: Callable[[StoredEntry], StoredEntry]) -> None:
+    """Change entry ``first`` and re-hash everything after it, as someone without the signing
+    key would (the seals stay as they were)."""
+    prev = store.entry(first - 1).entry_hash if first > 1 else None  # type: ignore[union-attr]
+    for seq in range(first, SIZE + 1):
+        entry = store.entry(seq)
+        assert entry is not None
+        if seq == first:
+            entry = change(entry)
+        header = entry.header if prev is None else replace(entry.header, prev_hash=prev)
+        body = __import__("json").loads(entry.body)
+        prev = entry_hash(header, body)
+        store.rewrite(seq, replace(entry, header=header, entry_hash=prev))
+
+
+def _body_byte(store: MemoryStore) -> None:
+    e = store.entry(23)
+    assert e is not None
+    store.rewrite(23, replace(e, body=e.body.replace('"', ' "', 1)))
+
+
+def _missing(store: MemoryStore) -> None:
+    e = store.entry(31)
+    assert e is not None
+    store.rewrite(30, e)
+
+
+def _link(store: MemoryStore) -> None:
+    e = store.entry(40)
+    assert e is not None
+    header: Header = replace(e.header, prev_hash="00" * 32)
+    body = __import__("json").loads(e.body)
+    store.rewrite(40, replace(e, header=header, entry_hash=entry_hash(header, body)))
+
+
+def _seal(store: MemoryStore) -> None:
+    e, other = store.entry(25), store.entry(30)
+    assert e is not None and other is not None and e.seal and other.seal
+    store.rewrite(25, replace(e, seal=other.seal))
+
+
+def _subject(store: MemoryStore) -> None:
+    e = store.entry(12)
+    assert e is not None
+    store.rewrite(12, replace(e, subject="another-person"))
+
+
+def _retold(store: MemoryStore) -> None:
+    _rechain(
+        store, 33, lambda e: replace(e, header=replace(e.header, time=e.header.time[:-1] + "9"))
+    )
+
+
+DAMAGE: dict[str, Callable[[MemoryStore], None]] = {
+    "intact": lambda _: None,
+    "a body byte": _body_byte,
+    "an entry missing": _missing,
+    "a broken link": _link,
+    "a seal from elsewhere": _seal,
+    "a subject index changed": _subject,
+    "a tail re-chained without the key": _retold,
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_parallel_and_sequential_verification_agree(damage: str) -> None:
+    store = ledger()
+    DAMAGE[damage](store)
+    key = SIGNING.public_key()
+
+    def verdict(run: Callable[[], object]) -> object:
+        try:
+            report = run()
+        except LedgerCorrupted as exc:
+            return ("corrupted", exc.sequence, str(exc))
+        return ("intact", report)
+
+    sequential = verdict(lambda: verify_store(store, key))
+    parallel = verdict(
+        lambda: verify_store_parallel(store, key, workers=2, chunk=7, sequential_below=0)
+    )
+    assert parallel == sequential
+    assert (sequential[0] == "intact") == (damage == "intact")  # type: ignore[index]
