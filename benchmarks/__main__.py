@@ -339,6 +339,10 @@ def main() -> None:
     parser.add_argument("--entries", type=int, help="ledger size for `verify` (default 10^6)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args()
+    import structlog
+
+    # The in-process parts log like a gateway does; keep that off the report on stdout.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     entries = args.entries or (100_000 if args.quick else 1_000_000)
     parts: dict[str, Callable[[], list[Row]]] = {
         "served": lambda: served(args.quick),

@@ -389,13 +389,15 @@ def policy_inputs(catalog: Catalog) -> st.SearchStrategy[dict[str, Any]]:
             if action == "drop_part":
                 inp.pop(part, None)
             elif action == "wrong_part":
-                inp[part] = draw(st.sampled_from(_WRONG))
+                # A copy: the shared sample must not be changed by a later "wrong" member
+                # (that once made an input contain itself).
+                inp[part] = copy.deepcopy(draw(st.sampled_from(_WRONG)))
             elif isinstance(inp.get(part), dict) and inp[part]:
                 member = draw(st.sampled_from(sorted(inp[part])))
                 if action == "drop":
                     del inp[part][member]
                 else:
-                    inp[part][member] = draw(st.sampled_from(_WRONG))
+                    inp[part][member] = copy.deepcopy(draw(st.sampled_from(_WRONG)))
         return inp
 
     return draw_input()
