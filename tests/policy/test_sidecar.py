@@ -80,12 +80,19 @@ def test_a_gateway_on_the_sidecar_answers_as_on_the_embedded_engine(tmp_path: Pa
             assert r.status_code == 200
             answers.append([(s["source"], s["fields"], s["withheld"]) for s in r.json()["sources"]])
         assert answers[0] == answers[1]
-        # The sidecar going away mid-service: every decision is a denial, nothing released.
+        # The sidecar going away mid-service: every decision the engine must make is a
+        # denial, nothing released. (Answers the memo holds are the same policy version's own
+        # and still stand: ADR 0011.)
         server.shutdown()
         server.server_close()
         r = gws[0].client.post(
             "/v1/disclosures",
-            json={"case_id": gws[0].case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")},
+            json={
+                "case_id": gws[0].case_ids["mda"],
+                "bsn": demo_bsn("mda.ex_partner"),
+                "urgency": "spoed",  # an input not asked before
+                "justification": "acute dreiging",
+            },
             headers=gws[0].auth("veiligthuis"),
         )
         assert r.status_code == 403
