@@ -55,23 +55,39 @@ ACTIONS: frozenset[str] = frozenset(get_args(Action))
 _SAFE_INT = 2**53
 
 
-def _plain(value: Any, depth: int = 0) -> bool:
+def _plain(value: Any) -> bool:
     """True if ``value`` holds only what the standard library serialises exactly as RFC 8785
     does: objects with ASCII keys (so code-point order is UTF-16 order), strings, booleans, null
-    and integers JavaScript can hold — no floats (ES6 number form differs)."""
-    if isinstance(value, str | bool) or value is None:
-        return True
-    if isinstance(value, int):
-        return -_SAFE_INT < value < _SAFE_INT
-    if depth > 8:
+    and integers JavaScript can hold — no floats (ES6 number form differs).
+
+    Exact types only (a subclass takes the slow, always-right path) and no recursion: this runs
+    twice per entry when a ledger is verified, and a flat object of strings is the usual case.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -_SAFE_INT < item < _SAFE_INT:
+                return False
+            continue
+        if depth > 8:
+            return False
+        if kind is dict:
+            for key, member in item.items():
+                if type(key) is not str or not key.isascii():
+                    return False
+                t = type(member)
+                if t is not str and t is not bool and member is not None:
+                    stack.append((member, depth + 1))
+            continue
+        if kind is list:
+            stack.extend((member, depth + 1) for member in item)
+            continue
         return False
-    if isinstance(value, dict):
-        return all(
-            isinstance(k, str) and k.isascii() and _plain(v, depth + 1) for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return all(_plain(v, depth + 1) for v in value)
-    return False
+    return True
 
 
 def canonical(doc: Any) -> bytes:
