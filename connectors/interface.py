@@ -7,12 +7,13 @@ allow never even reaches the gateway's memory.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.errors import ConnectorError
 
-__all__ = ["Connector", "ConnectorError", "SubjectKey"]
+__all__ = ["AsyncConnector", "Connector", "ConnectorError", "SubjectKey", "asynchronous"]
 
 
 class SubjectKey(Protocol):
@@ -32,3 +33,23 @@ class Connector(Protocol):
         """Return ``{field: value}`` for exactly ``fields``, or ``None`` if the source has no
         record of the person. Raise :class:`ConnectorError` on any failure."""
         ...
+
+
+@runtime_checkable
+class AsyncConnector(Protocol):
+    """A connector that can also fetch without a thread (e.g. over an async HTTP client).
+
+    The gateway prefers ``afetch`` where a connector offers it: a slow source then holds no
+    thread, and a timeout cancels the call itself instead of abandoning a worker."""
+
+    async def afetch(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
+        """The same contract as :meth:`Connector.fetch`."""
+        ...
+
+
+def asynchronous(connector: object) -> AsyncConnector | None:
+    """``connector`` as an :class:`AsyncConnector`, if it offers a coroutine ``afetch``."""
+    method = getattr(connector, "afetch", None)
+    if method is not None and inspect.iscoroutinefunction(method):
+        return connector  # type: ignore[return-value]
+    return None

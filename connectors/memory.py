@@ -6,6 +6,7 @@ for allowed fields, and it can be told to fail or to stall.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -36,6 +37,21 @@ class InMemoryConnector:
         self.projections.append(tuple(fields))
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
+        if self.fail:
+            raise ConnectorError(f"{self._source} is unavailable (injected failure)")
+        record = self._records.get(subject.digits)
+        if record is None:
+            return None
+        return {f: record[f] for f in fields if f in record}
+
+
+class AsyncInMemoryConnector(InMemoryConnector):
+    """The same fake, offering the async path (``afetch``): its delay holds no thread."""
+
+    async def afetch(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
+        self.projections.append(tuple(fields))
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         if self.fail:
             raise ConnectorError(f"{self._source} is unavailable (injected failure)")
         record = self._records.get(subject.digits)

@@ -7,7 +7,8 @@ The order is the product's promise (DOMAIN rules 1, 4 and 9):
 3. decide every source on the policy lane (any engine failure is a denial);
 4. keep only granted fields that the catalogue says exist and are not `geheim`;
 5. append the ledger entry — if that fails, raise and release nothing;
-6. only then fetch the allowed projection from each allowed source, each on its own lane;
+6. only then fetch the allowed projection from each allowed source, each on its own lane (or,
+   for a connector with an async path, as a coroutine under its own concurrency bound);
 7. apply the chosen transform to each value and answer.
 
 A requester whose organisation does not take part in the case (or asks about a case that does
@@ -22,6 +23,7 @@ as arguments.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -29,7 +31,7 @@ from typing import Any, Literal
 
 import structlog
 
-from connectors.interface import Connector
+from connectors.interface import AsyncConnector, Connector, asynchronous
 from gateway import clock
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
@@ -163,7 +165,12 @@ class DisclosureService:
     policy_queue_timeout: float = 2.0
     ledger_timeout: float = 5.0
     connector_timeout: float = 3.0
+    connector_concurrency: int = 4
+    """Calls in flight to one source on the async path (the thread path: its lane's size)."""
     today: Callable[[], date] = clock.today
+    _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+        field(default_factory=weakref.WeakKeyDictionary)
+    )
 
     async def disclose(
         self,
@@ -325,10 +332,14 @@ class DisclosureService:
         if connector is None or lane is None:
             return self._failed(decision, "no connector is configured for this source")
         allowed = sorted(decision.fields)
+        direct = asynchronous(connector)
         try:
-            record = await lane.run(
-                connector.fetch, request.bsn, allowed, timeout=self.connector_timeout
-            )
+            if direct is not None:
+                record = await self._fetch_async(decision.source, direct, request.bsn, allowed)
+            else:
+                record = await lane.run(
+                    connector.fetch, request.bsn, allowed, timeout=self.connector_timeout
+                )
         except TimeoutError:
             return self._failed(decision, "the source did not answer in time")
         except LaneFull:
@@ -341,6 +352,18 @@ class DisclosureService:
         if record is None:
             return SourceResult(decision.source, decision, "no_record", withheld=decision.withheld)
         return self._transform(snap, decision, record)
+
+    async def _fetch_async(
+        self, source: str, connector: AsyncConnector, bsn: Bsn, fields: list[FieldName]
+    ) -> Mapping[str, Any] | None:
+        """The async path: at most ``connector_concurrency`` calls in flight to this source;
+        the timeout covers the wait for a turn and the call, and cancels the call."""
+        gates = self._gates.setdefault(asyncio.get_running_loop(), {})
+        gate = gates.get(source)
+        if gate is None:
+            gate = gates[source] = asyncio.Semaphore(self.connector_concurrency)
+        async with asyncio.timeout(self.connector_timeout), gate:
+            return await connector.afetch(bsn, fields)
 
     def _failed(self, decision: Decision, message: str) -> SourceResult:
         log.warning("connector.error", source=decision.source, error=message[:200])

@@ -343,6 +343,7 @@ def build_gateway(
             policy_queue_timeout=settings.policy_queue_timeout_seconds,
             ledger_timeout=settings.ledger_timeout_seconds,
             connector_timeout=settings.connector_timeout_seconds,
+            connector_concurrency=settings.connector_workers,
         ),
         token_generator=generator,
         token_verifier=TokenVerifier(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.memory import InMemoryConnector
+from connectors.memory import AsyncInMemoryConnector, InMemoryConnector
 from gateway.bsn import Bsn
 from gateway.demo.region import region
 from gateway.disclosure import NO_SOURCE, DisclosureRequest, DisclosureResult
@@ -175,4 +175,64 @@ def test_a_hung_source_delays_only_its_own_part(tmp_path: Path) -> None:
         gw, "zaanstad-regie", "mda", "mda.ex_partner", sources=(SourceId("gemeente.brp"),)
     )
     assert brp_only.sources[0].status == "released"
+    gw.close()
+
+
+# -- the async path for connectors that offer one ----------------------------------------------
+
+
+def _async_sources(tmp_path: Path) -> dict[str, AsyncInMemoryConnector]:
+    catalog = make_test_gateway(tmp_path / "probe").gateway.catalog
+    return {
+        s: AsyncInMemoryConnector(s, c._records)  # the same demo records
+        for s, c in memory_connectors(catalog).items()
+    }
+
+
+def test_connectors_with_an_async_path_answer_as_the_threaded_ones(tmp_path: Path) -> None:
+    threaded = make_test_gateway(tmp_path / "threads")
+    direct = make_test_gateway(tmp_path / "async", connectors=_async_sources(tmp_path))
+    results = [ask(gw, "veiligthuis", "mda", "mda.ex_partner") for gw in (threaded, direct)]
+    views = [[(s.source, s.status, dict(s.values)) for s in r.sources] for r in results]
+    assert views[0] == views[1] and any(status == "released" for _, status, _ in views[0])
+    calls = direct.connectors["gemeente.brp"]
+    assert isinstance(calls, AsyncInMemoryConnector) and calls.projections  # it was used
+    threaded.close()
+    direct.close()
+
+
+def _concurrent(gw: TestGateway, count: int) -> list[DisclosureResult]:
+    """``count`` family overviews at once, on one event loop (as one server process runs)."""
+    demo = region()
+    principal = demo.clients["zaanstad-regie"].principal()
+
+    async def one() -> DisclosureResult:
+        request = DisclosureRequest(gw.case_ids["mda"], Bsn(demo.persons["mda.ex_partner"].bsn))
+        ctx, subject = gw.gateway.cases.context(request.case_id, request.bsn)
+        return await gw.gateway.disclosures.disclose(principal, request, ctx, subject)
+
+    async def many() -> list[DisclosureResult]:
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    return asyncio.run(many())
+
+
+def test_an_async_source_has_its_own_bound_and_its_timeout_cancels(tmp_path: Path) -> None:
+    sources = _async_sources(tmp_path)
+    sources["politie.incidenten"].delay_seconds = 0.5
+    gw = make_test_gateway(tmp_path / "home", connectors=sources)
+    core = gw.gateway.disclosures
+    core.connector_timeout = 0.8
+    # Room for both calls at once: both answered.
+    core.connector_concurrency = 2
+    for result in _concurrent(gw, 2):
+        assert {s.source: s.status for s in result.sources}["politie.incidenten"] == "released"
+    # One call at a time: the second waits its turn (0.5 s) and then runs out of time; the
+    # other sources are not held up by it.
+    core.connector_concurrency = 1
+    core._gates.clear()
+    statuses = sorted(
+        {s.source: s.status for s in r.sources}["politie.incidenten"] for r in _concurrent(gw, 2)
+    )
+    assert statuses == ["error", "released"]
     gw.close()
