@@ -8,15 +8,20 @@ readers running while a writer commits; ``synchronous=FULL`` makes every commit 
 
 from __future__ import annotations
 
+import sqlite3
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import LedgerUnavailable
-from gateway.ledger.stores.sql import SqlStore
+from gateway.ledger.stores.base import Build, StoredHead
+from gateway.ledger.stores.sql import SqlStore, entry_to_row
+from gateway.ledger.tables import ledger_entry
 
 
 def _file_identity(engine: Engine) -> tuple[Path, int, int] | None:
@@ -49,6 +54,23 @@ def immediate_engine(engine: Engine) -> Engine:
     return writer
 
 
+_HEAD_SQL = "SELECT seq, entry_hash, signature, store_id FROM ledger_head WHERE id = 1"
+_NAMED_SQL = "SELECT entry_hash FROM ledger_entry WHERE seq = ?"
+# Column names from the table definition, never from input.
+_INSERT_SQL = "INSERT INTO ledger_entry ({}) VALUES ({})".format(  # noqa: S608
+    ", ".join(c.name for c in ledger_entry.columns),
+    ", ".join(f":{c.name}" for c in ledger_entry.columns),
+)
+_MOVE_SQL = "UPDATE ledger_head SET seq = ?, entry_hash = ?, signature = ? WHERE id = 1"
+
+
+def _locked_head(cursor: DBAPICursor) -> StoredHead:
+    row = cursor.execute(_HEAD_SQL).fetchone()
+    if row is None:
+        raise LedgerUnavailable("the ledger has no head (its store was emptied?)")
+    return StoredHead(*row)
+
+
 class SqliteStore(SqlStore):
     name = "sqlite"
 
@@ -71,6 +93,32 @@ class SqliteStore(SqlStore):
     def close(self) -> None:
         if "_writer" in self.__dict__ and self._writer is not self.engine:
             self._writer.dispose()
+
+    def append(self, build: Build) -> None:
+        """The same transaction as :meth:`SqlStore.append`, on the driver's connection: this is
+        the one write on every request's path, and SQLAlchemy's statement machinery cost three
+        times the durable commit itself (measured: 1.9 ms against 0.43 ms)."""
+        if self._writer is self.engine:
+            return super().append(build)  # an in-memory database (tests)
+        try:
+            with self._writer.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                cursor = raw.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    locked = _locked_head(cursor)
+                    found = cursor.execute(_NAMED_SQL, (locked.seq,)).fetchone()
+                    entries, head = build(locked, None if found is None else found[0])
+                    cursor.executemany(_INSERT_SQL, [entry_to_row(e) for e in entries])
+                    cursor.execute(_MOVE_SQL, (head.seq, head.entry_hash, head.signature))
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    if raw.in_transaction:
+                        cursor.execute("ROLLBACK")
+                    raise
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            raise LedgerUnavailable("the access ledger could not record the decision") from exc
 
     def _insert_ignoring_conflict(self, conn: Connection, table: Any, row: dict[str, Any]) -> None:
         conn.execute(sqlite_insert(table).values(**row).on_conflict_do_nothing())
