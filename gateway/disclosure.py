@@ -42,6 +42,7 @@ from gateway.errors import (
     DisclosureDenied,
     InvalidRequest,
     LedgerUnavailable,
+    PolicySuperseded,
     Problem,
     TransformError,
 )
@@ -179,8 +180,28 @@ class DisclosureService:
         case: CaseContext,
         subject: SubjectContext,
     ) -> DisclosureResult:
-        # One snapshot for the whole request: a policy reload meanwhile changes nothing here.
+        # One snapshot for the whole request: a policy reload meanwhile changes nothing here —
+        # except that a decision the ledger refuses as superseded (a newer version was activated
+        # before it could be recorded; nothing was fetched) is decided once more under the
+        # version now in force, if this process has it already.
         snap = self.policy.current
+        try:
+            return await self._disclose(snap, principal, request, case, subject)
+        except PolicySuperseded:
+            fresh = self.policy.current
+            if fresh.version == snap.version:
+                raise
+            log.info("policy.decided_again", version=fresh.version)
+            return await self._disclose(fresh, principal, request, case, subject)
+
+    async def _disclose(
+        self,
+        snap: PolicySnapshot,
+        principal: Principal,
+        request: DisclosureRequest,
+        case: CaseContext,
+        subject: SubjectContext,
+    ) -> DisclosureResult:
         check_request(request, snap.catalog)
         outsider = not case.found or principal.oin not in case.participants
         sources = [NO_SOURCE] if outsider else self._sources(snap, request, case)

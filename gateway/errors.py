@@ -160,6 +160,23 @@ class LedgerUnavailable(Unavailable):
     exit_code = 74
 
 
+class PolicySuperseded(LedgerUnavailable):
+    """A decision made under a policy version that another worker (or a reload) superseded
+    before the decision could be recorded: it is not recorded and nothing is released."""
+
+    slug = "policy-superseded"
+    title = "The policy changed while the request was decided; nothing was released, ask again"
+    exit_code = 86
+
+    def __init__(self, made_under: str, in_force: str) -> None:
+        super().__init__(
+            "the decision was made under a policy version that is no longer in force",
+            headers={"Retry-After": "1"},
+        )
+        self.made_under = made_under
+        self.in_force = in_force
+
+
 class PolicyUnavailable(Unavailable):
     slug = "policy-unavailable"
     title = "The policy engine is unavailable; nothing was released"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -39,8 +40,8 @@ from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
 from gateway.ledger.integrity import (
     check_startup,
     last_auditor_key_id,
-    last_policy_version,
     new_checkpoint,
+    policy_in_force,
 )
 from gateway.ledger.sealing import key_id
 from gateway.ledger.stores import LedgerStore, store_for
@@ -75,6 +76,31 @@ class Gateway:
     """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
     refused_bundle: str | None = None
     """The digest of the last policy bundle refused on reload (not tried again until it changes)."""
+    _reloading: threading.Lock = field(default_factory=threading.Lock)
+    _superseded_by: str | None = None
+
+    def superseded(self, in_force: str) -> None:
+        """The ledger refused a decision: another process (or a reload) activated ``in_force``.
+        Load it now rather than at the next poll; until then this process's decisions are
+        refused (503, Retry-After), never recorded under the old version."""
+        if self.active.current.version == in_force or not self._reloading.acquire(blocking=False):
+            return
+        if self._superseded_by != in_force:  # once per version, not once per request
+            self._superseded_by = in_force
+            log.warning("policy.superseded", in_force=in_force, serving=self.active.current.version)
+            if self.settings.policy_bundle is None:
+                log.error(
+                    "policy.superseded_unloadable",
+                    note="no GATEWAY_POLICY_BUNDLE to load the version in force from; restart",
+                )
+
+        def reload() -> None:
+            try:
+                self.reload_policy()
+            finally:
+                self._reloading.release()
+
+        threading.Thread(target=reload, name="policy-reload", daemon=True).start()
 
     @property
     def policy(self) -> PolicySet:
@@ -230,7 +256,7 @@ def _activate_policy(ledger: Ledger, snapshot: PolicySnapshot) -> None:
     ledger shows which policy was in force from when, where it came from and who signed it
     (and no decision refers to a version the ledger never announced)."""
     version = snapshot.version
-    previous = last_policy_version(ledger.store)
+    previous = policy_in_force(ledger.store)
     if previous == version:
         return
     activation = {"version": version, "previous": previous, "origin": dict(snapshot.origin)}
@@ -324,7 +350,7 @@ def build_gateway(
     )
     window = settings.auth_failure_window_seconds
     generator = TokenGenerator(jwk, settings.issuer, settings.audience, settings.token_ttl_seconds)
-    return Gateway(
+    gw = Gateway(
         settings=settings,
         db=db,
         keys=keys,
@@ -361,3 +387,5 @@ def build_gateway(
         ),
         auth_lane=Lane("auth", settings.auth_workers, queue_limit=64),
     )
+    ledger.on_superseded = gw.superseded
+    return gw

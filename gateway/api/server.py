@@ -10,8 +10,9 @@ What stays one across workers (docs/adr/0012-serving.md):
 * **the ledger order** — every worker appends to the one store; SQLite serialises writers on
   the file (``BEGIN IMMEDIATE``, tested with four writer processes), PostgreSQL on its head row;
 * **the policy version** — every worker enforces the bundle at ``GATEWAY_POLICY_BUNDLE`` and
-  polls it; a new version is verified and ledgered by each worker that swaps it in, and every
-  decision records the version it was made under.
+  polls it; the ledger records a decision only under the version of the newest activation (read
+  under its write lock), so no worker's decision under a superseded version is ever recorded —
+  and one refused that way makes its worker load the version in force at once.
 """
 
 from __future__ import annotations

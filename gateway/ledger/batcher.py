@@ -81,7 +81,7 @@ class GroupCommitter:
         if not live:
             return
         try:
-            receipts = self._ledger.commit([p for p, _ in live])
+            results = self._ledger.commit_each([p for p, _ in live])
         except Exception as exc:  # every waiter learns the group failed; nothing was written
             failure = (
                 exc
@@ -92,5 +92,8 @@ class GroupCommitter:
                 future.set_exception(failure)
             return
         self.groups += 1
-        for (_, future), receipt in zip(live, receipts, strict=True):
-            future.set_result(receipt)
+        for (_, future), result in zip(live, results, strict=True):
+            if isinstance(result, Exception):
+                future.set_exception(result)  # this entry alone was refused (writer.py)
+            else:
+                future.set_result(result)

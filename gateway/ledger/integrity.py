@@ -25,7 +25,7 @@ from gateway.ledger.checkpoint import (
 from gateway.ledger.entry import GENESIS, head_signature_valid
 from gateway.ledger.periods import auditor_of
 from gateway.ledger.sealing import key_id
-from gateway.ledger.stores.base import LedgerStore
+from gateway.ledger.stores.base import EntryFilter, LedgerStore
 
 
 def check_head(store: LedgerStore, key: Ed25519PublicKey) -> int:
@@ -76,6 +76,15 @@ def last_auditor_key_id(store: LedgerStore) -> str | None:
     if last is None:
         return None
     return auditor_of(store, json.loads(last.body)["key_id"])
+
+
+def policy_in_force(store: LedgerStore) -> str | None:
+    """The version of the newest ``policy.activate`` entry (None before the first): the only
+    version a decision may be recorded under (gateway/ledger/writer.py)."""
+    newest = None
+    for entry in store.entries(EntryFilter(action="policy.activate")):
+        newest = entry.header.facts.policy_version
+    return newest
 
 
 def last_policy_version(store: LedgerStore) -> str | None:

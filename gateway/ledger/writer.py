@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from gateway.clock import iso_now
-from gateway.errors import LedgerUnavailable
+from gateway.errors import LedgerUnavailable, PolicySuperseded
 from gateway.ledger.entry import (
     GENESIS,
     Action,
@@ -36,7 +36,7 @@ from gateway.ledger.entry import (
 )
 from gateway.ledger.periods import PeriodKeys
 from gateway.ledger.sealing import seal
-from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead, Tip
 
 if TYPE_CHECKING:
     from gateway.ledger.batcher import GroupCommitter
@@ -93,6 +93,11 @@ def _ledger_time() -> str:
     return iso_now("microseconds")
 
 
+_DECIDED = frozenset({"disclosure.decision"})
+"""Entries that record a policy decision, so must carry the version in force. The fetch entry
+completes a decision already recorded; case and key events are not policy decisions."""
+
+
 class Ledger:
     def __init__(
         self,
@@ -112,6 +117,9 @@ class Ledger:
         self._head_exists = False
         self._store_id: str | None = None
         self._committer: GroupCommitter | None = None
+        self.on_superseded: Callable[[str], None] | None = None
+        """Called (under no lock) with the version in force when a decision made under another
+        one was refused: the gateway then loads the policy in force (runtime.py)."""
 
     def observe(self, seq: int) -> None:
         """Record the size and the store found at start-up (after the start-up checks)."""
@@ -174,24 +182,48 @@ class Ledger:
         return self.commit([self.prepare(r, sealed_for) for r in records])
 
     def commit(self, prepared: Sequence[Prepared]) -> list[Receipt]:
-        """Order, hash, seal and commit prepared entries as one group, in one transaction."""
+        """Order, hash, seal and commit prepared entries as one group, in one transaction.
+        Raises the first refusal if any entry was refused (see :meth:`commit_each`)."""
+        results = self.commit_each(prepared)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return [r for r in results if isinstance(r, Receipt)]
+
+    def commit_each(self, prepared: Sequence[Prepared]) -> list[Receipt | PolicySuperseded]:
+        """Commit what may be committed as one group; per entry its receipt or its refusal.
+
+        One policy version at a time, in ledger order: a ``disclosure.decision`` is recorded
+        only if it was made under the version of the newest ``policy.activate`` entry — read
+        under the write lock, so it holds across every process writing to this ledger. A
+        decision made under a version superseded meanwhile (a reload here, another worker's
+        activation) is refused, nothing of it is written, and its request releases nothing."""
         if not prepared:
             return []
         self.store.check_alive()
         self._ensure_head()
-        receipts: list[Receipt] = []
+        results: list[Receipt | PolicySuperseded] = []
 
-        def build(head: StoredHead, named: str | None) -> tuple[list[StoredEntry], StoredHead]:
-            self._check_head(head, named)
-            receipts.clear()
+        def build(head: StoredHead, tip: Tip) -> tuple[list[StoredEntry], StoredHead]:
+            self._check_head(head, tip.entry_hash)
+            results.clear()
             seq, prev = head.seq, head.entry_hash
+            in_force = tip.policy_in_force
             entries = []
             for p in prepared:
+                version = p.facts.policy_version
+                if p.facts.action == "policy.activate":
+                    in_force = version
+                elif p.facts.action in _DECIDED and in_force is not None and version != in_force:
+                    results.append(PolicySuperseded(version, in_force))
+                    continue
                 seq += 1
                 header = Header(seq, prev, p.time, p.facts, p.commit)
                 prev = entry_hash(header, p.body)
                 entries.append(StoredEntry(header, p.body_json, prev, None, p.subject, p.salt))
-                receipts.append(Receipt(seq=seq, entry_hash=prev, time=p.time))
+                results.append(Receipt(seq=seq, entry_hash=prev, time=p.time))
+            if not entries:
+                return [], head
             seal_ = sign_head(seq, prev, self._signing_key)
             last = entries[-1]
             entries[-1] = StoredEntry(
@@ -201,8 +233,13 @@ class Ledger:
 
         with self._lock:
             self.store.append(build)
-            self._seen = receipts[-1].seq
-        return list(receipts)
+            written = [r.seq for r in results if isinstance(r, Receipt)]
+            if written:
+                self._seen = written[-1]
+        superseded = [r for r in results if isinstance(r, PolicySuperseded)]
+        if superseded and self.on_superseded is not None:
+            self.on_superseded(superseded[0].in_force)
+        return list(results)
 
     @property
     def committer(self) -> GroupCommitter | None:

@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,68 @@ def test_a_good_bundle_waits_for_the_ledger_and_is_then_activated(
         assert gw.gateway.active.current.version != before
     finally:
         gw.close()
+
+
+def test_two_workers_never_record_decisions_under_two_versions_at_once(
+    signer: Path, tmp_path: Path
+) -> None:
+    """Two gateway processes on one ledger (here: two gateways in one process). When one
+    activates a new version, the other's next decision under the old one is refused — nothing
+    recorded, nothing released, a 503 to ask again — and the other loads the version in force
+    on its own, without waiting for its next poll."""
+    from fastapi.testclient import TestClient
+
+    from gateway.api.app import create_app
+    from gateway.runtime import build_gateway
+
+    home = tmp_path / "home"
+    bundle = _home_with(signer, home, bundle_bytes(signer))
+    a = make_test_gateway(home, policy_mode="signed", policy_bundle=bundle)
+    b = build_gateway(a.gateway.settings, connectors=a.connectors)
+    b_client = TestClient(create_app(b), base_url="http://127.0.0.1", client=("127.0.0.1", 5000))
+    body = {"case_id": a.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")}
+    headers = a.auth("veiligthuis")
+    try:
+        first = b_client.post("/v1/disclosures", json=body, headers=headers)
+        assert first.status_code == 200
+        v1 = first.json()["policy_version"]
+
+        changed = tmp_path / "changed"
+        shutil.copytree(bundled_policy_dir(), changed)
+        necessity = changed / "catalog" / "necessity.yaml"
+        necessity.write_text(necessity.read_text().replace(", huishouden: count}", "}", 1))
+        bundle.write_bytes(bundle_bytes(signer, changed, "r2"))
+        assert a.gateway.reload_policy() is True  # worker A activates r2
+        v2 = a.gateway.active.current.version
+        assert v2 != v1 and b.active.current.version == v1
+
+        entries = a.gateway.store.count()
+        refused = b_client.post("/v1/disclosures", json=body, headers=headers)
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["type"].endswith("policy-superseded")
+        assert "Proefweg" not in refused.text
+        assert a.gateway.store.count() == entries  # nothing recorded under the old version
+
+        deadline = time.monotonic() + 30  # worker B loads r2 by itself
+        while b.active.current.version != v2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        again = b_client.post("/v1/disclosures", json=body, headers=headers)
+        assert again.status_code == 200 and again.json()["policy_version"] == v2
+        decided = [
+            e.facts.policy_version
+            for e in a.gateway.store.entries()
+            if e.facts.action in ("disclosure.decision", "policy.activate")
+        ]
+        # In ledger order: every decision carries the version of the activation before it.
+        in_force = None
+        for e in a.gateway.store.entries():
+            if e.facts.action == "policy.activate":
+                in_force = e.facts.policy_version
+            elif e.facts.action == "disclosure.decision":
+                assert e.facts.policy_version == in_force
+        assert decided.count(v2) >= 2
+    finally:
+        b.close()
+        a.close()

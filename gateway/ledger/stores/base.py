@@ -81,7 +81,17 @@ class EntryFilter:
     """RFC 3339 UTC, exclusive."""
 
 
-Build = Callable[[StoredHead, str | None], tuple[Sequence[StoredEntry], StoredHead]]
+@dataclass(frozen=True)
+class Tip:
+    """What an append learns under the ledger's write lock, besides the head."""
+
+    entry_hash: str | None
+    """The stored hash of the entry the head names (None if there is no such entry)."""
+    policy_in_force: str | None
+    """The version of the newest ``policy.activate`` entry (None before the first)."""
+
+
+Build = Callable[[StoredHead, Tip], tuple[Sequence[StoredEntry], StoredHead]]
 """Given the locked head and the hash of the stored entry it names (None if that entry is
 missing), the entries to append and the new head — or raise to append nothing."""
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from gateway.errors import LedgerUnavailable
-from gateway.ledger.stores.base import Build, EntryFilter, PeriodKey, StoredEntry, StoredHead
+from gateway.ledger.stores.base import Build, EntryFilter, PeriodKey, StoredEntry, StoredHead, Tip
 
 
 def _matches(entry: StoredEntry, where: EntryFilter) -> bool:
@@ -82,7 +82,15 @@ class MemoryStore:
                 raise LedgerUnavailable("the ledger has no head (its store was emptied?)")
             seq = self._head.seq
             named = self._entries[seq - 1].entry_hash if 0 < seq <= len(self._entries) else None
-            entries, head = build(self._head, named)
+            in_force = next(
+                (
+                    e.header.facts.policy_version
+                    for e in reversed(self._entries)
+                    if e.header.facts.action == "policy.activate"
+                ),
+                None,
+            )
+            entries, head = build(self._head, Tip(named, in_force))
             if self.fail_appends:
                 raise LedgerUnavailable("the access ledger could not record the decision")
             if any(e.seq != len(self._entries) + i + 1 for i, e in enumerate(entries)):

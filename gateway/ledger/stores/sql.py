@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import LedgerUnavailable
 from gateway.ledger.entry import FACT_NAMES, Facts, Header
-from gateway.ledger.stores.base import Build, EntryFilter, PeriodKey, StoredEntry, StoredHead
+from gateway.ledger.stores.base import Build, EntryFilter, PeriodKey, StoredEntry, StoredHead, Tip
 from gateway.ledger.tables import ledger_entry, ledger_head, ledger_period_key
 
 _E = ledger_entry.c
@@ -107,6 +107,9 @@ def _next_month(period: str) -> str:
 # running it on SQLite.
 _HEAD = select(ledger_head).where(ledger_head.c.id == 1)
 _NAMED = select(_E.entry_hash).where(_E.seq == bindparam("at"))
+_IN_FORCE = (
+    select(_E.policy_version).where(_E.action == "policy.activate").order_by(_E.seq.desc()).limit(1)
+)
 _INSERT = ledger_entry.insert()
 _MOVE_HEAD = (
     update(ledger_head)
@@ -161,7 +164,10 @@ class SqlStore:
                 if locked is None:
                     raise LedgerUnavailable("the ledger has no head (its store was emptied?)")
                 named = conn.execute(_NAMED, {"at": locked.seq}).scalar_one_or_none()
-                entries, head = build(locked, named)
+                in_force = conn.execute(_IN_FORCE).scalar_one_or_none()
+                entries, head = build(locked, Tip(named, in_force))
+                if not entries:
+                    return  # every entry was refused (gateway/ledger/writer.py): nothing changes
                 conn.execute(_INSERT, [entry_to_row(e) for e in entries])
                 conn.execute(
                     _MOVE_HEAD,

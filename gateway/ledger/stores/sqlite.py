@@ -19,7 +19,7 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import LedgerUnavailable
-from gateway.ledger.stores.base import Build, StoredHead
+from gateway.ledger.stores.base import Build, StoredHead, Tip
 from gateway.ledger.stores.sql import SqlStore, entry_to_row
 from gateway.ledger.tables import ledger_entry
 
@@ -56,6 +56,10 @@ def immediate_engine(engine: Engine) -> Engine:
 
 _HEAD_SQL = "SELECT seq, entry_hash, signature, store_id FROM ledger_head WHERE id = 1"
 _NAMED_SQL = "SELECT entry_hash FROM ledger_entry WHERE seq = ?"
+_IN_FORCE_SQL = (
+    "SELECT policy_version FROM ledger_entry WHERE action = 'policy.activate' "
+    "ORDER BY seq DESC LIMIT 1"
+)
 # Column names from the table definition, never from input.
 _INSERT_SQL = "INSERT INTO ledger_entry ({}) VALUES ({})".format(  # noqa: S608
     ", ".join(c.name for c in ledger_entry.columns),
@@ -109,9 +113,15 @@ class SqliteStore(SqlStore):
                 try:
                     locked = _locked_head(cursor)
                     found = cursor.execute(_NAMED_SQL, (locked.seq,)).fetchone()
-                    entries, head = build(locked, None if found is None else found[0])
-                    cursor.executemany(_INSERT_SQL, [entry_to_row(e) for e in entries])
-                    cursor.execute(_MOVE_SQL, (head.seq, head.entry_hash, head.signature))
+                    in_force = cursor.execute(_IN_FORCE_SQL).fetchone()
+                    tip = Tip(
+                        None if found is None else found[0],
+                        None if in_force is None else in_force[0],
+                    )
+                    entries, head = build(locked, tip)
+                    if entries:
+                        cursor.executemany(_INSERT_SQL, [entry_to_row(e) for e in entries])
+                        cursor.execute(_MOVE_SQL, (head.seq, head.entry_hash, head.signature))
                     cursor.execute("COMMIT")
                 except BaseException:
                     if raw.in_transaction:
