@@ -20,13 +20,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.errors import LedgerCorrupted
 from gateway.ledger.entry import GENESIS
-from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
 from gateway.ledger.verify import (
     VerifyReport,
     _fail,
@@ -66,15 +67,27 @@ class _Finding:
 
 _worker_key: Ed25519PublicKey | None = None
 _worker_shredded: frozenset[str] = frozenset()
+_worker_store: LedgerStore | None = None
 
 
-def _init(key_raw: bytes, shredded: frozenset[str]) -> None:
-    global _worker_key, _worker_shredded
+def _init(key_raw: bytes, shredded: frozenset[str], url: str | None) -> None:
+    global _worker_key, _worker_shredded, _worker_store
     _worker_key = Ed25519PublicKey.from_public_bytes(key_raw)
     _worker_shredded = shredded
+    if url is not None:
+        from gateway.ledger.stores import open_store
+
+        _worker_store = open_store(url)  # read-only, as the auditor's own
 
 
-def _check_chunk(entries: list[StoredEntry]) -> _Finding | None:
+def _check_range(first: int, last: int) -> _Finding | None:
+    """Read entries ``first``..``last`` from the store itself (nothing crosses the process
+    boundary but two numbers) and check them."""
+    assert _worker_store is not None
+    return _check_chunk(_worker_store.entries(EntryFilter(first_seq=first, last_seq=last)))
+
+
+def _check_chunk(entries: Iterable[StoredEntry]) -> _Finding | None:
     """The first entry of ``entries`` that fails a check of its own, if any."""
     assert _worker_key is not None
     for entry in entries:
@@ -112,17 +125,11 @@ def verify_store_parallel(
     if workers == 1 or store.count() < sequential_below:
         step = (lambda _seq: progress(1)) if progress is not None else None
         return verify_entries(store.entries(), store.head(), key, shredded, step)
-    entries = store.entries()
-    try:
-        return _verify(entries, store.head(), key, shredded, workers, progress, chunk)
-    finally:
-        close = getattr(entries, "close", None)
-        if close is not None:
-            close()
+    return _verify(store, store.head(), key, shredded, workers, progress, chunk)
 
 
 def _verify(
-    entries: Iterator[StoredEntry],
+    store: LedgerStore,
     head: StoredHead | None,
     key: Ed25519PublicKey,
     shredded: frozenset[str],
@@ -131,6 +138,7 @@ def _verify(
     chunk: int,
 ) -> VerifyReport:
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    url = store.reopen_url()
     expected, prev = 1, GENESIS
     covered = 0  # the last seal in the chunks answered so far (all valid)
     ordered: _Finding | None = None  # a sequence or link failure found here
@@ -151,51 +159,66 @@ def _verify(
         if progress is not None:
             progress(size)
 
+    # A store another process can open is read by the workers themselves, a range each; here
+    # only the chain's columns are read. Otherwise (a store in this process) entries are sent.
+    links: Iterator[tuple[int, str, str, bool]] | Iterator[StoredEntry]
+    links = store.links() if url is not None else store.entries()
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init, initargs=(raw, shredded)
-    ) as pool:
-        try:
-            for batch in _batches(entries, chunk):
-                sent: list[StoredEntry] = []
-                for entry in batch:
-                    if entry.seq != expected:
-                        ordered = _Finding.of(
-                            entry.seq,
-                            _SEQUENCE,
-                            _fail(
-                                entry.seq,
-                                f"expected sequence {expected} (entry missing or reordered)",
-                            ),
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init, initargs=(raw, shredded, url)
+        ) as pool:
+            try:
+                for batch in _batches(links, chunk):
+                    sent: list[Any] = []
+                    seals: list[int] = []
+                    for item in batch:
+                        seq, prev_hash, stored_hash, sealed = _link(item)
+                        if seq != expected:
+                            message = f"expected sequence {expected} (entry missing or reordered)"
+                            ordered = _Finding.of(seq, _SEQUENCE, _fail(seq, message))
+                            break
+                        sent.append(item)
+                        if sealed:
+                            seals.append(seq)
+                        if prev_hash != prev:
+                            message = f"does not link to entry {seq - 1}"
+                            ordered = _Finding.of(seq, _LINK, _fail(seq, message))
+                            break
+                        prev = stored_hash
+                        expected += 1
+                    if sent:
+                        job = (
+                            pool.submit(_check_range, _link(sent[0])[0], _link(sent[-1])[0])
+                            if url is not None
+                            else pool.submit(_check_chunk, sent)
                         )
-                        break
-                    sent.append(entry)
-                    if entry.header.prev_hash != prev:
-                        ordered = _Finding.of(
-                            entry.seq,
-                            _LINK,
-                            _fail(entry.seq, f"does not link to entry {entry.seq - 1}"),
-                        )
-                        break
-                    prev = entry.entry_hash
-                    expected += 1
-                if sent:
-                    seals = [e.seq for e in sent if e.seal is not None]
-                    pending.append((pool.submit(_check_chunk, sent), seals, len(sent)))
-                while len(pending) > 2 * workers or (ordered is not None and pending):
+                        pending.append((job, seals, len(sent)))
+                    while len(pending) > 2 * workers or (ordered is not None and pending):
+                        settle(*pending.popleft())
+                    if ordered is not None:
+                        raise ordered.error()
+                while pending:
                     settle(*pending.popleft())
-                if ordered is not None:
-                    raise ordered.error()
-            while pending:
-                settle(*pending.popleft())
-        finally:
-            for future, _, _ in pending:
-                future.cancel()
+            finally:
+                for future, _, _ in pending:
+                    future.cancel()
+    finally:
+        close = getattr(links, "close", None)
+        if close is not None:
+            close()  # a streaming read holds a transaction open
     return check_head(expected - 1, prev, covered, head, key)
 
 
-def _batches(entries: Iterable[StoredEntry], size: int) -> Iterator[list[StoredEntry]]:
-    iterator = iter(entries)
+def _link(item: Any) -> tuple[int, str, str, bool]:
+    if isinstance(item, StoredEntry):
+        return item.seq, item.header.prev_hash, item.entry_hash, item.seal is not None
+    seq, prev_hash, stored_hash, sealed = item
+    return seq, prev_hash, stored_hash, sealed
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted
 from gateway.ledger.entry import Header, entry_hash
 from gateway.ledger.parallel import verify_store_parallel
-from gateway.ledger.stores import MemoryStore
+from gateway.ledger.stores import LedgerStore, MemoryStore, store_for
 from gateway.ledger.stores.base import StoredEntry
+from gateway.ledger.stores.sql import entry_to_row
+from gateway.ledger.tables import ledger_entry, ledger_head
 from gateway.ledger.verify import verify_store
 from gateway.ledger.writer import Ledger
 from gateway.testing import sample_record
@@ -96,10 +100,25 @@ DAMAGE: dict[str, Callable[[MemoryStore], None]] = {
 }
 
 
+def on_sqlite(memory: MemoryStore, path: Path) -> LedgerStore:
+    """The same rows in a SQLite file (the workers then read their ranges themselves)."""
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    head = memory.head()
+    assert head is not None
+    rows = {e.seq: entry_to_row(e) for e in reversed(list(memory.entries()))}  # a seq once
+    with engine.begin() as conn:
+        conn.execute(ledger_entry.insert(), [rows[seq] for seq in sorted(rows)])
+        conn.execute(ledger_head.insert(), [{"id": 1, **vars(head)}])
+    return store_for(engine)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_parallel_and_sequential_verification_agree(damage: str) -> None:
-    store = ledger()
-    DAMAGE[damage](store)
+def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_path: Path) -> None:
+    memory = ledger()
+    DAMAGE[damage](memory)
+    store = memory if kind == "memory" else on_sqlite(memory, tmp_path / "ledger.db")
     key = SIGNING.public_key()
 
     def verdict(run: Callable[[], object]) -> object:

@@ -79,6 +79,10 @@ class EntryFilter:
     """RFC 3339 UTC, inclusive (entries are stamped the same way, so text order is time order)."""
     until: str | None = None
     """RFC 3339 UTC, exclusive."""
+    first_seq: int | None = None
+    """Sequence numbers from (inclusive)."""
+    last_seq: int | None = None
+    """Sequence numbers up to (inclusive)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,15 @@ class LedgerStore(Protocol):
     def entry(self, seq: int) -> StoredEntry | None: ...
 
     def last(self) -> StoredEntry | None: ...
+
+    def links(self) -> Iterator[tuple[int, str, str, bool]]:
+        """(seq, prev_hash, entry_hash, sealed) of every entry, in order: the chain without the
+        rest (what parallel verification checks in order while the workers read the rest)."""
+        ...
+
+    def reopen_url(self) -> str | None:
+        """A URL another process can open this store with (None: it lives in this process)."""
+        ...
 
     def entry_hashes(self) -> Iterator[str]:
         """Every entry hash in sequence order (the Merkle tree's leaves), streamed."""

@@ -27,6 +27,10 @@ def _matches(entry: StoredEntry, where: EntryFilter) -> bool:
         return False
     if where.since and entry.header.time < where.since:
         return False
+    if where.first_seq is not None and entry.seq < where.first_seq:
+        return False
+    if where.last_seq is not None and entry.seq > where.last_seq:
+        return False
     return not (where.until and entry.header.time >= where.until)
 
 
@@ -111,6 +115,14 @@ class MemoryStore:
     def last(self) -> StoredEntry | None:
         self._up()
         return self._entries[-1] if self._entries else None
+
+    def links(self) -> Iterator[tuple[int, str, str, bool]]:
+        self._up()
+        for e in list(self._entries):
+            yield e.seq, e.header.prev_hash, e.entry_hash, e.seal is not None
+
+    def reopen_url(self) -> str | None:
+        return None
 
     def entry_hashes(self) -> Iterator[str]:
         self._up()

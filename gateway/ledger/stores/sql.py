@@ -94,6 +94,10 @@ def _filtered(where: EntryFilter | None) -> Select[Any]:
         statement = statement.where(_E.time >= where.since)
     if where.until:
         statement = statement.where(_E.time < where.until)
+    if where.first_seq is not None:
+        statement = statement.where(_E.seq >= where.first_seq)
+    if where.last_seq is not None:
+        statement = statement.where(_E.seq <= where.last_seq)
     return statement
 
 
@@ -194,6 +198,24 @@ class SqlStore:
     def last(self) -> StoredEntry | None:
         row = self._one(select(ledger_entry).order_by(_E.seq.desc()).limit(1))
         return None if row is None else entry_from_row(row)
+
+    def links(self) -> Iterator[tuple[int, str, str, bool]]:
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=_STREAM).execute(
+                    select(_E.seq, _E.prev_hash, _E.entry_hash, _E.seal.is_not(None)).order_by(
+                        _E.seq
+                    )
+                )
+                for seq, prev, entry_hash, sealed in result:
+                    yield seq, prev, entry_hash, bool(sealed)
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's entries cannot be read") from exc
+
+    def reopen_url(self) -> str | None:
+        if self.engine.url.database in (None, "", ":memory:"):
+            return None
+        return self.engine.url.render_as_string(hide_password=False)
 
     def entry_hashes(self) -> Iterator[str]:
         try:
