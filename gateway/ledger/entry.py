@@ -182,6 +182,21 @@ def entry_hash(header: Header, body: dict[str, str]) -> str:
     return leaf_hash(leaf_bytes(header, body))
 
 
+def entry_hash_of(header: Header, body: dict[str, str], body_json: str) -> str:
+    """:func:`entry_hash` when the body's canonical JSON is already at hand (``body_json`` must
+    be ``canonical(body)``: the writer made it so, verification checked it byte for byte).
+
+    The leaf is the header's canonical JSON with ``"body":…`` spliced in where RFC 8785's key
+    order puts it — right after ``action``, the first key — instead of encoding the body a
+    second time. Anything unexpected takes the plain path; a test holds the two equal."""
+    head = canonical(header.as_dict())
+    prefix = b'{"action":' + json.dumps(header.facts.action).encode() + b","
+    if head.startswith(prefix) and head[len(prefix) :].startswith(b'"case_id":'):
+        leaf = prefix + b'"body":' + body_json.encode() + b"," + head[len(prefix) :]
+        return leaf_hash(leaf)
+    return entry_hash(header, body)
+
+
 def _verify(key: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
     try:
         raw = base64.b64decode(signature_b64, validate=True)

@@ -32,7 +32,7 @@ from gateway.ledger.entry import (
     OUTCOMES,
     canonical,
     commit_subject,
-    entry_hash,
+    entry_hash_of,
     head_signature_valid,
 )
 from gateway.ledger.sealing import SealedBody
@@ -125,7 +125,7 @@ def check_content(entry: StoredEntry) -> dict[str, str]:
     if facts.action not in ACTIONS:
         raise _fail(seq, "unknown action")
     try:
-        recomputed = entry_hash(header, body)
+        recomputed = entry_hash_of(header, body, entry.body)
     except (ValueError, TypeError, OverflowError) as exc:
         raise _fail(seq, f"unreadable ({exc.__class__.__name__})") from exc
     if recomputed != entry.entry_hash:

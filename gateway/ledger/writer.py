@@ -30,7 +30,7 @@ from gateway.ledger.entry import (
     canonical,
     commit_subject,
     content_aad,
-    entry_hash,
+    entry_hash_of,
     new_salt,
     sign_head,
 )
@@ -219,7 +219,7 @@ class Ledger:
                     continue
                 seq += 1
                 header = Header(seq, prev, p.time, p.facts, p.commit)
-                prev = entry_hash(header, p.body)
+                prev = entry_hash_of(header, p.body, p.body_json)
                 entries.append(StoredEntry(header, p.body_json, prev, None, p.subject, p.salt))
                 results.append(Receipt(seq=seq, entry_hash=prev, time=p.time))
             if not entries:

@@ -22,7 +22,16 @@ from sqlalchemy import Engine, text
 
 from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
-from gateway.ledger.entry import GENESIS, Header, commit_subject, entry_hash
+from gateway.ledger.entry import (
+    ACTIONS,
+    GENESIS,
+    Facts,
+    Header,
+    canonical,
+    commit_subject,
+    entry_hash,
+    entry_hash_of,
+)
 from gateway.ledger.periods import open_entry
 from gateway.ledger.stores import LedgerStore, MemoryStore, store_for
 from gateway.ledger.stores.sqlite import SqliteStore
@@ -343,3 +352,21 @@ def test_another_spelling_of_the_same_bytes_is_a_change_too(tmp_path: Path, sql:
     with pytest.raises(LedgerCorrupted) as info:
         verify(store)
     assert info.value.sequence == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    action=st.sampled_from(sorted(ACTIONS)),
+    text=st.text(max_size=40),
+    review=st.booleans(),
+    seq=st.integers(1, 2**40),
+    body=st.dictionaries(st.text(max_size=12), st.text(max_size=60), max_size=6),
+)
+def test_the_spliced_leaf_hash_is_the_plain_one(
+    action: str, text: str, review: bool, seq: int, body: dict[str, str]
+) -> None:
+    """entry_hash_of() splices the body's canonical JSON into the header's; it must give the
+    hash of the whole canonical leaf, whatever the values (quotes, escapes, non-ASCII)."""
+    facts = Facts(action, text, text[::-1], "p" + text, text, "permit", review)  # type: ignore[arg-type]
+    header = Header(seq, "ab" * 32, "2026-11-23T00:00:00.000000Z", facts, text)
+    assert entry_hash_of(header, body, canonical(body).decode()) == entry_hash(header, body)
