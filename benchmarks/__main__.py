@@ -276,7 +276,7 @@ def fanout(quick: bool) -> list[Row]:
         catalog = probe.gateway.catalog
         probe.close()
         threaded = memory_connectors(catalog)
-        direct = {s: AsyncInMemoryConnector(s, c._records) for s, c in threaded.items()}
+        direct = {s: AsyncInMemoryConnector(s, c.records) for s, c in threaded.items()}
         for path, connectors in (("threads", threaded), ("async path", direct)):
             note(f"fan-out ({path}): every source answers after {latency * 1e3:.0f} ms")
             for connector in connectors.values():

@@ -33,6 +33,11 @@ class InMemoryConnector:
     def source(self) -> str:
         return self._source
 
+    @property
+    def records(self) -> Mapping[str, Mapping[str, Any]]:
+        """The records it holds, by BSN (to make another fake with the same data)."""
+        return self._records
+
     def fetch(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
         self.projections.append(tuple(fields))
         if self.delay_seconds:

@@ -184,7 +184,7 @@ def test_a_hung_source_delays_only_its_own_part(tmp_path: Path) -> None:
 def _async_sources(tmp_path: Path) -> dict[str, AsyncInMemoryConnector]:
     catalog = make_test_gateway(tmp_path / "probe").gateway.catalog
     return {
-        s: AsyncInMemoryConnector(s, c._records)  # the same demo records
+        s: AsyncInMemoryConnector(s, c.records)  # the same demo records
         for s, c in memory_connectors(catalog).items()
     }
 
