@@ -18,6 +18,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.errors import LedgerCorrupted
+from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
 from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
 from gateway.ledger.verify import (
@@ -125,7 +126,10 @@ def verify_store_parallel(
     if workers == 1 or store.count() < sequential_below:
         step = (lambda _seq: progress(1)) if progress is not None else None
         return verify_entries(store.entries(), store.head(), key, shredded, step)
-    return _verify(store, store.head(), key, shredded, workers, progress, chunk)
+    try:
+        return _verify(store, store.head(), key, shredded, workers, progress, chunk)
+    except BrokenProcessPool as exc:  # a worker could not start or read (its store, memory)
+        raise LedgerUnavailable("the verification workers could not read the ledger") from exc
 
 
 def _verify(

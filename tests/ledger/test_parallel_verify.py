@@ -15,7 +15,7 @@ from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted
 from gateway.ledger.entry import Header, entry_hash
 from gateway.ledger.parallel import verify_store_parallel
-from gateway.ledger.stores import LedgerStore, MemoryStore, store_for
+from gateway.ledger.stores import LedgerStore, MemoryStore, open_store
 from gateway.ledger.stores.base import StoredEntry
 from gateway.ledger.stores.sql import entry_to_row
 from gateway.ledger.tables import ledger_entry, ledger_head
@@ -110,7 +110,8 @@ def on_sqlite(memory: MemoryStore, path: Path) -> LedgerStore:
     with engine.begin() as conn:
         conn.execute(ledger_entry.insert(), [rows[seq] for seq in sorted(rows)])
         conn.execute(ledger_head.insert(), [{"id": 1, **vars(head)}])
-    return store_for(engine)
+    engine.dispose()
+    return open_store(f"sqlite:///{path}")  # read-only, as `ledger verify` opens it
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])

@@ -133,6 +133,11 @@ class SqliteStore(SqlStore):
     def _insert_ignoring_conflict(self, conn: Connection, table: Any, row: dict[str, Any]) -> None:
         conn.execute(sqlite_insert(table).values(**row).on_conflict_do_nothing())
 
+    def reopen_url(self) -> str | None:
+        # NOTE: not the engine's URL: a read-only store's is SQLite's URI form, which
+        # open_store() does not take; the file's path is what another process needs.
+        return None if self._file is None else f"sqlite:///{self._file[0]}"
+
     def check_alive(self) -> None:
         if self._file is None:
             return
