@@ -13,12 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from gateway.auth.principal import Principal
 from gateway.errors import ConfigurationError
 from gateway.identifiers import elfproef, is_oin
 from gateway.typing import RELATIONS, STAGES, ClientId, Oin, Relation, Stage
+from gateway.yamlload import load_yaml
 
 REGION_FILE = Path(__file__).resolve().parent / "data" / "region.yaml"
 
@@ -121,7 +120,7 @@ class _Reader:
 
 
 def load_region(path: Path = REGION_FILE) -> Region:
-    doc = _Reader(yaml.safe_load(path.read_text(encoding="utf-8")), path.name)
+    doc = _Reader(load_yaml(path.read_text(encoding="utf-8")), path.name)
     teams = {str(k): str(v) for k, v in doc.get("teams", dict).items()}
 
     orgs: dict[str, Organisation] = {}

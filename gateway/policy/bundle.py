@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from gateway.errors import ConfigurationError
+from gateway.yamlload import load_yaml
 
 ENTRYPOINT = "sharing/decision"
 EXPLANATION = "sharing/explanation"
@@ -88,14 +89,14 @@ def policy_set_from_files(
             (tests if rel.removesuffix(".rego").endswith("_test") else modules)[rel] = text
         elif rel.startswith("tests/"):
             try:
-                cases[rel] = yaml.safe_load(text) or []
+                cases[rel] = load_yaml(text) or []
             except yaml.YAMLError as exc:
                 raise ConfigurationError(
                     f"{where}: {rel} is not YAML ({exc.__class__.__name__})"
                 ) from None
         elif rel.startswith("catalog/"):
             try:
-                doc = yaml.safe_load(text) or {}
+                doc = load_yaml(text) or {}
             except yaml.YAMLError as exc:
                 raise ConfigurationError(
                     f"{where}: {rel} is not YAML ({exc.__class__.__name__})"
