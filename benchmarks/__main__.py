@@ -1,6 +1,6 @@
 """Every figure of the speed issue, measured side by side in one run, each with its goal.
 
-    python -m benchmarks                 # the full run (about 15 minutes on 2 cores)
+    python -m benchmarks                 # the full run (about 25 minutes on 2 cores)
     python -m benchmarks --quick         # shorter loads and a 100,000-entry ledger
     python -m benchmarks --only served   # one part: served, decisions, ledger, verify, fanout
 
