@@ -46,7 +46,7 @@ from gateway.errors import (
     Problem,
     TransformError,
 )
-from gateway.lanes import Lane, LaneFull
+from gateway.lanes import Lane, LaneFull, within
 from gateway.ledger.entry import Facts, Outcome
 from gateway.ledger.writer import Ledger, Receipt, Record
 from gateway.policy.decision import Decision
@@ -318,6 +318,13 @@ class DisclosureService:
         )
 
     async def _append(self, record: Record) -> Receipt:
+        if self.ledger.committer is not None:
+            # Sealed and committed by the committer's thread with its group; this request only
+            # waits on the event loop (no ledger worker thread of its own).
+            waiter = asyncio.wrap_future(self.ledger.submit(record))
+            if not await within(asyncio.get_running_loop(), waiter, self.ledger_timeout):
+                raise LedgerUnavailable("the access ledger could not record the decision")
+            return waiter.result()
         try:
             return await self.lanes.ledger.run(
                 self.ledger.append, record, timeout=self.ledger_timeout

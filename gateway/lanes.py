@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-async def _within(
+async def within(
     loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], seconds: float
 ) -> bool:
     """Wait for ``future`` at most ``seconds``; False if it is not done by then (it is left as
@@ -103,12 +103,12 @@ class Lane:
         loop = asyncio.get_running_loop()
         if queue_timeout is not None:
             started = asyncio.wrap_future(job.started)
-            if not await _within(loop, started, queue_timeout):
+            if not await within(loop, started, queue_timeout):
                 self._abandon(job)
                 raise TimeoutError(f"{self.name}: no worker free within {queue_timeout} s")
         waiter = asyncio.wrap_future(job.future)
         try:
-            answered = await _within(loop, waiter, timeout)
+            answered = await within(loop, waiter, timeout)
         except asyncio.CancelledError:
             self._abandon(job)
             raise

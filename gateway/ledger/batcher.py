@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from gateway.errors import LedgerUnavailable
 
 if TYPE_CHECKING:
-    from gateway.ledger.writer import Ledger, Prepared, Receipt
+    from gateway.ledger.writer import Ledger, Prepared, Receipt, Record
 
 _STOP = object()
 
@@ -36,12 +36,15 @@ class GroupCommitter:
         """Commits made (for measurements)."""
         self._thread.start()
 
-    def submit(self, prepared: Prepared) -> Future[Receipt]:
+    def submit(self, item: Prepared | Record) -> Future[Receipt]:
+        """Queue an entry; the future is done when its group is durable. A :class:`Record` is
+        sealed here, by the committer's thread, with its group: the caller needs no thread of
+        its own to wait in (the disclosure path awaits the future on its event loop)."""
         future: Future[Receipt] = Future()
         if self._closed:
             future.set_exception(LedgerUnavailable("the ledger is shutting down"))
         else:
-            self._queue.put((prepared, future))
+            self._queue.put((item, future))
         return future
 
     def append(self, prepared: Prepared) -> Receipt:
@@ -76,8 +79,24 @@ class GroupCommitter:
             if stop:
                 return
 
-    def _commit(self, group: list[tuple[Prepared, Future[Receipt]]]) -> None:
-        live = [(p, f) for p, f in group if f.set_running_or_notify_cancel()]
+    def _commit(self, group: list[tuple[Prepared | Record, Future[Receipt]]]) -> None:
+        from gateway.ledger.writer import Prepared
+
+        live: list[tuple[Prepared, Future[Receipt]]] = []
+        for item, future in group:
+            if not future.set_running_or_notify_cancel():
+                continue
+            if isinstance(item, Prepared):
+                live.append((item, future))
+                continue
+            try:
+                live.append((self._ledger.prepare(item), future))
+            except Exception as exc:  # this entry cannot be sealed; the others go on
+                future.set_exception(
+                    exc
+                    if isinstance(exc, LedgerUnavailable)
+                    else LedgerUnavailable("the access ledger could not record the decision")
+                )
         if not live:
             return
         try:

@@ -14,6 +14,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -157,6 +158,13 @@ class Ledger:
         if self._committer is not None and sealed_for is None:
             return self._committer.append(self.prepare(record))
         return self.append_batch([record], sealed_for)[0]
+
+    def submit(self, record: Record) -> Future[Receipt]:
+        """Hand ``record`` to the group committer (attached), which seals and commits it with
+        its group; the future is done when the group is durable."""
+        if self._committer is None:
+            raise LedgerUnavailable("no group committer is attached")
+        return self._committer.submit(record)
 
     def prepare(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Prepared:
         """Everything that does not need the ledger's order: time, salted subject commitment,

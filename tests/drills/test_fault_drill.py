@@ -171,3 +171,30 @@ def _everything(connector: InMemoryConnector) -> Any:
         return None if record is None else {**record, "processen_verbaal": "PV-1", "extra": 1}
 
     return fetch
+
+
+def test_a_ledger_that_hangs_releases_nothing_after_its_timeout(tmp_path: Path) -> None:
+    """The ledger's database stops answering mid-commit: the request waits at most the ledger
+    timeout (on its event loop, no thread of its own), then 503; nothing was fetched."""
+
+    class Hanging(MemoryStore):
+        hang = False
+
+        def append(self, build: Any) -> None:
+            if self.hang:
+                time.sleep(1.5)
+            super().append(build)
+
+    store = Hanging()
+    gw = make_test_gateway(tmp_path, store=store, ledger_timeout_seconds=0.3)
+    try:
+        store.hang = True
+        r = ask(gw)
+        assert r.status_code == 503
+        assert r.headers["content-type"] == "application/problem+json"
+        assert SECRET_VALUE not in r.text
+        brp = gw.connectors["gemeente.brp"]
+        assert isinstance(brp, InMemoryConnector) and brp.projections == []
+    finally:
+        store.hang = False
+        gw.close()
