@@ -85,9 +85,3 @@ def policy_in_force(store: LedgerStore) -> str | None:
     for entry in store.entries(EntryFilter(action="policy.activate")):
         newest = entry.header.facts.policy_version
     return newest
-
-
-def last_policy_version(store: LedgerStore) -> str | None:
-    """The policy version of the newest entry (None for an empty ledger)."""
-    last = store.last()
-    return None if last is None else last.header.facts.policy_version

@@ -85,7 +85,16 @@ def _check_range(first: int, last: int) -> _Finding | None:
     """Read entries ``first``..``last`` from the store itself (nothing crosses the process
     boundary but two numbers) and check them."""
     assert _worker_store is not None
-    return _check_chunk(_worker_store.entries(EntryFilter(first_seq=first, last_seq=last)))
+    entries = list(_worker_store.entries(EntryFilter(first_seq=first, last_seq=last)))
+    # What is read here must be the range the chain was checked on in order (a row that
+    # changed or went away meanwhile fails; it never passes unchecked).
+    wanted = range(first, last + 1)
+    got = [e.seq for e in entries]
+    if got != list(wanted):
+        at = next((w for w, g in zip(wanted, got, strict=False) if w != g), first + len(got))
+        message = "changed while it was being verified (read twice, not the same)"
+        return _Finding.of(at, _CONTENT, _fail(at, message))
+    return _check_chunk(entries)
 
 
 def _check_chunk(entries: Iterable[StoredEntry]) -> _Finding | None:

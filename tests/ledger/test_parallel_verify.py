@@ -135,3 +135,26 @@ def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_
     )
     assert parallel == sequential
     assert (sequential[0] == "intact") == (damage == "intact")  # type: ignore[index]
+
+
+def test_a_range_that_changed_between_the_two_reads_fails_never_passes(tmp_path: Path) -> None:
+    """The chain is checked on one read, the entries on another (in a worker): if a row went
+    away in between, the worker reports it instead of checking fewer entries."""
+    from cryptography.hazmat.primitives import serialization
+    from sqlalchemy import text
+
+    from gateway.ledger import parallel
+
+    on_sqlite(ledger(), tmp_path / "ledger.db")
+    raw = SIGNING.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    parallel._init(raw, frozenset(), f"sqlite:///{tmp_path / 'ledger.db'}")
+    assert parallel._check_range(1, 10) is None
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_entry WHERE seq = 5"))
+    engine.dispose()
+    found = parallel._check_range(1, 10)
+    assert found is not None and found.seq == 5 and found.message
+    assert "changed while it was being verified" in found.message
