@@ -42,6 +42,9 @@ class InMemoryConnector:
         self.projections.append(tuple(fields))
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
+        return self._answer(subject, fields)
+
+    def _answer(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
         if self.fail:
             raise ConnectorError(f"{self._source} is unavailable (injected failure)")
         record = self._records.get(subject.digits)
@@ -57,9 +60,4 @@ class AsyncInMemoryConnector(InMemoryConnector):
         self.projections.append(tuple(fields))
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
-        if self.fail:
-            raise ConnectorError(f"{self._source} is unavailable (injected failure)")
-        record = self._records.get(subject.digits)
-        if record is None:
-            return None
-        return {f: record[f] for f in fields if f in record}
+        return self._answer(subject, fields)
