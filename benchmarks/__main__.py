@@ -51,7 +51,8 @@ def note(text: str) -> None:
 
 def served(quick: bool) -> list[Row]:
     from benchmarks.load import build_request, run_load
-    from benchmarks.served import guarded, seed_demo, token, unguarded
+    from benchmarks.served import guarded, token, unguarded
+    from gateway.testing import seed_demo_home
 
     seconds = 4.0 if quick else 10.0
     levels = (1, 16, 64)
@@ -59,7 +60,7 @@ def served(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         note("seeding a demo home")
-        secrets = seed_demo(home)
+        secrets = seed_demo_home(home)
         cases, clients = secrets["cases"], secrets["clients"]
         assert isinstance(cases, dict) and isinstance(clients, dict)
         body = json.dumps({"case_id": cases["mda"], "bsn": "999990019"}).encode()

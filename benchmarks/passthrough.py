@@ -29,6 +29,10 @@ def create_passthrough(settings: Settings, purpose: str) -> FastAPI:
     wanted = {s: sorted(catalog.fields(s)) for s in sources}
     app = FastAPI()
 
+    @app.get("/v1/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.post("/v1/disclosures")
     def disclose(body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         bsn = Bsn(body["bsn"])

@@ -6,39 +6,18 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from gateway.testing import free_port, start_gateway, start_server, stop_server
+
 TICKS = os.sysconf("SC_CLK_TCK")
-GATEWAY = ["-c", "from gateway.cli import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def seed_demo(home: Path) -> dict[str, object]:
-    """`gateway demo --no-serve`: keys, demo region, source files; returns the demo secrets."""
-    subprocess.run(  # noqa: S603 - a fixed argv
-        [sys.executable, *GATEWAY, "demo", "--home", str(home), "--no-serve"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUTF8": "1"},
-    )
-    doc: dict[str, object] = json.loads((home / "var" / "demo-secrets.json").read_text())
-    return doc
 
 
 @dataclass
@@ -80,43 +59,28 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(argv: list[str], home: Path, env: Mapping[str, str] | None = None) -> Iterator[Served]:
+def guarded(home: Path, workers: int = 1) -> Iterator[Served]:
+    """`gateway serve` on ``home`` (development mode: the demo's unsigned policy directory)."""
     port = free_port()
-    log = (home / f"server-{port}.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 - a fixed argv
-        [sys.executable, *argv, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        env={**os.environ, "PYTHONUTF8": "1", **(env or {})},
-    )
-    served = Served(proc, port)
+    args = ["serve", "--home", str(home), "--workers", str(workers)]
+    env = {"GATEWAY_POLICY_MODE": "development"}
+    proc = start_gateway(args, port, home / f"server-{port}.log", env)
     try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited; see {log.name}")
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(served.base + "/v1/health", timeout=0.5)
-                break
-            time.sleep(0.1)
-        yield served
+        yield Served(proc, port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc, within=20)
 
 
-def guarded(home: Path, workers: int = 1) -> contextlib.AbstractContextManager[Served]:
-    argv = [*GATEWAY, "serve", "--home", str(home)]
-    if workers > 1:
-        argv += ["--workers", str(workers)]
-    return serve(argv, home, {"GATEWAY_POLICY_MODE": "development"})
-
-
-def unguarded(home: Path) -> contextlib.AbstractContextManager[Served]:
-    return serve(["-m", "benchmarks.passthrough", "--home", str(home)], home)
+@contextlib.contextmanager
+def unguarded(home: Path) -> Iterator[Served]:
+    """The passthrough (benchmarks/passthrough.py) on ``home``'s source files."""
+    port = free_port()
+    argv = [sys.executable, "-m", "benchmarks.passthrough", "--home", str(home)]
+    proc = start_server(argv, port, home / f"server-{port}.log")
+    try:
+        yield Served(proc, port)
+    finally:
+        stop_server(proc, within=20)
 
 
 def token(base: str, client: str, secret: str) -> str:

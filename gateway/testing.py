@@ -246,47 +246,92 @@ class ServedDemo:
         return doc
 
 
+GATEWAY_COMMAND = [sys.executable, "-c", "from gateway.cli import main; main()"]
+"""The `gateway` command as a child process (no console script needed)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed_demo_home(home: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`gateway demo --no-serve`: keys, the demo region and its source files in ``home``;
+    returns the demo secrets (client secrets and case ids)."""
+    subprocess.run(  # noqa: S603 - a fixed argv, no shell
+        [*GATEWAY_COMMAND, "demo", "--home", str(home), "--no-serve"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUTF8": "1", **(env or {})},
+    )
+    doc: dict[str, Any] = json.loads((home / "var" / "demo-secrets.json").read_text())
+    return doc
+
+
+def start_gateway(
+    args: list[str],
+    port: int,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    within: float = 60.0,
+) -> subprocess.Popen[bytes]:
+    """Start `gateway ARGS --port PORT`; see :func:`start_server`."""
+    return start_server([*GATEWAY_COMMAND, *args], port, log, env, within)
+
+
+def start_server(
+    argv: list[str],
+    port: int,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    within: float = 60.0,
+) -> subprocess.Popen[bytes]:
+    """Start ``ARGV --port PORT`` and return once /v1/health answers there. Its log goes to
+    ``log`` (appended), never to an unread pipe: once a pipe's buffer is full the server
+    blocks on its next log line. A server that exits or does not come up is an error naming
+    the end of its log."""
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(  # noqa: S603 - a fixed argv, no shell
+            [*argv, "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env={**os.environ, "PYTHONUTF8": "1", **(env or {})},
+        )
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=0.5).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"the server did not come up within {within:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen[bytes], within: float = 15.0) -> int | None:
+    """SIGTERM, as a service manager would; killed if it does not stop in time."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
 @contextlib.contextmanager
 def served_demo(home: Path, env: Mapping[str, str] | None = None) -> Iterator[ServedDemo]:
     """Run the README's first command (`gateway demo`) on a free loopback port until the block
     ends; the server is stopped with SIGTERM, as a service manager would."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    argv = [sys.executable, "-c", "from gateway.cli import main; main()"]
-    # NOTE: the server's log goes to a file, never to an unread pipe: once a pipe's buffer is
-    # full the server blocks on its next log line.
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 - a fixed argv, no shell
-        [*argv, "demo", "--home", str(home), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        env={**os.environ, **(env or {})},
-    )
-    demo = ServedDemo(f"http://127.0.0.1:{port}/v1", home)
+    port = free_port()
+    proc = start_gateway(["demo", "--home", str(home)], port, home / "server.log", env)
     try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{demo.base}/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the demo server did not come up")
-        if proc.poll() is not None:
-            raise RuntimeError((home / "server.log").read_text(errors="replace")[-2000:])
-        yield demo
+        yield ServedDemo(f"http://127.0.0.1:{port}/v1", home)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        finally:
-            log.close()
+        stop_server(proc)
 
 
 _WRITER = """

@@ -5,12 +5,10 @@ what a kill left behind)."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,39 +20,19 @@ from typer.testing import CliRunner
 from gateway.cli import app
 from gateway.ledger.stores import open_store
 from gateway.settings import Settings
+from gateway.testing import free_port, seed_demo_home, start_gateway, stop_server
 
 KILLS = int(os.environ.get("GATEWAY_DRILL_KILLS", "20"))
 CLIENTS = ("zaanstad-regie", "politie-wijkagent", "om-officier")
-GATEWAY = [sys.executable, "-c", "from gateway.cli import main; main()"]
-ENV = {**os.environ, "GATEWAY_POLICY_MODE": "development", "PYTHONUTF8": "1"}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+ENV = {"GATEWAY_POLICY_MODE": "development"}
 
 
 def _start(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [*GATEWAY, "serve", "--home", str(home), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab"),
-        env=ENV,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the gateway did not restart cleanly:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=0.5).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the gateway did not come up within 60 s")
+    """The gateway again on the same home; failing to come up is the drill failing."""
+    try:
+        return start_gateway(["serve", "--home", str(home)], port, log, ENV)
+    except RuntimeError as exc:
+        raise AssertionError(f"the gateway did not restart cleanly: {exc}") from None
 
 
 def _token(base: str, client: str, secret: str) -> str:
@@ -82,16 +60,9 @@ def _client(
 @pytest.mark.slow
 def test_kill_nine_under_load_loses_no_receipt(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    subprocess.run(
-        [*GATEWAY, "demo", "--home", str(home), "--no-serve"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=ENV,
-    )
-    secrets = json.loads((home / "var" / "demo-secrets.json").read_text())
+    secrets = seed_demo_home(home, ENV)
     body = {"case_id": secrets["cases"]["mda"], "bsn": "999990019"}
-    port, log = _free_port(), tmp_path / "server.log"
+    port, log = free_port(), tmp_path / "server.log"
     base = f"http://127.0.0.1:{port}"
     received: list[str] = []
     rng = random.Random(20261123)
@@ -114,9 +85,8 @@ def test_kill_nine_under_load_loses_no_receipt(tmp_path: Path) -> None:
 
     # Restart once more, cleanly, and stop as a service manager would.
     proc = _start(home, port, log)
-    proc.terminate()
     # uvicorn shuts down gracefully, then re-raises the signal it caught.
-    assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert stop_server(proc, within=30) in (0, -signal.SIGTERM)
     assert "Traceback" not in log.read_text()
 
     verified = CliRunner().invoke(app, ["ledger", "verify", "--home", str(home)])

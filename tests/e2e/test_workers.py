@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,9 +12,9 @@ from typer.testing import CliRunner
 from gateway.cli import app
 from gateway.ledger.stores import open_store
 from gateway.settings import Settings
+from gateway.testing import free_port, seed_demo_home, start_gateway, stop_server
 
-GATEWAY = [sys.executable, "-c", "from gateway.cli import main; main()"]
-ENV = {**os.environ, "GATEWAY_POLICY_MODE": "development", "PYTHONUTF8": "1"}
+ENV = {"GATEWAY_POLICY_MODE": "development"}
 
 
 def _children(pid: int) -> list[int]:
@@ -40,35 +33,12 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.slow
 def test_two_workers_serve_one_ledger(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    subprocess.run(
-        [*GATEWAY, "demo", "--home", str(home), "--no-serve"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=ENV,
-    )
-    secrets = json.loads((home / "var" / "demo-secrets.json").read_text())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    secrets = seed_demo_home(home, ENV)
+    port, log = free_port(), tmp_path / "server.log"
     base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
-    proc = subprocess.Popen(
-        [*GATEWAY, "serve", "--home", str(home), "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        env=ENV,
-    )
+    args = ["serve", "--home", str(home), "--workers", "2"]
+    proc = start_gateway(args, port, log, ENV, within=90)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the workers did not come up"
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         token = httpx.post(
             f"{base}/v1/oauth/token",
             data={"grant_type": "client_credentials"},
@@ -91,8 +61,7 @@ def test_two_workers_serve_one_ledger(tmp_path: Path) -> None:
             receipts = list(pool.map(ask, range(80)))
         assert len(_children(proc.pid)) >= 2  # the supervisor and its worker processes
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        stop_server(proc, within=60)
 
     verified = CliRunner().invoke(app, ["ledger", "verify", "--home", str(home)])
     assert verified.exit_code == 0, verified.stdout + verified.stderr
