@@ -132,29 +132,15 @@ def served(quick: bool) -> list[Row]:
 
 
 def decisions(quick: bool) -> list[Row]:
-    from benchmarks.bench_decisions import measure
-    from gateway.catalog import Catalog
-    from gateway.policy.bundle import load_policy_set
-    from gateway.policy.embedded import EmbeddedEngine
-    from gateway.policy.memo import MemoEngine
-    from gateway.settings import bundled_policy_dir
-    from gateway.testing import sample_policy_input
+    from benchmarks.bench_decisions import family_request
 
     note("policy decisions in process")
-    policy = load_policy_set(bundled_policy_dir())
-    sources = Catalog(policy.catalog).purpose_sources("mda_plus_plus")
-    inputs = [sample_policy_input(s) for s in sources]
-    engine = EmbeddedEngine(policy)
-    memo = MemoEngine(engine, policy.modules, verify_share=0.0)
-    for inp in inputs:
-        memo.evaluate(inp)
-    rounds = 100 if quick else 500
-    plain = statistics.quantiles(measure(engine.evaluate, inputs, rounds), n=100)
-    remembered = statistics.quantiles(measure(memo.recall, inputs, rounds), n=100)
-    memo.close()
+    samples, remembered_samples, sources = family_request(100 if quick else 500)
+    plain = statistics.quantiles(samples, n=100)
+    remembered = statistics.quantiles(remembered_samples, n=100)
     return [
         Row(
-            f"policy, one whole request ({len(inputs)} sources), in process",
+            f"policy, one whole request ({sources} sources), in process",
             f"engine p50 {plain[49]:,.0f} µs p99 {plain[98]:,.0f} µs · "
             f"memo p50 {remembered[49]:,.0f} µs p99 {remembered[98]:,.0f} µs",
             "p50 ≤ 100 µs",
@@ -217,45 +203,14 @@ def ledger(quick: bool) -> list[Row]:
 
 
 def verify(entries: int) -> list[Row]:
-    import resource
-    import subprocess
-
-    from cryptography.hazmat.primitives import serialization
-
-    from benchmarks.bench_ledger import AUDITOR, SIGNING, VERIFY
-    from gateway.db import create_schema, make_engine
-    from gateway.ledger.stores import store_for
-    from gateway.ledger.writer import Ledger
-    from gateway.testing import sample_record
+    from benchmarks.bench_ledger import verify_rate
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'big.db'}"
-        engine = make_engine(url)
-        create_schema(engine)
-        ledger = Ledger(store_for(engine), SIGNING, AUDITOR)
-        start = time.perf_counter()
-        for i in range(0, entries, 1000):
-            if i % 50_000 == 0:
-                note(f"writing a ledger of {entries:,} entries: {i:,}")
-            ledger.append_batch([sample_record(i + j) for j in range(min(1000, entries - i))])
-        note(f"written in {time.perf_counter() - start:.0f} s; verifying")
-        ledger.store.close()
-        engine.dispose()
-        pem = SIGNING.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        done = subprocess.run(  # noqa: S603 - a fixed argv
-            [sys.executable, "-c", VERIFY, url, pem.decode()],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        count, seconds = done.stdout.split()
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    rate = int(count) / float(seconds)
+        count, seconds, peak = verify_rate(Path(tmp), entries)
+    rate = count / seconds
     return [
         Row(
-            f"`verify` over {int(count):,} entries",
+            f"`verify` over {count:,} entries",
             f"{rate:,.0f} entries/s, peak RSS {peak:,.0f} MiB",
             "≥ 500,000 entries/s, flat memory",
             rate >= 500_000,

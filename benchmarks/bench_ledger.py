@@ -86,6 +86,38 @@ def concurrent_rate(url: str, appends: int, threads: int = 32) -> tuple[float, f
     return rate, appends / max(groups, 1)
 
 
+def verify_rate(tmp: Path, entries: int) -> tuple[int, float, float]:
+    """Write a ledger of ``entries`` entries in ``tmp``, verify it as `ledger verify` does in a
+    child process (so its peak RSS is its own); (entries verified, seconds, peak RSS MiB).
+    Progress goes to stderr."""
+    url = f"sqlite:///{tmp / 'big.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    ledger = Ledger(store_for(engine), SIGNING, AUDITOR)
+    start = time.perf_counter()
+    for i in range(0, entries, 1000):
+        if i % 50_000 == 0:
+            print(f"… writing a ledger of {entries:,} entries: {i:,}", file=sys.stderr, flush=True)
+        ledger.append_batch([sample_record(i + j) for j in range(min(1000, entries - i))])
+    print(f"… written in {time.perf_counter() - start:.0f} s; verifying", file=sys.stderr)
+    ledger.store.close()
+    engine.dispose()
+    pem = SIGNING.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    done = subprocess.run(  # noqa: S603 - a fixed argv
+        [sys.executable, "-c", VERIFY, url, pem.decode()],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"verification failed:\n{done.stderr[-2000:]}")
+    count, seconds = done.stdout.split()
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return int(count), float(seconds), peak
+
+
 def postgres_url() -> str | None:
     schema = "bench_" + secrets.token_hex(4)
     try:
@@ -125,30 +157,7 @@ def main() -> None:
                 schema = pg.split("%3D")[1]
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
-        url = f"sqlite:///{Path(tmp) / 'big.db'}"
-        engine = make_engine(url)
-        create_schema(engine)
-        ledger = Ledger(store_for(engine), SIGNING, AUDITOR)
-        t = time.perf_counter()
-        for i in range(0, args.entries, 1000):
-            ledger.append_batch([sample_record(i + j) for j in range(1000)])
-        print(f"generated {args.entries} entries in {time.perf_counter() - t:.0f} s")
-        ledger.store.close()
-        engine.dispose()
-        pem = SIGNING.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        done = subprocess.run(  # noqa: S603 - a fixed argv
-            [sys.executable, "-c", VERIFY, url, pem.decode()],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            sys.exit(f"verification failed:\n{done.stderr[-2000:]}")
-        out = done.stdout.split()
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        entries, seconds = int(out[0]), float(out[1])
+        entries, seconds, peak = verify_rate(Path(tmp), args.entries)
         print(
             f"verify: {entries} entries in {seconds:.1f} s = {entries / seconds:,.0f} entries/s, "
             f"peak RSS {peak:.0f} MiB"
