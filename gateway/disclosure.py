@@ -172,6 +172,14 @@ class DisclosureService:
     _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
         field(default_factory=weakref.WeakKeyDictionary)
     )
+    _direct: dict[str, AsyncConnector] = field(init=False, default_factory=dict)
+    """The connectors with an async path, found once (not per request)."""
+
+    def __post_init__(self) -> None:
+        for source, connector in self.connectors.items():
+            direct = asynchronous(connector)
+            if direct is not None:
+                self._direct[source] = direct
 
     async def disclose(
         self,
@@ -360,7 +368,7 @@ class DisclosureService:
         if connector is None or lane is None:
             return self._failed(decision, "no connector is configured for this source")
         allowed = sorted(decision.fields)
-        direct = asynchronous(connector)
+        direct = self._direct.get(decision.source)
         try:
             if direct is not None:
                 record = await self._fetch_async(decision.source, direct, request.bsn, allowed)
