@@ -370,3 +370,20 @@ def test_the_spliced_leaf_hash_is_the_plain_one(
     facts = Facts(action, text, text[::-1], "p" + text, text, "permit", review)  # type: ignore[arg-type]
     header = Header(seq, "ab" * 32, "2026-11-23T00:00:00.000000Z", facts, text)
     assert entry_hash_of(header, body, canonical(body).decode()) == entry_hash(header, body)
+
+
+def test_a_store_opened_on_an_existing_file_writes_to_that_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tools such as retention open an existing ledger in SQLite's URI form; their writer once
+    # rendered that URL percent-encoded and created a stray file under the working directory.
+    path = tmp_path / "ledger.db"
+    create_schema(make_engine(f"sqlite:///{path}"))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    store = SqliteStore(make_engine(f"sqlite:///{path}", create=False, writable=True))
+    Ledger(store, SIGNING, AUDITOR.public_key()).append(record(1))
+    store.close()
+    assert list(cwd.iterdir()) == []
+    assert len(list(SqliteStore(make_engine(f"sqlite:///{path}", create=False)).entries())) == 1

@@ -40,7 +40,14 @@ def immediate_engine(engine: Engine) -> Engine:
     """A second engine on ``engine``'s file whose transactions take the write lock at BEGIN."""
     from gateway.db import make_engine
 
-    writer = make_engine(engine.url.render_as_string(hide_password=False))
+    database = engine.url.database or ""
+    if database.startswith("file:"):
+        # NOTE: an existing file opened in SQLite's URI form (tools such as retention); the
+        # rendered URL is percent-encoded and would name a new file under the working directory.
+        path = database.removeprefix("file:").split("?")[0]
+        writer = make_engine(f"sqlite:///{path}", create=False, writable=True)
+    else:
+        writer = make_engine(engine.url.render_as_string(hide_password=False))
 
     @event.listens_for(writer, "connect")
     def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
