@@ -26,6 +26,8 @@ from gateway.yamlload import load_yaml
 ENTRYPOINT = "sharing/decision"
 EXPLANATION = "sharing/explanation"
 """Optional: the rule path behind a decision (`gateway policy explain`, the dry run)."""
+SIGNAL_ENTRYPOINT = "signals/decision"
+"""Optional: who may signal on what, and which signals match (policies/signals.rego)."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,18 @@ class PolicySet:
     """Test cases as data (``tests/*.yaml``): requests and their expected decisions, by file."""
 
     @property
+    def has_signals(self) -> bool:
+        """Whether a module defines the signals entrypoint (a policy without one denies every
+        signal: "policy_undefined")."""
+        return any(_declares(source, "signals") for source in self.modules.values())
+
+    @property
     def data(self) -> dict[str, Any]:
         return {"catalog": dict(self.catalog)}
+
+
+def _declares(source: str, package: str) -> bool:
+    return any(line.strip() == f"package {package}" for line in source.splitlines())
 
 
 POLICY_SUFFIXES = (".rego", ".yaml", ".yml")

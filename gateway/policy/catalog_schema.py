@@ -10,6 +10,7 @@ Closed vocabularies: a sensitivity outside ``gewoon``/``bijzonder``/``strafrecht
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,19 @@ from gateway.typing import STAGES, Transform
 Sensitivity = Literal["gewoon", "bijzonder", "strafrechtelijk", "geheim"]
 Coverable = Literal["gewoon", "bijzonder", "strafrechtelijk"]
 FieldType = Literal["string", "date", "bool", "int", "money", "list", "contact"]
+
+
+DURATION = r"^P(?:[0-9]{1,3}Y)?(?:[0-9]{1,3}M)?(?:[0-9]{1,4}D)?$"
+"""Years, months and days (ISO 8601): what a signal's periods are counted in."""
+
+
+def duration_days(value: str) -> int:
+    """An approximate length in days (for comparing two periods, never for the clock)."""
+    m = re.match(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$", value)
+    if m is None:
+        return 0
+    years, months, days = (int(g) if g else 0 for g in m.groups())
+    return years * 366 + months * 31 + days
 
 
 class _Strict(BaseModel):
@@ -74,6 +88,25 @@ class RoleModel(_Strict):
     org_types: list[str] = Field(min_length=1)
 
 
+class SignalAreaModel(_Strict):
+    title: str
+    sensitive: bool
+    revealed_to: list[str] = []
+    active_for: str = Field(default="P2Y", pattern=DURATION)
+    kept_for: str = Field(default="P5Y", pattern=DURATION)
+
+
+class SignalRightModel(_Strict):
+    basis: str = Field(min_length=3)
+    consent_required: bool = False
+
+
+class SignalRightsModel(_Strict):
+    roles: list[str] = Field(min_length=1)
+    signal: dict[str, SignalRightModel] = {}
+    match_on: list[str] = []
+
+
 Matrix = dict[str, dict[str, dict[str, dict[str, dict[str, Transform]]]]]
 
 
@@ -88,6 +121,8 @@ class CatalogModel(_Strict):
     necessity: Matrix
     necessity_reasons: dict[str, dict[str, dict[str, Reason]]]
     """purpose → role → "*" | source | source.field → why the role needs it."""
+    signal_areas: dict[str, SignalAreaModel] = {}
+    signal_rights: dict[str, SignalRightsModel] = {}
 
 
 def _cross_checks(c: CatalogModel) -> list[str]:
@@ -146,6 +181,7 @@ def _cross_checks(c: CatalogModel) -> list[str]:
                     problems.append(
                         f"{where}/break_glass/{bg_source}/{f}: the set stays narrow (contact)"
                     )
+    problems += _signal_checks(c)
     if set(c.necessity) != set(c.purposes):
         problems.append("necessity: needs exactly one entry per purpose")
     for pid, stages in c.necessity.items():
@@ -175,6 +211,32 @@ def _cross_checks(c: CatalogModel) -> list[str]:
                             problems.append(f"{where}/{f}: {transform} does not fit a {cell.type}")
                         elif transform == "band" and not cell.bands:
                             problems.append(f"{where}/{f}: band without bands")
+    return problems
+
+
+def _signal_checks(c: CatalogModel) -> list[str]:
+    problems: list[str] = []
+    for area, a in c.signal_areas.items():
+        problems += [
+            f"signal_areas/{area}: unknown org type {t}" for t in a.revealed_to if t not in c.org_types
+        ]
+        if duration_days(a.active_for) == 0:
+            problems.append(f"signal_areas/{area}: active_for must be at least a day")
+        if duration_days(a.kept_for) < duration_days(a.active_for):
+            problems.append(f"signal_areas/{area}: kept_for is shorter than active_for")
+    for org_type, r in c.signal_rights.items():
+        where = f"signal_rights/{org_type}"
+        if org_type not in c.org_types:
+            problems.append(f"{where}: unknown org type")
+        for role in r.roles:
+            if org_type not in (c.roles[role].org_types if role in c.roles else []):
+                problems.append(f"{where}: {role} is not a role of this org type")
+        problems += [
+            f"{where}/signal/{a}: unknown area"
+            for a in r.signal
+            if a not in c.signal_areas
+        ]
+        problems += [f"{where}/match_on/{a}: unknown area" for a in r.match_on if a not in c.signal_areas]
     return problems
 
 

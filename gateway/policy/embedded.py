@@ -18,7 +18,7 @@ import regopy
 from regopy.rego_shared import rego_get_error
 
 from gateway.errors import EngineError, PolicyUnavailable
-from gateway.policy.bundle import ENTRYPOINT, EXPLANATION, PolicySet
+from gateway.policy.bundle import ENTRYPOINT, EXPLANATION, SIGNAL_ENTRYPOINT, PolicySet
 
 
 def _error_text(interpreter: regopy.Interpreter) -> str:
@@ -45,7 +45,10 @@ class EmbeddedEngine:
         builder = new_interpreter(policy)
         # The explanation entrypoint is optional: a policy without one still decides.
         self._explains = "explanation :=" in "".join(policy.modules.values())
+        self._signals = policy.has_signals
         entrypoints = [ENTRYPOINT, EXPLANATION] if self._explains else [ENTRYPOINT]
+        if self._signals:
+            entrypoints.append(SIGNAL_ENTRYPOINT)
         try:
             self._bundle = builder.build(None, entrypoints)
         except regopy.RegoError as exc:
@@ -68,6 +71,10 @@ class EmbeddedEngine:
     def explain(self, policy_input: Mapping[str, Any]) -> Any:
         """The policy's rule path for ``policy_input`` (None if the policy has none)."""
         return self._run(policy_input, EXPLANATION) if self._explains else None
+
+    def evaluate_signal(self, policy_input: Mapping[str, Any]) -> Any:
+        """``data.signals.decision`` (None — a denial — if the policy has no signals module)."""
+        return self._run(policy_input, SIGNAL_ENTRYPOINT) if self._signals else None
 
     def _run(self, policy_input: Mapping[str, Any], entrypoint: str) -> Any:
         term = json.dumps(policy_input, separators=(",", ":"))

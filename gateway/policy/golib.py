@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import ConfigurationError, EngineError, PolicyUnavailable
-from gateway.policy.bundle import ENTRYPOINT, EXPLANATION, PolicySet
+from gateway.policy.bundle import ENTRYPOINT, EXPLANATION, SIGNAL_ENTRYPOINT, PolicySet
 
 
 def _bindings() -> Any:
@@ -60,6 +60,9 @@ class GolibEngine:
 
     def explain(self, policy_input: Mapping[str, Any]) -> Any:
         return self._run(policy_input, EXPLANATION)
+
+    def evaluate_signal(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._run(policy_input, SIGNAL_ENTRYPOINT)
 
     def _run(self, policy_input: Mapping[str, Any], entrypoint: str) -> Any:
         bindings = _bindings()

@@ -66,11 +66,17 @@ class SidecarEngine:
             raise PolicyUnavailable(f"the OPA sidecar at {self._url} holds another catalogue")
 
     def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._query(policy_input, "sharing")
+
+    def evaluate_signal(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._query(policy_input, "signals")
+
+    def _query(self, policy_input: Mapping[str, Any], package: str) -> Any:
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = _client(self._url, self._timeout)
         try:
-            answer = client.query_rule(dict(policy_input), "sharing", "decision")
+            answer = client.query_rule(dict(policy_input), package, "decision")
         except requests.RequestException as exc:
             raise EngineError(f"OPA sidecar: {exc.__class__.__name__}") from exc
         except ValueError as exc:
