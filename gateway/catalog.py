@@ -30,6 +30,7 @@ class Catalog:
         self._sources: Mapping[str, Mapping[str, Any]] = doc.get("sources", {})
         self._necessity: Mapping[str, Any] = doc.get("necessity", {})
         self._reasons: Mapping[str, Any] = doc.get("necessity_reasons", {})
+        self.signal_areas: Mapping[str, Mapping[str, Any]] = doc.get("signal_areas", {})
         # Built once: the disclosure path asks for field specs on every request.
         self._fields = {source: _field_specs(spec) for source, spec in self._sources.items()}
 

@@ -128,6 +128,14 @@ def keys_init(
             "public key, so keep a copy of it."
         ),
     ] = False,
+    missing: Annotated[
+        bool,
+        typer.Option(
+            "--missing",
+            help="Only add the keys this version has and an existing key directory lacks "
+            "(signal-pseudonym.key, webhook-signing.key); nothing else is touched.",
+        ),
+    ] = False,
 ) -> None:
     """Generate the token-signing, ledger-signing, auditor and pseudonymisation keys.
 
@@ -136,10 +144,17 @@ def keys_init(
     HOME/auditor), its private key encrypted with GATEWAY_AUDITOR_PASSPHRASE, which is required:
     hand that directory to the auditor and remove it from this server.
     """
-    from gateway.keys import init_keys
+    from gateway.keys import init_keys, init_missing_keys
     from gateway.runtime import auditor_passphrase, passphrase
 
     settings = _settings(home)
+    if missing:
+        added = init_missing_keys(settings.keys_dir, passphrase(settings))
+        for path in added:
+            typer.echo(f"wrote {path}")
+        if not added:
+            typer.echo("no key was missing")
+        return
     paths = init_keys(
         settings.keys_dir,
         passphrase(settings),

@@ -72,7 +72,8 @@ def import_tables() -> None:
     """Register every table of the gateway database with the metadata Alembic compares."""
     import gateway.auth.clients
     import gateway.cases.models
-    import gateway.ledger.tables  # noqa: F401
+    import gateway.ledger.tables
+    import gateway.signals.tables  # noqa: F401
 
 
 _MIGRATIONS = Path(__file__).parent / "migrations"

@@ -133,6 +133,21 @@ class DisclosureDenied(Forbidden):
     exit_code = 80
 
 
+class SignalRefused(Forbidden):
+    """The policy does not let this organisation and role signal on this area. The reasons
+    are about the requester's own rights, never about the person."""
+
+    slug = "signal-refused"
+    title = "The policy does not permit this signal"
+    exit_code = 87
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__(
+            "the policy does not let this organisation and role signal on this area",
+            extra={"reasons": list(reasons)},
+        )
+
+
 class NotFound(GatewayError):
     status = 404
     slug = "not-found"

@@ -10,6 +10,8 @@ ledger-signing.key    Ed25519     signs every ledger entry hash and the chain he
 ledger-signing.pub    Ed25519     verifies the ledger (what auditors need, with no secret)
 auditor.pub           X25519      wraps each ledger body key; the gateway holds only this
 pseudonym.key         HMAC-SHA256 keyed pseudonyms of BSNs (32 random bytes)
+signal-pseudonym.key  HMAC-SHA256 the signals' matching keys, a rotatable chain (ADR 0013)
+webhook-signing.key   Ed25519     signs webhook deliveries (Standard Webhooks ``v1a``)
 ====================  ==========  ====================================================
 
 The auditor's key pair is written to a separate *auditor directory* (``auditor.key``, always
@@ -49,7 +51,12 @@ LEDGER_PUBLIC = "ledger-signing.pub"
 AUDITOR_PUBLIC = "auditor.pub"
 AUDITOR_PRIVATE = "auditor.key"
 PSEUDONYM = "pseudonym.key"
-ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, PSEUDONYM)
+SIGNAL_PSEUDONYM = "signal-pseudonym.key"
+WEBHOOK_SIGNING = "webhook-signing.key"
+ADDED_FILES = (SIGNAL_PSEUDONYM, WEBHOOK_SIGNING)
+"""Keys added after the first release: ``keys init --missing`` writes them into an existing
+key directory without touching the others."""
+ALL_FILES = (TOKEN_SIGNING, LEDGER_SIGNING, LEDGER_PUBLIC, AUDITOR_PUBLIC, PSEUDONYM, *ADDED_FILES)
 """What ``keys init`` writes into the gateway's key directory."""
 POLICY_SIGNING = "policy-signing.key"
 POLICY_PUBLIC = "policy-signing.pub"
@@ -69,6 +76,9 @@ class KeyRing:
     ledger_signing: Ed25519PrivateKey
     auditor_public: X25519PublicKey
     pseudonym_key: bytes
+    signal_keys: bytes
+    """The signals' matching key chain (gateway.signals.pseudonyms.SignalKeys.from_bytes)."""
+    webhook_signing: Ed25519PrivateKey
 
 
 def _pem_encryption(passphrase: bytes | None) -> serialization.KeySerializationEncryption:
@@ -105,20 +115,20 @@ def _wrap_secret(secret: bytes, passphrase: bytes | None) -> bytes:
     return json.dumps(doc).encode()
 
 
-def _unwrap_secret(blob: bytes, passphrase: bytes | None) -> bytes:
+def _unwrap_secret(blob: bytes, passphrase: bytes | None, name: str = PSEUDONYM) -> bytes:
     try:
         doc = json.loads(blob)
         if doc["format"] == "raw":
             return base64.b64decode(doc["key"], validate=True)
         salt, nonce, sealed = (base64.b64decode(doc[k]) for k in ("salt", "nonce", "sealed"))
     except (ValueError, KeyError, TypeError) as exc:
-        raise KeyUnavailable("pseudonym.key is damaged (not the format keys init writes)") from exc
+        raise KeyUnavailable(f"{name} is damaged (not the format keys init writes)") from exc
     if not passphrase:
-        raise KeyUnavailable("pseudonym.key is encrypted and GATEWAY_KEY_PASSPHRASE is not set")
+        raise KeyUnavailable(f"{name} is encrypted and GATEWAY_KEY_PASSPHRASE is not set")
     try:
         return AESGCM(_scrypt(passphrase, salt)).decrypt(nonce, sealed, b"gateway-secret-v1")
     except (InvalidTag, ValueError) as exc:
-        raise KeyUnavailable("pseudonym.key: wrong passphrase") from exc
+        raise KeyUnavailable(f"{name}: wrong passphrase") from exc
 
 
 def init_keys(
@@ -157,6 +167,7 @@ def init_keys(
     )
     pseudonym_key = os.urandom(32)
     files = {
+        **_added_files(keys_dir, passphrase),
         keys_dir / TOKEN_SIGNING: _private_pem(ec.generate_private_key(ec.SECP256R1()), passphrase),
         keys_dir / LEDGER_SIGNING: _private_pem(ledger, passphrase),
         keys_dir / LEDGER_PUBLIC: ledger_pub,
@@ -171,6 +182,35 @@ def init_keys(
     return list(files)
 
 
+def _added_files(keys_dir: Path, passphrase: bytes | None) -> dict[Path, bytes]:
+    return {
+        keys_dir / SIGNAL_PSEUDONYM: _wrap_secret(os.urandom(32), passphrase),
+        keys_dir / WEBHOOK_SIGNING: _private_pem(Ed25519PrivateKey.generate(), passphrase),
+    }
+
+
+def init_missing_keys(keys_dir: Path, passphrase: bytes | None) -> list[Path]:
+    """Write the keys a key directory from an earlier version lacks (``ADDED_FILES``); the
+    existing keys are not touched. Refuses a directory without the first release's keys."""
+    if not keys_exist(keys_dir):
+        raise KeyUnavailable(f"no keys in {keys_dir}: run `gateway keys init` first")
+    written = []
+    for path, data in _added_files(keys_dir, passphrase).items():
+        if not path.exists():
+            write_private(path, data, exclusive=True)
+            written.append(path)
+    return written
+
+
+def write_signal_keys(path: Path, chain: bytes, passphrase: bytes | None) -> None:
+    """Replace the signal key chain file (atomically, 0600)."""
+    write_private(path, _wrap_secret(chain, passphrase), exclusive=False)
+
+
+def read_signal_keys(path: Path, passphrase: bytes | None) -> bytes:
+    return _unwrap_secret(_read(path.parent, path.name), passphrase, path.name)
+
+
 def keys_exist(keys_dir: Path) -> bool:
     return all((keys_dir / name).is_file() for name in (TOKEN_SIGNING, LEDGER_SIGNING, PSEUDONYM))
 
@@ -179,9 +219,8 @@ def _read(keys_dir: Path, name: str) -> bytes:
     try:
         return (keys_dir / name).read_bytes()
     except OSError as exc:
-        raise KeyUnavailable(
-            f"cannot read {name} in the keys directory; run `gateway keys init`"
-        ) from exc
+        hint = "gateway keys init --missing" if name in ADDED_FILES else "gateway keys init"
+        raise KeyUnavailable(f"cannot read {name} in the keys directory; run `{hint}`") from exc
 
 
 def _load_private(data: bytes, name: str, passphrase: bytes | None) -> object:
@@ -286,6 +325,8 @@ def load_keyring(keys_dir: Path, passphrase: bytes | None) -> KeyRing:
         ledger_signing=ledger_signing,
         auditor_public=auditor,
         pseudonym_key=_unwrap_secret(_read(keys_dir, PSEUDONYM), passphrase),
+        signal_keys=read_signal_keys(keys_dir / SIGNAL_PSEUDONYM, passphrase),
+        webhook_signing=load_ed25519(keys_dir, WEBHOOK_SIGNING, passphrase),
     )
 
 

@@ -11,7 +11,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from connectors.interface import Connector
 from connectors.sql import SqlConnector
@@ -29,9 +29,11 @@ from gateway.keys import (
     AUDITOR_PSEUDONYM,
     AUDITOR_PUBLIC,
     POLICY_PUBLIC,
+    SIGNAL_PSEUDONYM,
     KeyRing,
     load_keyring,
     load_ledger_public,
+    read_signal_keys,
     seal_pseudonym_key,
 )
 from gateway.lanes import Lane
@@ -53,6 +55,11 @@ from gateway.policy.memo import MemoEngine
 from gateway.policy.signing import MAX_BUNDLE_BYTES, describe, file_digest, open_bundle
 from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
 from gateway.settings import Settings
+from gateway.signals.cases import SignalCases
+from gateway.signals.pseudonyms import SignalKeys
+from gateway.signals.rotation import check_signal_keys
+from gateway.signals.service import KeyHolder, SignalService
+from gateway.signals.webhooks import WebhookDispatcher
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +79,9 @@ class Gateway:
     token_server: TokenServer
     checkpoints: CheckpointDir
     throttle: Throttle
+    signals: SignalService
+    signal_cases: SignalCases
+    webhooks: WebhookDispatcher
     auth_lane: Lane
     """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
     refused_bundle: str | None = None
@@ -350,6 +360,10 @@ def build_gateway(
     )
     window = settings.auth_failure_window_seconds
     generator = TokenGenerator(jwk, settings.issuer, settings.audience, settings.token_ttl_seconds)
+    cases = CaseRegistry(db, active, Pseudonymiser(keys.pseudonym_key), keys.auditor_public, ledger)
+    signals, signal_cases, webhooks = _signal_parts(
+        settings, db, keys, active, ledger, lanes.policy, cases
+    )
     gw = Gateway(
         settings=settings,
         db=db,
@@ -357,9 +371,10 @@ def build_gateway(
         active=active,
         store=store,
         ledger=ledger,
-        cases=CaseRegistry(
-            db, active, Pseudonymiser(keys.pseudonym_key), keys.auditor_public, ledger
-        ),
+        cases=cases,
+        signals=signals,
+        signal_cases=signal_cases,
+        webhooks=webhooks,
         disclosures=DisclosureService(
             policy=active,
             ledger=ledger,
@@ -389,3 +404,48 @@ def build_gateway(
     )
     ledger.on_superseded = gw.superseded
     return gw
+
+
+def _signal_parts(
+    settings: Settings,
+    db: Engine,
+    keys: KeyRing,
+    active: ActivePolicy,
+    ledger: Ledger,
+    lane: Lane,
+    cases: CaseRegistry,
+) -> tuple[SignalService, SignalCases, WebhookDispatcher]:
+    path = settings.keys_dir / SIGNAL_PSEUDONYM
+    secret = passphrase(settings)
+    chain = check_signal_keys(db, SignalKeys.from_bytes(keys.signal_keys), path, secret)
+    holder = KeyHolder(chain, reload=lambda: SignalKeys.from_bytes(read_signal_keys(path, secret)))
+    service = SignalService(
+        db,
+        active,
+        holder,
+        Pseudonymiser(keys.pseudonym_key),
+        ledger,
+        lane,
+        policy_timeout=settings.policy_timeout_seconds,
+        policy_queue_timeout=settings.policy_queue_timeout_seconds,
+        organisations=lambda: organisation_names(db),
+    )
+    dispatcher = WebhookDispatcher(
+        db,
+        ledger,
+        keys.webhook_signing,
+        lambda: active.current.version,
+        timeout=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        allow_http=settings.webhook_allow_http,
+    )
+    return service, SignalCases(service, cases), dispatcher
+
+
+def organisation_names(db: Engine) -> dict[str, str]:
+    """Organisation names by OIN, from the registered clients."""
+    with db.connect() as conn:
+        return {oin: name for oin, name in conn.execute(text(_ORGANISATIONS)).all()}
+
+
+_ORGANISATIONS = "SELECT oin, organisation FROM client"

@@ -93,6 +93,17 @@ class Settings(BaseSettings):
     sources: dict[str, str] = Field(default_factory=dict)
     """Source id -> SQLAlchemy URL. Sources not listed use HOME/var/sources/<id>.db."""
 
+    signal_expire_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often a serving gateway runs the signals' clock (expire, destroy, settle)."""
+    webhook_interval_seconds: float = Field(default=2.0, gt=0)
+    """How often a serving gateway sends due webhook deliveries."""
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    """Attempts per delivery (back-off 30 s doubling to 6 h: ten attempts span about a day);
+    then the delivery is given up (and ledgered as such). Pull always has the match."""
+    webhook_allow_http: bool = False
+    """Allow plain-http webhook URLs (development and tests on loopback only)."""
+
     key_passphrase: SecretStr | None = None
     """Encrypts private keys at rest (``GATEWAY_KEY_PASSPHRASE``)."""
     auditor_dir: Path | None = None

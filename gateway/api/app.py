@@ -26,12 +26,15 @@ from starlette.routing import compile_path
 from gateway import API_VERSION
 from gateway.api import openapi, problems
 from gateway.api.middleware import Conventions, Guard
-from gateway.api.routers import cases, disclosures, operations, policy, tokens
+from gateway.api.routers import cases, disclosures, operations, policy, signals, tokens
 from gateway.api.schemas import (
     DRY_RUN_MODELS,
     CaseCreate,
+    CaseFromMatch,
     CasePatch,
     DisclosureBody,
+    SignalContact,
+    SignalCreate,
     SubjectLink,
     TokenForm,
 )
@@ -63,6 +66,13 @@ async def _checkpoint(gw: Gateway) -> None:
         log.info("ledger.checkpoint", size=made[0].size, root=made[0].root[:16])
 
 
+async def _guarded(event: str, work: Any) -> None:
+    try:
+        await asyncio.to_thread(work)
+    except Exception as exc:
+        log.error(event, error=exc.__class__.__name__)
+
+
 def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,7 +88,23 @@ def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
                 await asyncio.sleep(gw.settings.policy_reload_seconds)
                 await asyncio.to_thread(gw.reload_policy)
 
-        tasks = [asyncio.create_task(every_interval())]
+        async def signal_clock() -> None:
+            # Expire, destroy and settle signals (gateway/signals/service.py); a failure is
+            # logged and tried again at the next tick — the clock never stops the server.
+            while True:
+                await asyncio.sleep(gw.settings.signal_expire_interval_seconds)
+                await _guarded("signals.clock_failed", gw.signals.run_clock)
+
+        async def webhooks() -> None:
+            while True:
+                await asyncio.sleep(gw.settings.webhook_interval_seconds)
+                await _guarded("signals.webhooks_failed", gw.webhooks.run_once)
+
+        tasks = [
+            asyncio.create_task(every_interval()),
+            asyncio.create_task(signal_clock()),
+            asyncio.create_task(webhooks()),
+        ]
         if gw.settings.policy_bundle is not None:
             tasks.append(asyncio.create_task(watch_policy()))
         try:
@@ -99,7 +125,17 @@ def create_app(gw: Gateway, *, owns_gateway: bool = False) -> FastAPI:
     app = _new_app(_lifespan(gw, owns_gateway))
     app.state.gateway = gw
     vocabulary = problems.Vocabulary.of(
-        (DisclosureBody, CaseCreate, CasePatch, SubjectLink, TokenForm, *DRY_RUN_MODELS),
+        (
+            DisclosureBody,
+            CaseCreate,
+            CasePatch,
+            SubjectLink,
+            TokenForm,
+            SignalCreate,
+            SignalContact,
+            CaseFromMatch,
+            *DRY_RUN_MODELS,
+        ),
         extra=gw.catalog.sources,
     )
     problems.install(app, vocabulary)
@@ -131,6 +167,7 @@ def _routes(app: FastAPI) -> None:
         cases.router,
         disclosures.router,
         policy.router,
+        signals.router,
     ):
         app.include_router(router, prefix=openapi.PREFIX)
         for route in router.routes:

@@ -327,3 +327,103 @@ class DeniedOut(ProblemOut):
         "organisation does not take part in the case (or there is no such case)."
     )
     sources: list[SourceOut] = Field(description="Per source: the reasons each field was withheld.")
+
+
+# -- signals --------------------------------------------------------------------------------------
+
+Area = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z_]{0,63}$",
+        description="An area of concern from the catalogue (signal_areas), e.g. schulden.",
+        examples=["schulden"],
+    ),
+]
+SignalId = Annotated[str, Field(pattern=r"^sig-[0-9a-f]{20}$", description="A signal id.")]
+MatchId = Annotated[str, Field(pattern=r"^match-[0-9a-f]{20}$", description="A match id.")]
+
+
+class SignalContact(Strict):
+    """Whom another partner should call: a professional or a team, never the person."""
+
+    name: str = Field(min_length=1, max_length=120, description="A name or a team.")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{6,24}$")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}$")
+
+
+class SignalCreate(Strict):
+    bsn: Bsn
+    area: Area
+    contact: SignalContact
+    consent: bool = Field(
+        default=False,
+        description="The person consented to this signal (required where the policy says so, "
+        "e.g. for GGZ). The requester records this; it is ledgered.",
+    )
+
+
+class SignalView(BaseModel):
+    signal_id: str
+    area: str
+    contact: dict[str, str]
+    registered_at: str
+    active_until: str = Field(description="Matches until then.")
+    kept_until: str = Field(description="Kept (inactive) until then, then destroyed.")
+    status: Literal["active", "withdrawn", "expired"]
+
+
+class MatchOther(BaseModel):
+    oin: str
+    organisation: str
+    contact: dict[str, str]
+    registered_on: str = Field(description="The date of the other organisation's signal.")
+    area: str | None = Field(
+        default=None,
+        description="The other signal's area — only where the policy reveals it (a sensitive "
+        "area is shown only to the organisation types that act on it).",
+    )
+
+
+class MatchNotice(BaseModel):
+    match_id: str
+    signal_id: str = Field(description="The requester's own signal that matched.")
+    matched_at: str
+    status: Literal["active", "inactive"]
+    other: MatchOther
+
+
+class SignalRegistered(BaseModel):
+    signal: SignalView
+    created: bool = Field(description="False when the same signal was already active.")
+    matches: list[MatchNotice]
+
+
+class Link(BaseModel):
+    href: str
+
+
+class PageLinks(BaseModel):
+    next: Link | None = None
+
+
+class SignalList(BaseModel):
+    signals: list[SignalView]
+    links: PageLinks = Field(alias="_links", serialization_alias="_links")
+
+
+class MatchList(BaseModel):
+    matches: list[MatchNotice]
+    links: PageLinks = Field(alias="_links", serialization_alias="_links")
+
+
+class CaseFromMatch(Strict):
+    bsn: Bsn
+    purpose: str = Field(pattern=r"^[a-z][a-z_]{0,63}$")
+    relation: Relation = "hoofdpersoon"
+    minor: bool = False
+
+
+class WebhookKey(BaseModel):
+    key: str = Field(description="Standard Webhooks public key (whpk_ + base64 Ed25519).")
+    algorithm: Literal["Ed25519"]
+    signature_header: Literal["webhook-signature"]

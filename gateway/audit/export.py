@@ -34,6 +34,13 @@ _NAMES = {
     "case.stage": "Fase van casus gewijzigd",
     "auditor_key.change": "Sleutel van de auditor gewijzigd",
     "policy.activate": "Beleid in werking gesteld",
+    "signal.register": "Signaal afgegeven",
+    "signal.withdraw": "Signaal ingetrokken",
+    "signal.match": "Match tussen signalen",
+    "signal.notify": "Match gemeld aan partner (webhook)",
+    "signal.expire": "Signalen verlopen",
+    "signal.destroy": "Signalen vernietigd",
+    "signal_key.rotate": "Sleutel voor signaalpseudoniemen vervangen",
 }
 CSV_COLUMNS = (
     "seq",

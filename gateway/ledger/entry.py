@@ -48,6 +48,13 @@ Action = Literal[
     "case.link",
     "auditor_key.change",
     "policy.activate",
+    "signal.register",
+    "signal.withdraw",
+    "signal.match",
+    "signal.notify",
+    "signal.expire",
+    "signal.destroy",
+    "signal_key.rotate",
 ]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 

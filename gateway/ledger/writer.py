@@ -94,7 +94,7 @@ def _ledger_time() -> str:
     return iso_now("microseconds")
 
 
-_DECIDED = frozenset({"disclosure.decision"})
+_DECIDED = frozenset({"disclosure.decision", "signal.register", "signal.match"})
 """Entries that record a policy decision, so must carry the version in force. The fetch entry
 completes a decision already recorded; case and key events are not policy decisions."""
 

@@ -218,7 +218,9 @@ def _signal_checks(c: CatalogModel) -> list[str]:
     problems: list[str] = []
     for area, a in c.signal_areas.items():
         problems += [
-            f"signal_areas/{area}: unknown org type {t}" for t in a.revealed_to if t not in c.org_types
+            f"signal_areas/{area}: unknown org type {t}"
+            for t in a.revealed_to
+            if t not in c.org_types
         ]
         if duration_days(a.active_for) == 0:
             problems.append(f"signal_areas/{area}: active_for must be at least a day")
@@ -232,11 +234,11 @@ def _signal_checks(c: CatalogModel) -> list[str]:
             if org_type not in (c.roles[role].org_types if role in c.roles else []):
                 problems.append(f"{where}: {role} is not a role of this org type")
         problems += [
-            f"{where}/signal/{a}: unknown area"
-            for a in r.signal
-            if a not in c.signal_areas
+            f"{where}/signal/{a}: unknown area" for a in r.signal if a not in c.signal_areas
         ]
-        problems += [f"{where}/match_on/{a}: unknown area" for a in r.match_on if a not in c.signal_areas]
+        problems += [
+            f"{where}/match_on/{a}: unknown area" for a in r.match_on if a not in c.signal_areas
+        ]
     return problems
 
 

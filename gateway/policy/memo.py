@@ -20,7 +20,7 @@ import json
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,6 +34,9 @@ from gateway.policy.space import unnamed
 log = structlog.get_logger(__name__)
 
 _CANDIDATES = {("requester", "user"), ("subject", "relation")}
+_SIGNAL = b"s"
+"""Prefix of a signals decision's key: the two entrypoints never share an answer."""
+_Evaluate = Callable[[Mapping[str, Any]], Any]
 
 
 def droppable(modules: Mapping[str, str]) -> frozenset[tuple[str, str]]:
@@ -96,9 +99,26 @@ class MemoEngine:
     def recall(self, policy_input: Mapping[str, Any]) -> Any:
         """The remembered answer, or :data:`MISSING` — never an engine call, so it is cheap
         enough to run on the event loop (no hop to a policy worker for a hit)."""
+        return self._recall(policy_input, self.key(policy_input), self._engine.evaluate)
+
+    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._evaluate(policy_input, self.key(policy_input), self._engine.evaluate)
+
+    # The signals entrypoint (data.signals.decision): the same memory, keys of their own.
+
+    def recall_signal(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._recall(policy_input, _SIGNAL + self.key(policy_input), self._inner_signal)
+
+    def evaluate_signal(self, policy_input: Mapping[str, Any]) -> Any:
+        return self._evaluate(policy_input, _SIGNAL + self.key(policy_input), self._inner_signal)
+
+    def _inner_signal(self, policy_input: Mapping[str, Any]) -> Any:
+        evaluate = getattr(self._engine, "evaluate_signal", None)
+        return evaluate(policy_input) if evaluate is not None else None
+
+    def _recall(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
         if self._tripped:
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
-        key = self.key(policy_input)
         with self._lock:
             answer = self._memo.get(key)
             if answer is None:
@@ -108,15 +128,14 @@ class MemoEngine:
         if random.random() < self._verify_share:  # noqa: S311 - sampling, not secrecy
             # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
             with contextlib.suppress(RuntimeError):
-                self._checker.submit(self._verify, dict(policy_input), key, answer)
+                self._checker.submit(self._verify, engine, dict(policy_input), key, answer)
         return orjson.loads(answer)
 
-    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
-        found = self.recall(policy_input)
+    def _evaluate(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
+        found = self._recall(policy_input, key, engine)
         if found is not MISSING:
             return found
-        key = self.key(policy_input)
-        result = self._engine.evaluate(policy_input)
+        result = engine(policy_input)
         if self._tripped:  # tripped while this evaluation ran: do not refill the memo
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
         with self._lock:
@@ -126,9 +145,11 @@ class MemoEngine:
                 self._memo.popitem(last=False)
         return result
 
-    def _verify(self, policy_input: dict[str, Any], key: bytes, answer: bytes) -> None:
+    def _verify(
+        self, engine: _Evaluate, policy_input: dict[str, Any], key: bytes, answer: bytes
+    ) -> None:
         try:
-            fresh = self._engine.evaluate(policy_input)
+            fresh = engine(policy_input)
         except Exception as exc:  # an engine failure is not a disagreement
             log.warning("policy.memo_verify_failed", error=exc.__class__.__name__)
             return

@@ -1,0 +1,46 @@
+"""A signal's periods: active (it matches), then kept (for accountability only), then destroyed.
+
+Periods come from the catalogue per area (``active_for``, ``kept_for``: ISO 8601 years, months,
+days). Times are stored as RFC 3339 UTC strings of one fixed form, so comparing two of them as
+strings compares the instants — which is what lets the database index do the clock's work.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime, timedelta
+
+_PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
+DEFAULT_ACTIVE = "P2Y"
+DEFAULT_KEPT = "P5Y"
+
+
+def stamp(moment: datetime) -> str:
+    """The stored form: ``2026-11-23T06:00:00Z`` (seconds, UTC)."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_stamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def add_period(moment: datetime, period: str) -> datetime:
+    """``moment`` plus a period in calendar terms: 29 February plus a year is 28 February."""
+    m = _PERIOD.match(period)
+    if m is None or period == "P":
+        raise ValueError(f"not a period of years, months and days: {period!r}")
+    years, months, days = (int(g) if g else 0 for g in m.groups())
+    month_index = moment.month - 1 + months
+    year = moment.year + years + month_index // 12
+    month = month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day) + timedelta(days=days)
+
+
+def periods(area: dict[str, object] | None, registered: datetime) -> tuple[str, str]:
+    """(active_until, kept_until) for a signal on ``area`` registered at ``registered``."""
+    spec = area or {}
+    active = add_period(registered, str(spec.get("active_for", DEFAULT_ACTIVE)))
+    kept = add_period(registered, str(spec.get("kept_for", DEFAULT_KEPT)))
+    return stamp(active), stamp(max(kept, active))

@@ -1,0 +1,703 @@
+"""Signals: register, withdraw, match, notify, expire — decided by the policy, ledgered.
+
+A signal says only *that* an organisation is involved with a person on an area of concern, and
+whom to call (DAT-information). It is stored as the matching pseudonym (``pseudonyms.py``), never
+as a BSN. Two active signals of two organisations on the same person match when the signals
+policy lets each side learn of the other; both sides are then told the other organisation, its
+contact and the date — the area only where the policy reveals it, never anything else.
+
+Accountability, in the order the events happen:
+
+* ``signal.register`` — the decision (permit or deny, with reasons) and its outcome, filed under
+  the person's ledger pseudonym so the auditor's art. 15 report finds it; written before the
+  signal is stored.
+* ``signal.match`` — one per match, written before the match is shown to anyone: a match is
+  stored *pending* first and becomes visible (pull, push) only once ledgered. A pending match
+  that outlived a crash is ledgered by the next clock run.
+* ``signal.withdraw``, ``signal.expire``, ``signal.destroy``, ``signal.notify`` and
+  ``signal_key.rotate`` (``rotation.py``).
+
+The later entries carry the signal ids in their sealed bodies, not the person: the gateway keeps
+no link from a signal back to the ledger pseudonym, and the auditor follows the ids from the
+registration entries (gateway.audit.report).
+
+Concurrency: two organisations signalling the same person at the same moment each store their
+signal first and look for the other afterwards, so at least one of them sees the other; the
+pair's unique constraint keeps one match, and only the side that stored it ledgers it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.auth.principal import Principal
+from gateway.bsn import Bsn, Pseudonymiser
+from gateway.clock import utc_now
+from gateway.errors import (
+    InvalidRequest,
+    KeyUnavailable,
+    LedgerUnavailable,
+    NotFound,
+    Problem,
+    SignalRefused,
+)
+from gateway.lanes import Lane
+from gateway.ledger.entry import Action, Facts, Outcome
+from gateway.ledger.writer import Ledger, Record
+from gateway.policy.snapshot import ActivePolicy
+from gateway.signals.decision import SignalDecision, decide_signal
+from gateway.signals.lifecycle import parse_stamp, periods, stamp
+from gateway.signals.pseudonyms import SignalKeys
+from gateway.signals.tables import (
+    client_webhook,
+    signal,
+    signal_delivery,
+    signal_key_state,
+    signal_match,
+)
+
+log = structlog.get_logger(__name__)
+
+MAX_PAGE = 200
+PENDING_GRACE = timedelta(seconds=60)
+"""A pending match older than this was left by a process that stopped between storing and
+ledgering it; the clock run ledgers it then."""
+_CHUNK = 500
+"""Signal ids per expiry or destruction entry."""
+
+
+@dataclass(frozen=True)
+class SignalRow:
+    id: str
+    org_oin: str
+    org_type: str
+    role: str
+    area: str
+    contact: dict[str, str]
+    registered_at: str
+    active_until: str
+    kept_until: str
+    status: str
+
+    def view(self) -> dict[str, Any]:
+        """What the signalling organisation sees of its own signal."""
+        return {
+            "signal_id": self.id,
+            "area": self.area,
+            "contact": self.contact,
+            "registered_at": self.registered_at,
+            "active_until": self.active_until,
+            "kept_until": self.kept_until,
+            "status": self.status,
+        }
+
+    def policy_view(self) -> dict[str, str]:
+        return {"org_type": self.org_type, "role": self.role, "area": self.area}
+
+
+def _row(r: Any) -> SignalRow:
+    return SignalRow(
+        id=r.id,
+        org_oin=r.org_oin,
+        org_type=r.org_type,
+        role=r.role,
+        area=r.area,
+        contact=json.loads(r.contact),
+        registered_at=r.registered_at,
+        active_until=r.active_until,
+        kept_until=r.kept_until,
+        status=r.status,
+    )
+
+
+@dataclass(frozen=True)
+class Registration:
+    signal: SignalRow
+    created: bool
+    matches: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ClockRun:
+    expired: int = 0
+    destroyed: int = 0
+    settled: int = 0
+
+
+@dataclass
+class KeyHolder:
+    """The matching key chain in use, and a way to read the chain from disk again when the
+    database says another process rotated it (``signal_key_state``)."""
+
+    keys: SignalKeys
+    reload: Callable[[], SignalKeys] | None = None
+    _checked: str | None = field(default=None, init=False)
+
+    def current(self, conn: Connection) -> SignalKeys:
+        state = conn.execute(
+            select(signal_key_state.c.fingerprint).where(signal_key_state.c.id == 1)
+        ).scalar_one_or_none()
+        if state is None or state == self.keys.fingerprint:
+            return self.keys
+        if self.reload is not None:
+            fresh = self.reload()
+            if fresh.fingerprint == state:
+                self.keys = fresh
+                return fresh
+        raise KeyUnavailable(
+            "signal-pseudonym.key is not the key the stored signals were made with; nothing "
+            "was matched"
+        )
+
+
+class SignalService:
+    def __init__(
+        self,
+        db: Engine,
+        policy: ActivePolicy,
+        keys: KeyHolder,
+        pseudonymiser: Pseudonymiser,
+        ledger: Ledger,
+        lane: Lane,
+        *,
+        policy_timeout: float = 1.0,
+        policy_queue_timeout: float = 2.0,
+        organisations: Callable[[], Mapping[str, str]] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._policy = policy
+        self.keys = keys
+        self._pseudonymiser = pseudonymiser
+        self._ledger = ledger
+        self._lane = lane
+        self._timeout = policy_timeout
+        self._queue_timeout = policy_queue_timeout
+        self._organisations = organisations or (lambda: {})
+        self._clock = clock
+
+    # -- policy ---------------------------------------------------------------------------------
+
+    async def _decide(self, policy_input: Mapping[str, Any]) -> SignalDecision:
+        return await decide_signal(
+            self._policy.current.engine,
+            self._lane,
+            policy_input,
+            self._timeout,
+            self._queue_timeout,
+        )
+
+    async def may_learn(self, mine: SignalRow, other: SignalRow) -> SignalDecision:
+        return await self._decide(
+            {"action": "match", "signal": mine.policy_view(), "other": other.policy_view()}
+        )
+
+    def _areas(self) -> Mapping[str, Any]:
+        return self._policy.current.catalog.signal_areas
+
+    # -- registering ----------------------------------------------------------------------------
+
+    async def register(
+        self,
+        principal: Principal,
+        bsn: Bsn,
+        area: str,
+        contact: Mapping[str, str],
+        consent: bool,
+    ) -> Registration:
+        areas = self._areas()
+        if area not in areas:
+            names = ", ".join(sorted(areas)) or "none"
+            raise InvalidRequest([Problem("/area", f"not an area of concern; one of: {names}")])
+        version = self._policy.current.version
+        decision = await self._decide(
+            {
+                "action": "register",
+                "requester": principal.policy_view(),
+                "area": area,
+                "consent": consent,
+            }
+        )
+        subject = self._pseudonymiser.pseudonym(bsn)
+        if not decision.allow:
+            body = {"area": area, "consent": consent, "reasons": list(decision.reasons)}
+            await self._run(
+                self._ledger.append,
+                self._record("signal.register", principal, "deny", version, body, subject),
+            )
+            raise SignalRefused(decision.reasons)
+        mine, created, others = await self._run(
+            self._store, principal, bsn, area, dict(contact), consent, decision, version, subject
+        )
+        found = []
+        for other in others:
+            there = await self.may_learn(mine, other)
+            back = await self.may_learn(other, mine)
+            if there.allow and back.allow:
+                found.append((other, there.reveal_area, back.reveal_area))
+        await self._run(self._match, principal, mine, found, version)
+        matches = await self._run(self._matches_of_signal, principal.oin, mine.id)
+        return Registration(mine, created, matches)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(lambda: fn(*args))
+
+    def _record(
+        self,
+        action: Action,
+        principal: Principal | None,
+        outcome: Outcome,
+        version: str,
+        body: Mapping[str, Any],
+        subject: str = "",
+    ) -> Record:
+        facts = Facts(
+            action=action,
+            policy_version=version,
+            requester_oin=principal.oin if principal is not None else "",
+            purpose="",
+            case_id="",
+            outcome=outcome,
+            review=False,
+        )
+        who = {"requester": principal.ledger_view()} if principal is not None else {}
+        return Record(facts=facts, subject=subject, body={**who, **body})
+
+    def _store(
+        self,
+        principal: Principal,
+        bsn: Bsn,
+        area: str,
+        contact: dict[str, str],
+        consent: bool,
+        decision: SignalDecision,
+        version: str,
+        subject: str,
+    ) -> tuple[SignalRow, bool, list[SignalRow]]:
+        now = self._clock()
+        with self._db.connect() as conn:
+            keys = self.keys.current(conn)
+            pseudonym = keys.pseudonym(bsn)
+            existing = self._live(conn, principal.oin, pseudonym, area)
+        sig_id = existing.id if existing is not None else "sig-" + secrets.token_hex(10)
+        active_until, kept_until = periods(self._areas().get(area), now)
+        body = {
+            "signal": sig_id,
+            "area": area,
+            "basis": decision.basis,
+            "consent": consent,
+            "repeat": existing is not None,
+            "active_until": existing.active_until if existing is not None else active_until,
+        }
+        # The decision and its outcome are recorded before the signal exists anywhere.
+        self._ledger.append(
+            self._record("signal.register", principal, "permit", version, body, subject)
+        )
+        created = False
+        with self._db.begin() as conn:
+            if self.keys.current(conn).fingerprint != keys.fingerprint:
+                raise KeyUnavailable("the signal key was rotated meanwhile; ask again")
+            if existing is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(signal).values(
+                                id=sig_id,
+                                org_oin=principal.oin,
+                                org_type=principal.org_type,
+                                role=principal.role,
+                                pseudonym=pseudonym,
+                                area=area,
+                                contact=json.dumps(contact, sort_keys=True),
+                                consent=consent,
+                                registered_at=stamp(now),
+                                active_until=active_until,
+                                kept_until=kept_until,
+                                status="active",
+                                live="",
+                                policy_version=version,
+                            )
+                        )
+                    created = True
+                except IntegrityError:
+                    pass  # the same registration, concurrently: the other one stands
+            mine = self._live(conn, principal.oin, pseudonym, area)
+            if mine is None:
+                raise LedgerUnavailable("the signal could not be stored")
+            others = [
+                _row(r)
+                for r in conn.execute(
+                    select(signal).where(
+                        signal.c.pseudonym == pseudonym,
+                        signal.c.status == "active",
+                        signal.c.org_oin != principal.oin,
+                        signal.c.active_until > stamp(now),
+                    )
+                )
+            ]
+        return mine, created, others
+
+    def _live(self, conn: Connection, oin: str, pseudonym: str, area: str) -> SignalRow | None:
+        r = conn.execute(
+            select(signal).where(
+                signal.c.org_oin == oin,
+                signal.c.pseudonym == pseudonym,
+                signal.c.area == area,
+                signal.c.live == "",
+            )
+        ).first()
+        return _row(r) if r is not None else None
+
+    # -- matching -------------------------------------------------------------------------------
+
+    def _match(
+        self,
+        principal: Principal | None,
+        mine: SignalRow,
+        found: Sequence[tuple[SignalRow, bool, bool]],
+        version: str,
+    ) -> None:
+        """Store the new matches pending, ledger the ones this call stored, then make them
+        visible and queue their webhook deliveries."""
+        if not found:
+            return
+        now = stamp(self._clock())
+        stored: list[dict[str, Any]] = []
+        with self._db.begin() as conn:
+            for other, reveal_mine, reveal_other in found:
+                a, b = (mine, other) if mine.id < other.id else (other, mine)
+                row = {
+                    "id": "match-" + secrets.token_hex(10),
+                    "signal_a": a.id,
+                    "signal_b": b.id,
+                    "org_a": a.org_oin,
+                    "org_b": b.org_oin,
+                    "reveal_to_a": reveal_mine if a is mine else reveal_other,
+                    "reveal_to_b": reveal_other if a is mine else reveal_mine,
+                    "matched_at": now,
+                    "state": "pending",
+                }
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(signal_match).values(**row))
+                except IntegrityError:
+                    continue  # matched before (or concurrently, by the other side)
+                stored.append(row)
+        self._ledger_matches(principal, stored, version)
+
+    def _ledger_matches(
+        self, principal: Principal | None, stored: Sequence[Mapping[str, Any]], version: str
+    ) -> None:
+        if not stored:
+            return
+        records = [
+            self._record(
+                "signal.match",
+                principal,
+                "permit",
+                version,
+                {
+                    "match": m["id"],
+                    "signals": [m["signal_a"], m["signal_b"]],
+                    "organisations": [m["org_a"], m["org_b"]],
+                    "area_revealed": {"a": m["reveal_to_a"], "b": m["reveal_to_b"]},
+                },
+            )
+            for m in stored
+        ]
+        self._ledger.append_batch(records)
+        with self._db.begin() as conn:
+            for m in stored:
+                conn.execute(
+                    update(signal_match)
+                    .where(signal_match.c.id == m["id"])
+                    .values(state="ledgered")
+                )
+            self._queue_deliveries(conn, [m["id"] for m in stored])
+
+    def _queue_deliveries(self, conn: Connection, match_ids: Sequence[str]) -> None:
+        hooks = dict(conn.execute(select(client_webhook.c.client_id, client_webhook.c.url)).all())
+        if not hooks:
+            return
+        clients: dict[str, list[str]] = {}
+        for client_id, oin in conn.execute(text("SELECT client_id, oin FROM client")).all():
+            if client_id in hooks:
+                clients.setdefault(oin, []).append(client_id)
+        now = stamp(self._clock())
+        for match_id in match_ids:
+            for oin, notice in self._notices(conn, match_id).items():
+                for client_id in clients.get(oin, ()):
+                    conn.execute(
+                        insert(signal_delivery).values(
+                            id="msg_" + secrets.token_hex(12),
+                            client_id=client_id,
+                            match_id=match_id,
+                            payload=json.dumps(
+                                {"type": "signal.match", "data": notice}, sort_keys=True
+                            ),
+                            attempts=0,
+                            next_attempt_at=now,
+                            status="pending",
+                            last_error="",
+                            created_at=now,
+                        )
+                    )
+
+    def _notices(self, conn: Connection, match_id: str) -> dict[str, dict[str, Any]]:
+        """What each side of a match is told, by OIN: its own signal, the other organisation,
+        its contact and the date, and the other's area only where the policy revealed it."""
+        m = conn.execute(select(signal_match).where(signal_match.c.id == match_id)).first()
+        if m is None:
+            return {}
+        rows = {
+            r.id: _row(r)
+            for r in conn.execute(select(signal).where(signal.c.id.in_([m.signal_a, m.signal_b])))
+        }
+        a, b = rows.get(m.signal_a), rows.get(m.signal_b)
+        if a is None or b is None:
+            return {}
+        return {
+            a.org_oin: self._notice(m, a, b, m.reveal_to_a),
+            b.org_oin: self._notice(m, b, a, m.reveal_to_b),
+        }
+
+    def _notice(self, m: Any, mine: SignalRow, other: SignalRow, reveal: bool) -> dict[str, Any]:
+        names = self._organisations()
+        active = mine.status == "active" and other.status == "active"
+        notice: dict[str, Any] = {
+            "match_id": m.id,
+            "signal_id": mine.id,
+            "matched_at": m.matched_at,
+            "status": "active" if active else "inactive",
+            "other": {
+                "oin": other.org_oin,
+                "organisation": names.get(other.org_oin, ""),
+                "contact": other.contact,
+                "registered_on": other.registered_at[:10],
+            },
+        }
+        if reveal:
+            notice["other"]["area"] = other.area
+        return notice
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _matches_of_signal(self, oin: str, signal_id: str) -> list[dict[str, Any]]:
+        with self._db.connect() as conn:
+            ids = conn.execute(
+                select(signal_match.c.id)
+                .where(
+                    signal_match.c.state == "ledgered",
+                    or_(signal_match.c.signal_a == signal_id, signal_match.c.signal_b == signal_id),
+                )
+                .order_by(signal_match.c.matched_at, signal_match.c.id)
+            ).scalars()
+            return [n for mid in ids if (n := self._notices(conn, mid).get(oin)) is not None]
+
+    def matches_for(
+        self, principal: Principal, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the matches the requester's organisation is part of, oldest first, and
+        the cursor of the next page (None at the end)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        after = _decode_cursor(cursor)
+        mine = or_(signal_match.c.org_a == principal.oin, signal_match.c.org_b == principal.oin)
+        query = select(signal_match.c.id, signal_match.c.matched_at).where(
+            signal_match.c.state == "ledgered", mine
+        )
+        if after is not None:
+            at, last = after
+            query = query.where(
+                or_(
+                    signal_match.c.matched_at > at,
+                    and_(signal_match.c.matched_at == at, signal_match.c.id > last),
+                )
+            )
+        query = query.order_by(signal_match.c.matched_at, signal_match.c.id).limit(limit + 1)
+        with self._db.connect() as conn:
+            page = conn.execute(query).all()
+            more = len(page) > limit
+            page = page[:limit]
+            out = [
+                n
+                for mid, _ in page
+                if (n := self._notices(conn, mid).get(principal.oin)) is not None
+            ]
+        next_cursor = _encode_cursor(page[-1].matched_at, page[-1].id) if more and page else None
+        return out, next_cursor
+
+    def signals_for(
+        self, principal: Principal, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        limit = max(1, min(limit, MAX_PAGE))
+        after = _decode_cursor(cursor)
+        query = select(signal).where(signal.c.org_oin == principal.oin)
+        if after is not None:
+            at, last = after
+            query = query.where(
+                or_(
+                    signal.c.registered_at > at,
+                    and_(signal.c.registered_at == at, signal.c.id > last),
+                )
+            )
+        query = query.order_by(signal.c.registered_at, signal.c.id).limit(limit + 1)
+        with self._db.connect() as conn:
+            rows = [_row(r) for r in conn.execute(query)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        nxt = _encode_cursor(rows[-1].registered_at, rows[-1].id) if more and rows else None
+        return [r.view() for r in rows], nxt
+
+    def own_signal(self, principal: Principal, signal_id: str) -> SignalRow:
+        with self._db.connect() as conn:
+            r = conn.execute(select(signal).where(signal.c.id == signal_id)).first()
+        # Another organisation's signal gets the answer an unknown id gets.
+        if r is None or r.org_oin != principal.oin:
+            raise NotFound("no such signal")
+        return _row(r)
+
+    def match_for(self, principal: Principal, match_id: str) -> tuple[SignalRow, SignalRow]:
+        """(the requester's signal, the other's) of a ledgered match the requester is in."""
+        with self._db.connect() as conn:
+            m = conn.execute(select(signal_match).where(signal_match.c.id == match_id)).first()
+            if m is None or m.state != "ledgered" or principal.oin not in (m.org_a, m.org_b):
+                raise NotFound("no such match")
+            rows = {
+                r.id: _row(r)
+                for r in conn.execute(
+                    select(signal).where(signal.c.id.in_([m.signal_a, m.signal_b]))
+                )
+            }
+        mine_id, other_id = (
+            (m.signal_a, m.signal_b) if m.org_a == principal.oin else (m.signal_b, m.signal_a)
+        )
+        if mine_id not in rows or other_id not in rows:
+            raise NotFound("no such match")
+        return rows[mine_id], rows[other_id]
+
+    def pseudonym_matches(self, signal_id: str, bsn: Bsn) -> bool:
+        """Whether ``bsn`` is the person behind the stored signal ``signal_id``."""
+        with self._db.connect() as conn:
+            keys = self.keys.current(conn)
+            stored = conn.execute(
+                select(signal.c.pseudonym).where(signal.c.id == signal_id)
+            ).scalar_one_or_none()
+        return stored is not None and hmac.compare_digest(stored, keys.pseudonym(bsn))
+
+    # -- withdrawing ----------------------------------------------------------------------------
+
+    def withdraw(self, principal: Principal, signal_id: str) -> SignalRow:
+        row = self.own_signal(principal, signal_id)
+        if row.status != "active":
+            return row  # withdrawing twice changes nothing and records nothing new
+        body = {"signal": row.id, "area": row.area}
+        self._ledger.append(
+            self._record("signal.withdraw", principal, "permit", self._policy.current.version, body)
+        )
+        with self._db.begin() as conn:
+            conn.execute(
+                update(signal)
+                .where(signal.c.id == row.id, signal.c.status == "active")
+                .values(status="withdrawn", live=row.id)
+            )
+        return self.own_signal(principal, signal_id)
+
+    # -- the clock ------------------------------------------------------------------------------
+
+    def run_clock(self, now: datetime | None = None) -> ClockRun:
+        """Expire what is past its active period, destroy what is past its keeping period, and
+        ledger matches left pending by a process that stopped. Each step is ledgered before the
+        rows change; running it twice at once records the same facts twice, never loses one."""
+        now = now or self._clock()
+        at = stamp(now)
+        version = self._policy.current.version
+        with self._db.connect() as conn:
+            due = list(
+                conn.execute(
+                    select(signal.c.id).where(
+                        signal.c.status == "active", signal.c.active_until <= at
+                    )
+                ).scalars()
+            )
+            gone = list(
+                conn.execute(select(signal.c.id).where(signal.c.kept_until <= at)).scalars()
+            )
+            stale = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(signal_match).where(
+                        signal_match.c.state == "pending",
+                        signal_match.c.matched_at <= stamp(now - PENDING_GRACE),
+                    )
+                )
+            ]
+        for chunk in _chunks(due):
+            self._ledger.append(
+                self._record("signal.expire", None, "permit", version, {"signals": chunk})
+            )
+            with self._db.begin() as conn:
+                for sig_id in chunk:
+                    conn.execute(
+                        update(signal)
+                        .where(signal.c.id == sig_id, signal.c.status == "active")
+                        .values(status="expired", live=sig_id)
+                    )
+        for chunk in _chunks(gone):
+            self._ledger.append(
+                self._record("signal.destroy", None, "permit", version, {"signals": chunk})
+            )
+            with self._db.begin() as conn:
+                matches = select(signal_match.c.id).where(
+                    or_(signal_match.c.signal_a.in_(chunk), signal_match.c.signal_b.in_(chunk))
+                )
+                conn.execute(delete(signal_delivery).where(signal_delivery.c.match_id.in_(matches)))
+                conn.execute(
+                    delete(signal_match).where(
+                        or_(signal_match.c.signal_a.in_(chunk), signal_match.c.signal_b.in_(chunk))
+                    )
+                )
+                conn.execute(delete(signal).where(signal.c.id.in_(chunk)))
+        if stale:
+            self._ledger_matches(None, stale, version)
+        if due or gone or stale:
+            log.info("signals.clock", expired=len(due), destroyed=len(gone), settled=len(stale))
+        return ClockRun(len(due), len(gone), len(stale))
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield list(ids[i : i + _CHUNK])
+
+
+def _encode_cursor(at: str, last: str) -> str:
+    raw = json.dumps([at, last], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    refused = InvalidRequest([Problem("/cursor", "not a cursor this API gave out")])
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, last = json.loads(raw)
+        parse_stamp(at)
+    except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+        raise refused from None
+    if not isinstance(at, str) or not isinstance(last, str):
+        raise refused
+    return at, last
