@@ -185,6 +185,18 @@ def sample_record(n: int = 0, outcome: Outcome = "permit") -> Record:
     )
 
 
+def synthetic_bsn(n: int) -> str:
+    """The ``n``-th synthetic BSN (0 <= n < 10^6; test data only, never the demo persons'):
+    a prefix and ``n`` as eight digits, the ninth chosen to pass the elfproef — with the next
+    prefix where that digit would be 10, so every ``n`` has its own number."""
+    for prefix in ("96", "95", "94"):
+        head = f"{prefix}{n:06d}"
+        check = sum(w * int(d) for w, d in zip((9, 8, 7, 6, 5, 4, 3, 2), head, strict=True)) % 11
+        if check < 10:
+            return head + str(check)
+    raise ValueError(f"no synthetic BSN for {n}")  # pragma: no cover - two prefixes suffice
+
+
 def demo_bsn(person: str) -> str:
     """The test BSN of a demo person, by key (e.g. ``mda.ex_partner``)."""
     return region().persons[person].bsn

@@ -5,8 +5,9 @@
 
 :class:`Guard` bounds every input before any work is done on it:
 
-* a query string is refused (400): no endpoint takes one, and a BSN in a URL must be refused,
-  never silently ignored — the query is not logged either;
+* a query string is refused (400) — a BSN in a URL must be refused, never silently ignored,
+  and the query is not logged either — except the paging parameters ``limit`` and ``cursor``
+  on the paged lists (:data:`PAGED`), at most ``MAX_QUERY`` bytes, checked there;
 * a body over ``max_body`` bytes is refused (413) from its ``Content-Length`` or while it is
   read, so an oversized body is never buffered whole;
 * a JSON body must be valid UTF-8 and nested at most ``MAX_DEPTH`` deep (400 with the problem
@@ -90,6 +91,20 @@ class Conventions:
             structlog.contextvars.unbind_contextvars("trace_id", "span_id", "parent_span_id")
 
 
+PAGED = frozenset({"/v1/signals", "/v1/signals/matches"})
+"""The paged lists: the only paths that take a query string (``limit``, ``cursor``)."""
+PAGING = frozenset({b"limit", b"cursor"})
+MAX_QUERY = 600
+
+
+def _paging_only(scope: Scope) -> bool:
+    query: bytes = scope["query_string"]
+    if scope.get("path") not in PAGED or scope["method"] != "GET" or len(query) > MAX_QUERY:
+        return False
+    names = [pair.split(b"=", 1)[0] for pair in query.split(b"&")]
+    return all(name in PAGING for name in names) and len(names) == len(set(names))
+
+
 class Guard:
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -100,9 +115,15 @@ class Guard:
             await self.app(scope, receive, send)
             return
         try:
-            if scope.get("query_string"):
+            if scope.get("query_string") and not _paging_only(scope):
                 raise InvalidRequest(
-                    [Problem("?", "this API takes no query parameters; send data in the body")]
+                    [
+                        Problem(
+                            "?",
+                            "this API takes no query parameters (only limit and cursor on "
+                            "paged lists); send data in the body",
+                        )
+                    ]
                 )
             if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
                 await self.app(scope, receive, send)
