@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from typer.core import TyperGroup
 
-from gateway.errors import UNEXPECTED_EXIT, GatewayError, NotFound
+from gateway.errors import UNEXPECTED_EXIT, GatewayError, InvalidRequest, NotFound, Problem
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,6 +80,13 @@ audit_app = _typer(
 )
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
+signals_app = _typer(
+    'Signals ("also on another partner\'s list"): run their clock, rotate the matching key. '
+    "docs/signals.md."
+)
+clients_app = _typer("Settings of registered API clients.")
+app.add_typer(signals_app, name="signals")
+app.add_typer(clients_app, name="clients")
 
 HomeOption = Annotated[
     Path | None,
@@ -202,6 +209,103 @@ def keys_change_auditor(
     finally:
         gw.close()
     typer.echo(f"the ledger now seals for the new auditor key; give them {handover}")
+
+
+# -- signals and clients ----------------------------------------------------------------------
+
+
+@signals_app.command("expire")
+def signals_expire(home: HomeOption = None) -> None:
+    """Run the signals' clock once: signals past their active period stop matching (expired),
+    signals past their keeping period are destroyed with their matches, and matches left
+    pending by a stopped process are ledgered. Every step is ledgered first.
+
+    A serving gateway does this every GATEWAY_SIGNAL_EXPIRE_INTERVAL_SECONDS (60); run it from
+    cron where no server runs.
+    """
+    from gateway.runtime import build_gateway
+
+    gw = build_gateway(_settings(home), connectors={})
+    try:
+        run = gw.signals.run_clock()
+    finally:
+        gw.close()
+    typer.echo(
+        f"expired {run.expired}, destroyed {run.destroyed}, settled {run.settled} pending matches"
+    )
+
+
+@signals_app.command("rotate-key")
+def signals_rotate_key(home: HomeOption = None) -> None:
+    """Add a fresh key to the signals' matching key chain and re-key every stored pseudonym in
+    one transaction (no BSN is needed or kept). Ledgered as signal_key.rotate.
+
+    Run it when the key file may have been copied: afterwards the stored pseudonyms depend on a
+    key that did not exist before. Registrations wait while it runs (one transaction).
+    """
+    from gateway.keys import SIGNAL_PSEUDONYM
+    from gateway.runtime import build_gateway, passphrase
+    from gateway.signals.rotation import rotate_signal_keys
+
+    settings = _settings(home)
+    gw = build_gateway(settings, connectors={})
+    try:
+        from sqlalchemy import func, select
+
+        from gateway.signals.tables import signal
+
+        with gw.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(signal)).scalar_one()
+        with typer.progressbar(
+            length=total, label="re-keying", file=sys.stderr, show_pos=True
+        ) as bar:
+            done = rotate_signal_keys(
+                gw.db,
+                gw.ledger,
+                gw.signals.keys.keys,
+                settings.keys_dir / SIGNAL_PSEUDONYM,
+                passphrase(settings),
+                gw.active.current.version,
+                by="operator (gateway signals rotate-key)",
+                progress=bar.update,
+            )
+    finally:
+        gw.close()
+    typer.echo(
+        f"signal key rotated to generation {done.generation} ({done.new_fingerprint[:12]}…); "
+        f"{done.rekeyed} signals re-keyed"
+    )
+
+
+@clients_app.command("webhook")
+def clients_webhook(
+    client_id: Annotated[str, typer.Argument(help="A registered client id.")],
+    url: Annotated[
+        str | None,
+        typer.Argument(help="Where to POST its match notifications (https)."),
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the client's webhook.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Set (or --remove) the webhook a client's organisation is notified on of new matches.
+
+    Deliveries are signed (Standard Webhooks, Ed25519; the public key is at
+    GET /v1/signals/webhook-key) and retried with back-off. Only the operator sets a webhook:
+    an API client cannot make the gateway call an address of its choosing.
+    """
+    from gateway.db import create_schema, make_engine
+    from gateway.signals.webhooks import set_webhook
+
+    if (url is None) == (not remove):
+        raise InvalidRequest([Problem("url", "give a URL, or --remove (not both)")])
+    settings = _settings(home)
+    db = make_engine(settings.resolved_database_url)
+    try:
+        create_schema(db)
+        set_webhook(db, client_id, url, allow_http=settings.webhook_allow_http)
+    finally:
+        db.dispose()
+    typer.echo(f"{client_id}: webhook {'removed' if remove else 'set'}")
 
 
 # -- tokens ------------------------------------------------------------------------------------

@@ -83,3 +83,65 @@ def test_the_stream_finds_the_difference_in_the_policy_as_it_was() -> None:
         settings=settings(max_examples=2_000, database=None),
     )
     assert embedded.evaluate(found) != opa.evaluate(found)
+
+
+def _signal_inputs() -> Any:
+    """Signals inputs: valid ones over every organisation type, role and area, and malformed
+    ones (members missing, null, of the wrong type; unknown names)."""
+    from hypothesis import strategies as st
+
+    org_types = sorted(CATALOG.org_types) + ["onbekend"]
+    roles = sorted(CATALOG.roles) + ["onbekend"]
+    areas = sorted(CATALOG.signal_areas) + ["onbekend"]
+    odd = st.sampled_from([None, 0, "", [], {}, True])
+    side = st.fixed_dictionaries(
+        {"org_type": st.sampled_from(org_types), "role": st.sampled_from(roles)},
+        optional={"area": st.sampled_from(areas) | odd},
+    )
+    requester = st.fixed_dictionaries(
+        {
+            "verified": st.sampled_from([True, True, False, None]),
+            "org_type": st.sampled_from(org_types),
+            "role": st.sampled_from(roles),
+        },
+        optional={"oin": st.just("00000099000000000001") | odd},
+    )
+    register = st.fixed_dictionaries(
+        {"action": st.just("register")},
+        optional={
+            "requester": requester | odd,
+            "area": st.sampled_from(areas) | odd,
+            "consent": st.booleans() | odd,
+        },
+    )
+    match = st.fixed_dictionaries(
+        {"action": st.just("match")},
+        optional={"signal": side | odd, "other": side | odd},
+    )
+    return register | match | st.fixed_dictionaries({}, optional={"action": odd})
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(inp=_signal_inputs())
+def test_both_engines_decide_signals_the_same(
+    engines: tuple[EmbeddedEngine, GolibEngine], inp: dict[str, Any]
+) -> None:
+    embedded, opa = engines
+    answer = embedded.evaluate_signal(inp)
+    assert answer == opa.evaluate_signal(inp)
+    assert set(answer) == {"allow", "reasons", "basis", "reveal_area"}
+    assert answer["allow"] is (answer["reasons"] == [])
+
+
+def test_the_default_signal_decision_denies_on_both_engines(
+    engines: tuple[EmbeddedEngine, GolibEngine],
+) -> None:
+    for engine in engines:
+        assert engine.evaluate_signal({}) == {
+            "allow": False,
+            "reasons": ["policy_undefined"],
+            "basis": None,
+            "reveal_area": False,
+        }

@@ -17,9 +17,7 @@ GGZ = "00000099000000000008"
 CONTACT = {"name": "Team Vroegsignalering", "phone": "075-0000999"}
 
 
-def register(
-    gw: TestGateway, client: str, bsn: str, area: str, *, consent: bool = False
-) -> Any:
+def register(gw: TestGateway, client: str, bsn: str, area: str, *, consent: bool = False) -> Any:
     body = {"bsn": bsn, "area": area, "contact": CONTACT, "consent": consent}
     return gw.client.post("/v1/signals", json=body, headers=gw.auth(client))
 
@@ -119,8 +117,7 @@ def test_a_withdrawn_signal_stops_matching(gw: TestGateway) -> None:
     bsn = synthetic_bsn(6)
     sig = register(gw, "woco-consulent", bsn, "schulden").json()["signal"]["signal_id"]
     assert (
-        gw.client.delete(f"/v1/signals/{sig}", headers=gw.auth("zaanstad-regie")).status_code
-        == 404
+        gw.client.delete(f"/v1/signals/{sig}", headers=gw.auth("zaanstad-regie")).status_code == 404
     )  # another organisation's signal is not there for it
     gone = gw.client.delete(f"/v1/signals/{sig}", headers=gw.auth("woco-consulent"))
     assert gone.status_code == 200 and gone.json()["status"] == "withdrawn"
@@ -166,7 +163,9 @@ def test_matches_are_paged_with_cursors(gw: TestGateway) -> None:
         assert nxt is None or nxt["href"].startswith(gw.gateway.settings.resolved_public_url)
         url = "/v1" + nxt["href"].split("/v1", 1)[1] if nxt else ""
     assert len(seen) == len(set(seen)) == 5
-    bad = gw.client.get("/v1/signals/matches?cursor=bm90LWEtY3Vyc29y", headers=gw.auth("woco-consulent"))
+    bad = gw.client.get(
+        "/v1/signals/matches?cursor=bm90LWEtY3Vyc29y", headers=gw.auth("woco-consulent")
+    )
     assert bad.status_code == 400 and bad.json()["errors"][0]["location"] == "/cursor"
 
 

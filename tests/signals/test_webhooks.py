@@ -39,7 +39,9 @@ class Receiver(ThreadingHTTPServer):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                status = (
+                    receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                )
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -134,7 +136,7 @@ def test_another_key_does_not_verify(home_gw: TestGateway, tmp_path: Path) -> No
     set_webhook(home_gw.gateway.db, "woco-consulent", receiver.url, allow_http=True)
     match(home_gw, 2)
     dispatcher(home_gw, Clock()).run_once()
-    (headers, body), = receiver.received
+    ((headers, body),) = receiver.received
     other = make_test_gateway(tmp_path / "other")
     try:
         foreign = other.gateway.webhooks.public_key
@@ -157,15 +159,15 @@ def test_a_dead_webhook_is_given_up_and_never_blocks_registration(home_gw: TestG
     assert sorted(e.header.facts.outcome for e in notes) == ["deny", "deny"]
     assert "transport" in gw.ledgered(notes[0].entry_hash)["error"]
     # Pull still has the match.
-    assert gw.client.get("/v1/signals/matches", headers=gw.auth("woco-consulent")).json()[
-        "matches"
-    ]
+    assert gw.client.get("/v1/signals/matches", headers=gw.auth("woco-consulent")).json()["matches"]
 
 
 def test_back_off_doubles_from_thirty_seconds_to_six_hours() -> None:
     assert [round(backoff(n, lambda: 0.5)) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
     assert backoff(30, lambda: 0.5) == 6 * 3600
-    assert backoff(1, lambda: 0.0) == pytest.approx(24) and backoff(1, lambda: 1.0) == pytest.approx(36)
+    assert backoff(1, lambda: 0.0) == pytest.approx(24) and backoff(
+        1, lambda: 1.0
+    ) == pytest.approx(36)
 
 
 def test_webhook_urls_are_checked(home_gw: TestGateway) -> None:
