@@ -76,10 +76,14 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
                 "ledger_entry": row.entry_hash,
             }
         )
+    signals, matches, refused_signals = _signals(access, pseudonym, names)
     return {
         "generated_at": clock.iso_now(),
         "disclosures": received,
         "refused_requests": refused,
+        "signals": signals,
+        "signal_matches": matches,
+        "refused_signals": refused_signals,
         "destroyed_periods": [
             {"purpose": k.scope, "period": k.period}
             for k in access.store.period_keys(live=False)
@@ -87,8 +91,69 @@ def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
         ],
         "note": "Fields released per disclosure, with their form (transform) and legal basis. "
         "Requests that released nothing (refused, or no source had a record) are only counted. "
+        "Signals: which organisations registered that they are involved with this person, on "
+        "which area and basis, what became of each signal, and which organisations were told "
+        "of each other through a match. "
         "Records of destroyed periods (past their retention) can no longer be linked to anyone.",
     }
+
+
+_SIGNAL_EVENTS = ("signal.withdraw", "signal.expire", "signal.destroy")
+
+
+def _signals(
+    access: AuditorAccess, pseudonym: str, names: dict[str, str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """The person's signals (found by the registrations filed under their pseudonym), what
+    became of each, and their matches (later entries name the signal ids, not the person)."""
+    signals: dict[str, dict[str, Any]] = {}
+    refused = 0
+    for row in entries(access.store, Filter(subject=pseudonym, action="signal.register")):
+        body = access.body_or_none(row)
+        if body is None:
+            continue
+        if row.facts.outcome == "deny":
+            refused += 1
+            continue
+        if body["signal"] in signals:
+            continue  # registered again while active: the same signal
+        oin = row.facts.requester_oin
+        signals[body["signal"]] = {
+            "signal": body["signal"],
+            "registered_at": row.time,
+            "organisation": {"oin": oin, "name": names.get(oin, "")},
+            "role": body["requester"]["role"],
+            "area": body["area"],
+            "legal_basis": body.get("basis"),
+            "consent": body.get("consent", False),
+            "events": [],
+            "ledger_entry": row.entry_hash,
+        }
+    matches: list[dict[str, Any]] = []
+    if not signals:
+        return [], [], refused
+    for action in _SIGNAL_EVENTS:
+        for row in entries(access.store, Filter(action=action)):
+            body = access.body_or_none(row) or {}
+            named = body.get("signals") or [body.get("signal")]  # a withdrawal names one
+            for sid in named:
+                if sid in signals:
+                    signals[sid]["events"].append({"time": row.time, "event": action[7:]})
+    for row in entries(access.store, Filter(action="signal.match")):
+        body = access.body_or_none(row)
+        if body is None or not set(body["signals"]) & set(signals):
+            continue
+        matches.append(
+            {
+                "time": row.time,
+                "organisations": [
+                    {"oin": oin, "name": names.get(oin, "")} for oin in body["organisations"]
+                ],
+                "signals": body["signals"],
+                "ledger_entry": row.entry_hash,
+            }
+        )
+    return list(signals.values()), matches, refused
 
 
 def report_html(report: dict[str, Any]) -> str:
@@ -115,7 +180,33 @@ def report_html(report: dict[str, Any]) -> str:
         "<table border='1' cellpadding='4'><tr><th>When</th><th>Recipient</th><th>Purpose</th>"
         "<th>Data (form, legal basis)</th><th>Urgent (break-glass)</th></tr>"
         + "".join(rows)
-        + f"</table><p>Requests refused entirely: {report['refused_requests']}.</p></html>"
+        + f"</table><p>Requests refused entirely: {report['refused_requests']}.</p>"
+        + _signals_html(report)
+        + "</html>"
+    )
+
+
+def _signals_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    rows = [
+        f"<tr><td>{e(s['registered_at'])}</td>"
+        f"<td>{e(s['organisation']['name'] or s['organisation']['oin'])}</td>"
+        f"<td>{e(s['area'])}</td><td>{e(s['legal_basis'] or '')}</td><td>"
+        + ", ".join(f"{e(ev['event'])} {e(ev['time'][:10])}" for ev in s["events"])
+        + "</td></tr>"
+        for s in report.get("signals", [])
+    ]
+    told = [
+        f"<li>{e(m['time'][:10])}: "
+        + " &amp; ".join(e(o["name"] or o["oin"]) for o in m["organisations"])
+        + "</li>"
+        for m in report.get("signal_matches", [])
+    ]
+    return (
+        "<h2>Signals: who registered involvement</h2><table border='1' cellpadding='4'>"
+        "<tr><th>When</th><th>Organisation</th><th>Area</th><th>Legal basis</th>"
+        "<th>What became of it</th></tr>" + "".join(rows) + "</table>"
+        "<h2>Matches: organisations told of each other</h2><ul>" + "".join(told) + "</ul>"
     )
 
 

@@ -115,3 +115,34 @@ def test_the_auditor_tools_need_the_auditors_passphrase(tmp_path: Path) -> None:
         env={"GATEWAY_AUDITOR_PASSPHRASE": "not the auditor's"},
     )
     assert r.exit_code == 76 and "auditor.key" in r.output
+
+
+def test_the_art_15_report_includes_the_signals_about_the_person(tmp_path: Path) -> None:
+    from gateway.testing import synthetic_bsn
+
+    gw = make_test_gateway(tmp_path)
+    bsn, other = synthetic_bsn(31), synthetic_bsn(32)
+
+    def signal(client: str, person: str, area: str) -> Any:
+        body = {"bsn": person, "area": area, "contact": {"name": "Team"}}
+        return gw.client.post("/v1/signals", json=body, headers=gw.auth(client))
+
+    woco = signal("woco-consulent", bsn, "schulden").json()["signal"]["signal_id"]
+    signal("zaanstad-regie", bsn, "overlast")
+    assert signal("woco-consulent", bsn, "psychische_gezondheid").status_code == 403
+    signal("politie-wijkagent", other, "overlast")  # another person: not in the report
+    gw.client.delete(f"/v1/signals/{woco}", headers=gw.auth("woco-consulent"))
+    gw.close()
+
+    r = runner.invoke(app, ["audit", "report", "--home", str(tmp_path)], input=bsn + "\n", env=ENV)
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    signals = {s["organisation"]["name"]: s for s in report["signals"]}
+    assert set(signals) == {"Woningcorporatie Parteon", "Gemeente Zaanstad"}
+    assert signals["Woningcorporatie Parteon"]["area"] == "schulden"
+    assert [e["event"] for e in signals["Woningcorporatie Parteon"]["events"]] == ["withdraw"]
+    assert "vroegsignalering" in signals["Woningcorporatie Parteon"]["legal_basis"]
+    (match,) = report["signal_matches"]
+    assert {o["name"] for o in match["organisations"]} == set(signals)
+    assert report["refused_signals"] == 1
+    assert bsn not in r.output

@@ -90,9 +90,9 @@ def _signal_inputs() -> Any:
     ones (members missing, null, of the wrong type; unknown names)."""
     from hypothesis import strategies as st
 
-    org_types = sorted(CATALOG.org_types) + ["onbekend"]
-    roles = sorted(CATALOG.roles) + ["onbekend"]
-    areas = sorted(CATALOG.signal_areas) + ["onbekend"]
+    org_types = [*sorted(CATALOG.org_types), "onbekend"]
+    roles = [*sorted(CATALOG.roles), "onbekend"]
+    areas = [*sorted(CATALOG.signal_areas), "onbekend"]
     odd = st.sampled_from([None, 0, "", [], {}, True])
     side = st.fixed_dictionaries(
         {"org_type": st.sampled_from(org_types), "role": st.sampled_from(roles)},

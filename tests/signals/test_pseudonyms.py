@@ -121,9 +121,9 @@ def test_an_interrupted_rotation_is_finished_or_forgotten_at_start_up(tmp_path: 
         assert check_signal_keys(db, old, path, None) == old
         assert not nxt.exists()
         # A rotation that committed but did not put its key in place.
-        from gateway.keys import write_signal_keys
         from sqlalchemy import update
 
+        from gateway.keys import write_signal_keys
         from gateway.signals.tables import signal_key_state
 
         new = old.rotated(os.urandom(32))

@@ -187,7 +187,7 @@ def test_every_step_is_ledgered_and_registration_is_filed_under_the_person(
     assert body["organisations"] == sorted(body["organisations"]) or len(body["organisations"]) == 2
     assert set(body["organisations"]) == {WOCO, ZAANSTAD}
     # The ledger's public header says nothing about the area or the person.
-    for e in registrations + [match]:
+    for e in [*registrations, match]:
         assert e.header.facts.purpose == "" and e.header.facts.case_id == ""
 
 
