@@ -94,4 +94,38 @@ def test_the_generated_package_is_complete(client_package: Any) -> None:
         "link_subject",
         "disclose",
         "policy_dry_run",
+        "register_signal",
+        "list_signals",
+        "list_signal_matches",
+        "withdraw_signal",
+        "start_case_from_match",
+        "get_webhook_key",
     }
+
+
+def test_signals_through_the_generated_client(client_package: Any, demo: ServedDemo) -> None:
+    gc = client_package
+    get_token = importlib.import_module("gateway_client.api.auth.get_token")
+    register = importlib.import_module("gateway_client.api.signals.register_signal")
+    matches = importlib.import_module("gateway_client.api.signals.list_signal_matches")
+    models = importlib.import_module("gateway_client.models")
+
+    def client_for(client_id: str) -> Any:
+        form = models.TokenForm(
+            grant_type="client_credentials",
+            client_id=client_id,
+            client_secret=demo.secrets["clients"][client_id],
+        )
+        answer = get_token.sync(client=gc.Client(base_url=demo.base), body=form)
+        return gc.AuthenticatedClient(base_url=demo.base, token=str(answer.access_token))
+
+    bsn = "960000008"  # synthetic (gateway.testing.synthetic_bsn(0))
+    for who, area in (("woco-consulent", "schulden"), ("zaanstad-regie", "overlast")):
+        body = models.SignalCreate(
+            bsn=bsn, area=area, contact=models.SignalContact(name="Team"), consent=False
+        )
+        done = register.sync_detailed(client=client_for(who), body=body)
+        assert done.status_code in (200, 201) and isinstance(done.parsed, models.SignalRegistered)
+    page = matches.sync(client=client_for("woco-consulent"), limit=1)
+    assert isinstance(page, models.MatchList), page
+    assert page.matches[0].other.organisation == "Gemeente Zaanstad"
