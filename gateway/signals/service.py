@@ -57,7 +57,7 @@ from gateway.lanes import Lane
 from gateway.ledger.entry import Action, Facts, Outcome
 from gateway.ledger.writer import Ledger, Record
 from gateway.policy.snapshot import ActivePolicy
-from gateway.signals.decision import SignalDecision, decide_signal
+from gateway.signals.decision import SignalDecision, decide_signal, parse
 from gateway.signals.lifecycle import parse_stamp, periods, stamp
 from gateway.signals.pseudonyms import SignalKeys
 from gateway.signals.tables import (
@@ -672,10 +672,64 @@ class SignalService:
                 )
                 conn.execute(delete(signal).where(signal.c.id.in_(chunk)))
         if stale:
-            self._ledger_matches(None, stale, version)
+            self._settle(stale, version)
         if due or gone or stale:
             log.info("signals.clock", expired=len(due), destroyed=len(gone), settled=len(stale))
         return ClockRun(len(due), len(gone), len(stale))
+
+    def _settle(self, stale: Sequence[dict[str, Any]], version: str) -> None:
+        """Matches a stopped process stored but never ledgered: decided again under the policy
+        in force now (both directions), then ledgered and shown — or dropped."""
+        engine = self._policy.current.engine
+
+        def learns(a: SignalRow, b: SignalRow) -> SignalDecision:
+            evaluate = getattr(engine, "evaluate_signal", None)
+            try:
+                raw = (
+                    evaluate(
+                        {"action": "match", "signal": a.policy_view(), "other": b.policy_view()}
+                    )
+                    if evaluate
+                    else None
+                )
+            except Exception as exc:  # an engine failure drops the match (fail closed)
+                log.error("signals.settle_engine_error", error=exc.__class__.__name__)
+                return SignalDecision.deny("engine_error")
+            return parse(raw)
+
+        keep: list[dict[str, Any]] = []
+        drop: list[str] = []
+        with self._db.connect() as conn:
+            for m in stale:
+                rows = {
+                    r.id: _row(r)
+                    for r in conn.execute(
+                        select(signal).where(signal.c.id.in_([m["signal_a"], m["signal_b"]]))
+                    )
+                }
+                a, b = rows.get(m["signal_a"]), rows.get(m["signal_b"])
+                if a is None or b is None or a.status != "active" or b.status != "active":
+                    drop.append(m["id"])
+                    continue
+                there, back = learns(a, b), learns(b, a)
+                if there.allow and back.allow:
+                    keep.append(
+                        {**m, "reveal_to_a": there.reveal_area, "reveal_to_b": back.reveal_area}
+                    )
+                else:
+                    drop.append(m["id"])
+        if drop:
+            with self._db.begin() as conn:
+                conn.execute(delete(signal_match).where(signal_match.c.id.in_(drop)))
+        if keep:
+            with self._db.begin() as conn:
+                for m in keep:
+                    conn.execute(
+                        update(signal_match)
+                        .where(signal_match.c.id == m["id"])
+                        .values(reveal_to_a=m["reveal_to_a"], reveal_to_b=m["reveal_to_b"])
+                    )
+            self._ledger_matches(None, keep, version)
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:

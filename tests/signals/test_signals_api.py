@@ -240,3 +240,65 @@ def test_only_paging_parameters_pass_and_nothing_is_echoed(gw: TestGateway) -> N
         r = gw.client.get(url, headers=headers)
         assert r.status_code == 400, url
         assert "999990007" not in r.text
+
+
+def test_an_organisation_not_matched_on_the_area_never_matches(gw: TestGateway) -> None:
+    bsn = synthetic_bsn(12)
+    assert register(gw, "politie-wijkagent", bsn, "criminaliteit").status_code == 201
+    assert register(gw, "woco-consulent", bsn, "schulden").json()["matches"] == []
+    assert (
+        gw.client.get("/v1/signals/matches", headers=gw.auth("politie-wijkagent")).json()["matches"]
+        == []
+    )
+
+
+def test_a_match_left_pending_is_decided_again_and_ledgered_or_dropped(gw: TestGateway) -> None:
+    from sqlalchemy import delete, insert, select
+
+    from gateway.signals.tables import signal_match
+
+    bsn = synthetic_bsn(13)
+    woco = register(gw, "woco-consulent", bsn, "schulden").json()["signal"]["signal_id"]
+    (match,) = register(gw, "zaanstad-regie", bsn, "overlast").json()["matches"]
+    police = register(gw, "politie-wijkagent", bsn, "criminaliteit").json()["signal"]["signal_id"]
+    db = gw.gateway.db
+    long_ago = "2026-01-01T00:00:00Z"
+    with db.begin() as conn:
+        row = dict(
+            conn.execute(select(signal_match).where(signal_match.c.id == match["match_id"]))
+            .one()
+            ._mapping
+        )
+        conn.execute(delete(signal_match))
+        # As a process that stopped between storing and ledgering would leave them:
+        conn.execute(
+            insert(signal_match).values(**{**row, "state": "pending", "matched_at": long_ago})
+        )
+        a, b = sorted([woco, police])
+        conn.execute(
+            insert(signal_match).values(
+                id="match-" + "0" * 20,
+                signal_a=a,
+                signal_b=b,
+                org_a="x",
+                org_b="y",
+                reveal_to_a=True,
+                reveal_to_b=True,
+                matched_at=long_ago,
+                state="pending",
+            )
+        )
+    before = gw.gateway.store.count()
+    run = gw.gateway.signals.run_clock()
+    assert run.settled == 2
+    with db.connect() as conn:
+        left = conn.execute(select(signal_match.c.id, signal_match.c.state)).all()
+    assert [(r.id, r.state) for r in left] == [(match["match_id"], "ledgered")]
+    (entry,) = [e for e in gw.gateway.store.entries() if e.seq > before]
+    assert entry.header.facts.action == "signal.match"
+    assert (
+        gw.client.get("/v1/signals/matches", headers=gw.auth("woco-consulent")).json()["matches"][
+            0
+        ]["match_id"]
+        == match["match_id"]
+    )
