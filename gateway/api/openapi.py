@@ -66,7 +66,8 @@ def build(app: FastAPI, public_url: str, description: str, catalog: Catalog) -> 
 
 
 def _catalogue_vocabulary(schemas: dict[str, Any], catalog: Catalog) -> None:
-    """The catalogue is public: its purposes, sources and fields are the only values the API
+    """The catalogue is public: its purposes, sources, fields and areas of concern are the only
+    values the API
     accepts, and a generated client should know them (anything else is a 400)."""
     sources = sorted(catalog.sources)
     source_enum = {"type": "string", "enum": sources}
@@ -86,9 +87,13 @@ def _catalogue_vocabulary(schemas: dict[str, Any], catalog: Catalog) -> None:
         },
     }
     schemas["SubjectLink"]["properties"]["consents"]["items"] = source_enum
-    purpose = schemas["CaseCreate"]["properties"]["purpose"]
-    purpose.pop("pattern", None)
-    purpose["enum"] = sorted(catalog.purposes)
+    for model in ("CaseCreate", "CaseFromMatch"):
+        purpose = schemas[model]["properties"]["purpose"]
+        purpose.pop("pattern", None)
+        purpose["enum"] = sorted(catalog.purposes)
+    area = schemas["SignalCreate"]["properties"]["area"]
+    area.pop("pattern", None)
+    area["enum"] = sorted(catalog.signal_areas)
 
 
 def _shape_responses(responses: dict[str, Any]) -> None:

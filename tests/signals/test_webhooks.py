@@ -66,7 +66,9 @@ def home_gw(tmp_path: Path) -> Iterator[TestGateway]:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = utc_now()
+        # A second ahead: deliveries are stamped (to the second) with the real time when the
+        # match is stored, after this clock was made.
+        self.now = utc_now() + timedelta(seconds=1)
 
     def __call__(self) -> datetime:
         return self.now
