@@ -208,6 +208,7 @@ class Gateway:
             if dispose is not None:
                 dispose()
         _close_engine(self.engine)
+        self.signals.close()
         self.store.close()
         self.db.dispose()
 

@@ -33,14 +33,28 @@ import binascii
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn, Pseudonymiser
@@ -70,6 +84,41 @@ from gateway.signals.tables import (
 
 log = structlog.get_logger(__name__)
 
+# The registration path's statements, built once (building a statement costs more than running
+# it on SQLite).
+_KEY_STATE = select(signal_key_state.c.fingerprint).where(signal_key_state.c.id == 1)
+_LIVE = select(signal).where(
+    signal.c.org_oin == bindparam("oin"),
+    signal.c.pseudonym == bindparam("p"),
+    signal.c.area == bindparam("area"),
+    signal.c.live == "",
+)
+_OTHERS = select(signal).where(
+    signal.c.pseudonym == bindparam("p"),
+    signal.c.status == "active",
+    signal.c.org_oin != bindparam("oin"),
+    signal.c.active_until > bindparam("now"),
+)
+_LATE = select(signal).where(
+    signal.c.pseudonym == bindparam("p"),
+    signal.c.status == "active",
+    signal.c.org_oin != bindparam("oin"),
+    signal.c.registered_at >= bindparam("since"),
+)
+_IGNORING = {
+    (dialect, table.name): make(table).on_conflict_do_nothing()
+    for dialect, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+    for table in (signal, signal_match)
+}
+"""INSERT … ON CONFLICT DO NOTHING: a duplicate is skipped inside the transaction (a savepoint
+would, on SQLite, commit the transaction it starts)."""
+
+
+def _insert_new(conn: Connection, table: Table, row: Mapping[str, Any]) -> bool:
+    """Insert ``row`` unless it conflicts with a unique constraint; True if inserted."""
+    return bool(conn.execute(_IGNORING[(conn.dialect.name, table.name)], dict(row)).rowcount)
+
+
 MAX_PAGE = 200
 PENDING_GRACE = timedelta(seconds=60)
 """A pending match older than this was left by a process that stopped between storing and
@@ -90,6 +139,7 @@ class SignalRow:
     active_until: str
     kept_until: str
     status: str
+    consent: bool = False
 
     def view(self) -> dict[str, Any]:
         """What the signalling organisation sees of its own signal."""
@@ -119,7 +169,19 @@ def _row(r: Any) -> SignalRow:
         active_until=r.active_until,
         kept_until=r.kept_until,
         status=r.status,
+        consent=bool(r.consent),
     )
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a registration read before it was decided."""
+
+    fingerprint: str
+    pseudonym: str
+    existing: SignalRow | None
+    others: list[SignalRow]
+    at: str
 
 
 @dataclass(frozen=True)
@@ -146,9 +208,7 @@ class KeyHolder:
     _checked: str | None = field(default=None, init=False)
 
     def current(self, conn: Connection) -> SignalKeys:
-        state = conn.execute(
-            select(signal_key_state.c.fingerprint).where(signal_key_state.c.id == 1)
-        ).scalar_one_or_none()
+        state = conn.execute(_KEY_STATE).scalar_one_or_none()
         if state is None or state == self.keys.fingerprint:
             return self.keys
         if self.reload is not None:
@@ -186,7 +246,13 @@ class SignalService:
         self._timeout = policy_timeout
         self._queue_timeout = policy_queue_timeout
         self._organisations = organisations or (lambda: {})
+        self._writer = _writer_for(db)
+        self._names_cache: tuple[float, dict[str, str]] = (0.0, {})
         self._clock = clock
+
+    def close(self) -> None:
+        if self._writer is not self._db:
+            self._writer.dispose()
 
     # -- policy ---------------------------------------------------------------------------------
 
@@ -238,18 +304,26 @@ class SignalService:
                 self._record("signal.register", principal, "deny", version, body, subject),
             )
             raise SignalRefused(decision.reasons)
-        mine, created, others = await self._run(
-            self._store, principal, bsn, area, dict(contact), consent, decision, version, subject
-        )
+        seen = await self._run(self._read, principal, bsn, area)
+        mine = seen.existing or self._new_signal(principal, area, dict(contact), consent)
         found = []
-        for other in others:
+        for other in seen.others:
             there = await self.may_learn(mine, other)
             back = await self.may_learn(other, mine)
             if there.allow and back.allow:
                 found.append((other, there.reveal_area, back.reveal_area))
-        await self._run(self._match, principal, mine, found, version)
-        matches = await self._run(self._matches_of_signal, principal.oin, mine.id)
-        return Registration(mine, created, matches)
+        reg = {
+            "signal": mine.id,
+            "area": area,
+            "basis": decision.basis,
+            "consent": consent,
+            "repeat": seen.existing is not None,
+            "active_until": mine.active_until,
+        }
+        mine, matches = await self._run(
+            self._commit, principal, seen, mine, found, reg, version, subject
+        )
+        return Registration(mine, seen.existing is None, matches)
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         import anyio.to_thread
@@ -277,89 +351,199 @@ class SignalService:
         who = {"requester": principal.ledger_view()} if principal is not None else {}
         return Record(facts=facts, subject=subject, body={**who, **body})
 
-    def _store(
-        self,
-        principal: Principal,
-        bsn: Bsn,
-        area: str,
-        contact: dict[str, str],
-        consent: bool,
-        decision: SignalDecision,
-        version: str,
-        subject: str,
-    ) -> tuple[SignalRow, bool, list[SignalRow]]:
-        now = self._clock()
+    def _read(self, principal: Principal, bsn: Bsn, area: str) -> _Seen:
+        """What the registration is decided on: the person's pseudonym, the organisation's
+        live signal on this person and area (if any), and the other organisations' active
+        signals on the person that have no match with it yet."""
+        now = stamp(self._clock())
         with self._db.connect() as conn:
             keys = self.keys.current(conn)
             pseudonym = keys.pseudonym(bsn)
             existing = self._live(conn, principal.oin, pseudonym, area)
-        sig_id = existing.id if existing is not None else "sig-" + secrets.token_hex(10)
-        active_until, kept_until = periods(self._areas().get(area), now)
-        body = {
-            "signal": sig_id,
-            "area": area,
-            "basis": decision.basis,
-            "consent": consent,
-            "repeat": existing is not None,
-            "active_until": existing.active_until if existing is not None else active_until,
-        }
-        # The decision and its outcome are recorded before the signal exists anywhere.
-        self._ledger.append(
-            self._record("signal.register", principal, "permit", version, body, subject)
-        )
-        created = False
-        with self._db.begin() as conn:
-            if self.keys.current(conn).fingerprint != keys.fingerprint:
-                raise KeyUnavailable("the signal key was rotated meanwhile; ask again")
-            if existing is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            insert(signal).values(
-                                id=sig_id,
-                                org_oin=principal.oin,
-                                org_type=principal.org_type,
-                                role=principal.role,
-                                pseudonym=pseudonym,
-                                area=area,
-                                contact=json.dumps(contact, sort_keys=True),
-                                consent=consent,
-                                registered_at=stamp(now),
-                                active_until=active_until,
-                                kept_until=kept_until,
-                                status="active",
-                                live="",
-                                policy_version=version,
-                            )
-                        )
-                    created = True
-                except IntegrityError:
-                    pass  # the same registration, concurrently: the other one stands
-            mine = self._live(conn, principal.oin, pseudonym, area)
-            if mine is None:
-                raise LedgerUnavailable("the signal could not be stored")
             others = [
                 _row(r)
-                for r in conn.execute(
-                    select(signal).where(
-                        signal.c.pseudonym == pseudonym,
-                        signal.c.status == "active",
-                        signal.c.org_oin != principal.oin,
-                        signal.c.active_until > stamp(now),
-                    )
-                )
+                for r in conn.execute(_OTHERS, {"p": pseudonym, "oin": principal.oin, "now": now})
             ]
-        return mine, created, others
+            if existing is not None and others:
+                matched = conn.execute(
+                    select(signal_match.c.signal_a, signal_match.c.signal_b).where(
+                        or_(
+                            signal_match.c.signal_a == existing.id,
+                            signal_match.c.signal_b == existing.id,
+                        )
+                    )
+                ).all()
+                paired = {sid for pair in matched for sid in pair}
+                others = [o for o in others if o.id not in paired]
+        return _Seen(keys.fingerprint, pseudonym, existing, others, now)
+
+    def _new_signal(
+        self, principal: Principal, area: str, contact: dict[str, str], consent: bool
+    ) -> SignalRow:
+        now = self._clock()
+        active_until, kept_until = periods(self._areas().get(area), now)
+        return SignalRow(
+            id="sig-" + secrets.token_hex(10),
+            org_oin=principal.oin,
+            org_type=principal.org_type,
+            role=principal.role,
+            area=area,
+            contact=contact,
+            registered_at=stamp(now),
+            active_until=active_until,
+            kept_until=kept_until,
+            status="active",
+            consent=consent,
+        )
+
+    def _commit(
+        self,
+        principal: Principal,
+        seen: _Seen,
+        mine: SignalRow,
+        found: Sequence[tuple[SignalRow, bool, bool]],
+        reg: Mapping[str, Any],
+        version: str,
+        subject: str,
+    ) -> tuple[SignalRow, list[dict[str, Any]]]:
+        """One ledger group (the registration and its matches), then one transaction that
+        stores what the group recorded. A signal another organisation stored on the person
+        meanwhile (after the read) is found in the same transaction and matched through the
+        pending path, so no match is lost to a race."""
+        now = stamp(self._clock())
+        rows = [
+            self._match_row(mine, other, mine_sees, other_sees, now)
+            for other, mine_sees, other_sees in found
+        ]
+        records = [self._record("signal.register", principal, "permit", version, reg, subject)]
+        records += [self._match_record(principal, m, version) for m in rows]
+        # The decision, its outcome and every match are recorded before anything is stored.
+        self._ledger.append_batch(records)
+        late: list[SignalRow] = []
+        lost = False
+        with self._writer.begin() as conn:
+            _one_at_a_time(conn, seen.pseudonym)
+            if self.keys.current(conn).fingerprint != seen.fingerprint:
+                raise KeyUnavailable("the signal key was rotated meanwhile; ask again")
+            if seen.existing is None:
+                # A conflict is the same registration made concurrently: that one stands.
+                _insert_new(conn, signal, self._signal_values(mine, seen, version))
+            stored = self._live(conn, principal.oin, seen.pseudonym, mine.area)
+            if stored is None:
+                raise LedgerUnavailable("the signal could not be stored")
+            lost = stored.id != mine.id
+            if lost:  # an identical registration stored first: it stands, with its matches
+                rows = []
+                mine = stored
+            # A conflict: matched concurrently by the other side.
+            kept = [m for m in rows if _insert_new(conn, signal_match, {**m, "state": "ledgered"})]
+            self._queue_deliveries(conn, [m["id"] for m in kept])
+            known = {o.id for o, _, _ in found}
+            seen_ids = known | {o.id for o in seen.others}
+            late = [
+                _row(r)
+                for r in conn.execute(
+                    _LATE, {"p": seen.pseudonym, "oin": principal.oin, "since": seen.at}
+                )
+                if r.id not in seen_ids
+            ]
+        if late:
+            self._match_late(principal, mine, late, version)
+        if seen.existing is not None or late or lost:
+            return mine, self._matches_of_signal(principal.oin, mine.id)
+        names = self._names()
+        return mine, [
+            self._notice_of(
+                m,
+                mine,
+                other,
+                m["reveal_to_a"] if m["signal_a"] == mine.id else m["reveal_to_b"],
+                names,
+            )
+            for m, (other, _, _) in zip(rows, found, strict=True)
+            if m in kept
+        ]
+
+    def _match_late(
+        self, principal: Principal, mine: SignalRow, late: Sequence[SignalRow], version: str
+    ) -> None:
+        """Signals stored by others while this registration was decided: decided here, the
+        slow way (pending, ledgered, shown), on this thread."""
+        engine = self._policy.current.engine
+        found = []
+        for other in late:
+            there = self._learns_now(engine, mine, other)
+            back = self._learns_now(engine, other, mine)
+            if there.allow and back.allow:
+                found.append((other, there.reveal_area, back.reveal_area))
+        self._match(principal, mine, found, version)
+
+    @staticmethod
+    def _learns_now(engine: Any, a: SignalRow, b: SignalRow) -> SignalDecision:
+        """A match decision made on the calling thread (the clock and the rare late path)."""
+        evaluate = getattr(engine, "evaluate_signal", None)
+        if evaluate is None:
+            return SignalDecision.deny("policy_undefined")
+        try:
+            raw = evaluate({"action": "match", "signal": a.policy_view(), "other": b.policy_view()})
+        except Exception as exc:  # an engine failure is no match (fail closed)
+            log.error("signals.engine_error", error=exc.__class__.__name__)
+            return SignalDecision.deny("engine_error")
+        return parse(raw)
+
+    def _signal_values(self, mine: SignalRow, seen: _Seen, version: str) -> dict[str, Any]:
+        return {
+            "id": mine.id,
+            "org_oin": mine.org_oin,
+            "org_type": mine.org_type,
+            "role": mine.role,
+            "pseudonym": seen.pseudonym,
+            "area": mine.area,
+            "contact": json.dumps(mine.contact, sort_keys=True),
+            "consent": mine.consent,
+            "registered_at": mine.registered_at,
+            "active_until": mine.active_until,
+            "kept_until": mine.kept_until,
+            "status": "active",
+            "live": "",
+            "policy_version": version,
+        }
+
+    @staticmethod
+    def _match_row(
+        mine: SignalRow, other: SignalRow, mine_sees: bool, other_sees: bool, now: str
+    ) -> dict[str, Any]:
+        a, b = (mine, other) if mine.id < other.id else (other, mine)
+        return {
+            "id": "match-" + secrets.token_hex(10),
+            "signal_a": a.id,
+            "signal_b": b.id,
+            "org_a": a.org_oin,
+            "org_b": b.org_oin,
+            "reveal_to_a": mine_sees if a is mine else other_sees,
+            "reveal_to_b": other_sees if a is mine else mine_sees,
+            "matched_at": now,
+            "state": "pending",
+        }
+
+    def _match_record(
+        self, principal: Principal | None, m: Mapping[str, Any], version: str
+    ) -> Record:
+        return self._record(
+            "signal.match",
+            principal,
+            "permit",
+            version,
+            {
+                "match": m["id"],
+                "signals": [m["signal_a"], m["signal_b"]],
+                "organisations": [m["org_a"], m["org_b"]],
+                "area_revealed": {"a": m["reveal_to_a"], "b": m["reveal_to_b"]},
+            },
+        )
 
     def _live(self, conn: Connection, oin: str, pseudonym: str, area: str) -> SignalRow | None:
-        r = conn.execute(
-            select(signal).where(
-                signal.c.org_oin == oin,
-                signal.c.pseudonym == pseudonym,
-                signal.c.area == area,
-                signal.c.live == "",
-            )
-        ).first()
+        r = conn.execute(_LIVE, {"oin": oin, "p": pseudonym, "area": area}).first()
         return _row(r) if r is not None else None
 
     # -- matching -------------------------------------------------------------------------------
@@ -377,26 +561,11 @@ class SignalService:
             return
         now = stamp(self._clock())
         stored: list[dict[str, Any]] = []
-        with self._db.begin() as conn:
+        with self._writer.begin() as conn:
             for other, reveal_mine, reveal_other in found:
-                a, b = (mine, other) if mine.id < other.id else (other, mine)
-                row = {
-                    "id": "match-" + secrets.token_hex(10),
-                    "signal_a": a.id,
-                    "signal_b": b.id,
-                    "org_a": a.org_oin,
-                    "org_b": b.org_oin,
-                    "reveal_to_a": reveal_mine if a is mine else reveal_other,
-                    "reveal_to_b": reveal_other if a is mine else reveal_mine,
-                    "matched_at": now,
-                    "state": "pending",
-                }
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(signal_match).values(**row))
-                except IntegrityError:
-                    continue  # matched before (or concurrently, by the other side)
-                stored.append(row)
+                row = self._match_row(mine, other, reveal_mine, reveal_other, now)
+                if _insert_new(conn, signal_match, row):  # else matched before, or concurrently
+                    stored.append(row)
         self._ledger_matches(principal, stored, version)
 
     def _ledger_matches(
@@ -404,23 +573,9 @@ class SignalService:
     ) -> None:
         if not stored:
             return
-        records = [
-            self._record(
-                "signal.match",
-                principal,
-                "permit",
-                version,
-                {
-                    "match": m["id"],
-                    "signals": [m["signal_a"], m["signal_b"]],
-                    "organisations": [m["org_a"], m["org_b"]],
-                    "area_revealed": {"a": m["reveal_to_a"], "b": m["reveal_to_b"]},
-                },
-            )
-            for m in stored
-        ]
+        records = [self._match_record(principal, m, version) for m in stored]
         self._ledger.append_batch(records)
-        with self._db.begin() as conn:
+        with self._writer.begin() as conn:
             for m in stored:
                 conn.execute(
                     update(signal_match)
@@ -470,18 +625,33 @@ class SignalService:
         a, b = rows.get(m.signal_a), rows.get(m.signal_b)
         if a is None or b is None:
             return {}
+        names = self._names()
         return {
-            a.org_oin: self._notice(m, a, b, m.reveal_to_a),
-            b.org_oin: self._notice(m, b, a, m.reveal_to_b),
+            a.org_oin: self._notice_of(dict(m._mapping), a, b, m.reveal_to_a, names),
+            b.org_oin: self._notice_of(dict(m._mapping), b, a, m.reveal_to_b, names),
         }
 
-    def _notice(self, m: Any, mine: SignalRow, other: SignalRow, reveal: bool) -> dict[str, Any]:
-        names = self._organisations()
+    def _names(self) -> Mapping[str, str]:
+        """Organisation names by OIN, read at most once a minute (they change rarely)."""
+        at, names = self._names_cache
+        if time.monotonic() - at > 60 or not names:
+            names = dict(self._organisations())
+            self._names_cache = (time.monotonic(), names)
+        return names
+
+    @staticmethod
+    def _notice_of(
+        m: Mapping[str, Any],
+        mine: SignalRow,
+        other: SignalRow,
+        reveal: bool,
+        names: Mapping[str, str],
+    ) -> dict[str, Any]:
         active = mine.status == "active" and other.status == "active"
         notice: dict[str, Any] = {
-            "match_id": m.id,
+            "match_id": m["id"],
             "signal_id": mine.id,
-            "matched_at": m.matched_at,
+            "matched_at": m["matched_at"],
             "status": "active" if active else "inactive",
             "other": {
                 "oin": other.org_oin,
@@ -608,7 +778,7 @@ class SignalService:
         self._ledger.append(
             self._record("signal.withdraw", principal, "permit", self._policy.current.version, body)
         )
-        with self._db.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(
                 update(signal)
                 .where(signal.c.id == row.id, signal.c.status == "active")
@@ -649,7 +819,7 @@ class SignalService:
             self._ledger.append(
                 self._record("signal.expire", None, "permit", version, {"signals": chunk})
             )
-            with self._db.begin() as conn:
+            with self._writer.begin() as conn:
                 for sig_id in chunk:
                     conn.execute(
                         update(signal)
@@ -660,7 +830,7 @@ class SignalService:
             self._ledger.append(
                 self._record("signal.destroy", None, "permit", version, {"signals": chunk})
             )
-            with self._db.begin() as conn:
+            with self._writer.begin() as conn:
                 matches = select(signal_match.c.id).where(
                     or_(signal_match.c.signal_a.in_(chunk), signal_match.c.signal_b.in_(chunk))
                 )
@@ -683,19 +853,7 @@ class SignalService:
         engine = self._policy.current.engine
 
         def learns(a: SignalRow, b: SignalRow) -> SignalDecision:
-            evaluate = getattr(engine, "evaluate_signal", None)
-            try:
-                raw = (
-                    evaluate(
-                        {"action": "match", "signal": a.policy_view(), "other": b.policy_view()}
-                    )
-                    if evaluate
-                    else None
-                )
-            except Exception as exc:  # an engine failure drops the match (fail closed)
-                log.error("signals.settle_engine_error", error=exc.__class__.__name__)
-                return SignalDecision.deny("engine_error")
-            return parse(raw)
+            return self._learns_now(engine, a, b)
 
         keep: list[dict[str, Any]] = []
         drop: list[str] = []
@@ -719,10 +877,10 @@ class SignalService:
                 else:
                     drop.append(m["id"])
         if drop:
-            with self._db.begin() as conn:
+            with self._writer.begin() as conn:
                 conn.execute(delete(signal_match).where(signal_match.c.id.in_(drop)))
         if keep:
-            with self._db.begin() as conn:
+            with self._writer.begin() as conn:
                 for m in keep:
                     conn.execute(
                         update(signal_match)
@@ -730,6 +888,25 @@ class SignalService:
                         .values(reveal_to_a=m["reveal_to_a"], reveal_to_b=m["reveal_to_b"])
                     )
             self._ledger_matches(None, keep, version)
+
+
+def _writer_for(db: Engine) -> Engine:
+    """Where writes go: on a SQLite file an engine whose transactions take the write lock at
+    BEGIN (so a transaction is one commit, and registrations on SQLite are serialised)."""
+    if db.dialect.name == "sqlite" and db.url.database not in (None, "", ":memory:"):
+        from gateway.ledger.stores.sqlite import immediate_engine
+
+        return immediate_engine(db)
+    return db
+
+
+def _one_at_a_time(conn: Connection, pseudonym: str) -> None:
+    """Serialise the transactions that store signals on one person. SQLite does by itself (one
+    writer); PostgreSQL runs them side by side under READ COMMITTED, where two registrations
+    could each miss the other's uncommitted row — a transaction-scoped advisory lock on the
+    pseudonym makes the second wait, and then see the first."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(pseudonym[:15], 16)})
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:

@@ -1,0 +1,82 @@
+"""Two organisations signalling the same person at the same moment find each other exactly once
+— on SQLite (one writer) and on PostgreSQL (side by side, serialised per person)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
+
+from gateway.auth.clients import get_client
+from gateway.auth.principal import Principal
+from gateway.bsn import Bsn
+from gateway.signals.tables import signal_match
+from gateway.testing import TestGateway, make_test_gateway, synthetic_bsn
+
+SERVER = "postgresql+psycopg://root@127.0.0.1:5432/test"
+PAIRS = [("woco-consulent", "schulden"), ("zaanstad-regie", "overlast")]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def home(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway]:
+    settings: dict[str, str] = {}
+    admin = None
+    schema = "gw_" + secrets.token_hex(4)
+    if request.param == "postgresql":
+        admin = create_engine(SERVER)
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+        except OperationalError:
+            pytest.skip("no PostgreSQL at 127.0.0.1:5432 (the CI machine runs one)")
+        settings["database_url"] = f"{SERVER}?options=-csearch_path%3D{schema}"
+    gw = make_test_gateway(tmp_path, **settings)
+    try:
+        yield gw
+    finally:
+        gw.close()
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
+
+
+def principal(gw: TestGateway, client_id: str) -> Principal:
+    row = get_client(gw.gateway.db, client_id)
+    assert row is not None
+    return Principal(row.client_id, row.oin, row.org_type, row.role, row.user_ref)  # type: ignore[arg-type]
+
+
+def test_simultaneous_registrations_match_exactly_once(home: TestGateway) -> None:
+    gw = home
+    who = [(principal(gw, c), area) for c, area in PAIRS]
+    people = [synthetic_bsn(600 + n) for n in range(15)]
+    for bsn in people:
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def go(p: Principal, area: str, bsn: str = bsn, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                asyncio.run(gw.gateway.signals.register(p, Bsn(bsn), area, {"name": "T"}, False))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=go, args=pair) for pair in who]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+    with gw.gateway.db.connect() as conn:
+        rows = conn.execute(select(signal_match.c.state)).all()
+    assert len(rows) == len(people)  # one match per person, never none, never two
+    gw.gateway.signals.run_clock()  # (a match a process left pending would be settled here)
+    matches = gw.client.get("/v1/signals/matches?limit=200", headers=gw.auth("woco-consulent"))
+    assert len(matches.json()["matches"]) == len(people)
