@@ -41,3 +41,21 @@ def test_a_database_from_a_newer_gateway_is_refused(tmp_path: Path) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(ConfigurationError, match="newer than this gateway knows"):
         create_schema(engine)
+
+
+def test_a_serving_gateway_checkpoints_the_wal_off_the_request_path(tmp_path: Path) -> None:
+    from gateway.db import AUTOCHECKPOINT_PAGES, checkpoint_wal
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    create_schema(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == AUTOCHECKPOINT_PAGES
+    with engine.begin() as conn:
+        for n in range(50):
+            conn.execute(
+                text("INSERT INTO client_webhook VALUES (:c, 'https://x.example/', 't')"),
+                {"c": f"c{n}"},
+            )
+    frames = checkpoint_wal(engine)
+    assert frames is not None and frames[0] > 0 and frames[1] == frames[0]
+    assert checkpoint_wal(make_engine("sqlite://")) is None

@@ -39,6 +39,7 @@ from gateway.api.schemas import (
     TokenForm,
 )
 from gateway.catalog import Catalog
+from gateway.db import checkpoint_wal
 from gateway.runtime import Gateway
 
 DESCRIPTION = """
@@ -100,8 +101,14 @@ def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
                 await asyncio.sleep(gw.settings.webhook_interval_seconds)
                 await _guarded("signals.webhooks_failed", gw.webhooks.run_once)
 
+        async def wal_checkpoints() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                await _guarded("db.checkpoint_failed", lambda: checkpoint_wal(gw.db))
+
         tasks = [
             asyncio.create_task(every_interval()),
+            asyncio.create_task(wal_checkpoints()),
             asyncio.create_task(signal_clock()),
             asyncio.create_task(webhooks()),
         ]

@@ -425,10 +425,13 @@ class SignalService:
             _one_at_a_time(conn, seen.pseudonym)
             if self.keys.current(conn).fingerprint != seen.fingerprint:
                 raise KeyUnavailable("the signal key was rotated meanwhile; ask again")
-            if seen.existing is None:
-                # A conflict is the same registration made concurrently: that one stands.
-                _insert_new(conn, signal, self._signal_values(mine, seen, version))
-            stored = self._live(conn, principal.oin, seen.pseudonym, mine.area)
+            inserted = seen.existing is None and _insert_new(
+                conn, signal, self._signal_values(mine, seen, version)
+            )
+            # Not inserted: the same registration made concurrently stands (or it existed).
+            stored = (
+                mine if inserted else self._live(conn, principal.oin, seen.pseudonym, mine.area)
+            )
             if stored is None:
                 raise LedgerUnavailable("the signal could not be stored")
             lost = stored.id != mine.id
@@ -618,18 +621,26 @@ class SignalService:
         m = conn.execute(select(signal_match).where(signal_match.c.id == match_id)).first()
         if m is None:
             return {}
+        return self._told(conn, [m]).get(m.id, {})
+
+    def _told(self, conn: Connection, matches: Sequence[Any]) -> dict[str, dict[str, Any]]:
+        """``_notices`` for several match rows, reading their signals in one query."""
+        ids = {sid for m in matches for sid in (m.signal_a, m.signal_b)}
         rows = {
-            r.id: _row(r)
-            for r in conn.execute(select(signal).where(signal.c.id.in_([m.signal_a, m.signal_b])))
+            r.id: _row(r) for r in conn.execute(select(signal).where(signal.c.id.in_(list(ids))))
         }
-        a, b = rows.get(m.signal_a), rows.get(m.signal_b)
-        if a is None or b is None:
-            return {}
         names = self._names()
-        return {
-            a.org_oin: self._notice_of(dict(m._mapping), a, b, m.reveal_to_a, names),
-            b.org_oin: self._notice_of(dict(m._mapping), b, a, m.reveal_to_b, names),
-        }
+        out: dict[str, dict[str, Any]] = {}
+        for m in matches:
+            a, b = rows.get(m.signal_a), rows.get(m.signal_b)
+            if a is None or b is None:
+                continue
+            doc = dict(m._mapping)
+            out[m.id] = {
+                a.org_oin: self._notice_of(doc, a, b, m.reveal_to_a, names),
+                b.org_oin: self._notice_of(doc, b, a, m.reveal_to_b, names),
+            }
+        return out
 
     def _names(self) -> Mapping[str, str]:
         """Organisation names by OIN, read at most once a minute (they change rarely)."""
@@ -668,15 +679,16 @@ class SignalService:
 
     def _matches_of_signal(self, oin: str, signal_id: str) -> list[dict[str, Any]]:
         with self._db.connect() as conn:
-            ids = conn.execute(
-                select(signal_match.c.id)
+            matches = conn.execute(
+                select(signal_match)
                 .where(
                     signal_match.c.state == "ledgered",
                     or_(signal_match.c.signal_a == signal_id, signal_match.c.signal_b == signal_id),
                 )
                 .order_by(signal_match.c.matched_at, signal_match.c.id)
-            ).scalars()
-            return [n for mid in ids if (n := self._notices(conn, mid).get(oin)) is not None]
+            ).all()
+            told = self._told(conn, matches)
+        return [told[m.id][oin] for m in matches if oin in told.get(m.id, {})]
 
     def matches_for(
         self, principal: Principal, limit: int = 50, cursor: str | None = None
@@ -686,9 +698,7 @@ class SignalService:
         limit = max(1, min(limit, MAX_PAGE))
         after = _decode_cursor(cursor)
         mine = or_(signal_match.c.org_a == principal.oin, signal_match.c.org_b == principal.oin)
-        query = select(signal_match.c.id, signal_match.c.matched_at).where(
-            signal_match.c.state == "ledgered", mine
-        )
+        query = select(signal_match).where(signal_match.c.state == "ledgered", mine)
         if after is not None:
             at, last = after
             query = query.where(
@@ -702,11 +712,8 @@ class SignalService:
             page = conn.execute(query).all()
             more = len(page) > limit
             page = page[:limit]
-            out = [
-                n
-                for mid, _ in page
-                if (n := self._notices(conn, mid).get(principal.oin)) is not None
-            ]
+            told = self._told(conn, page)
+            out = [told[m.id][principal.oin] for m in page if principal.oin in told.get(m.id, {})]
         next_cursor = _encode_cursor(page[-1].matched_at, page[-1].id) if more and page else None
         return out, next_cursor
 
