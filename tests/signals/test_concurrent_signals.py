@@ -61,7 +61,13 @@ def test_simultaneous_registrations_match_exactly_once(home: TestGateway) -> Non
         start = threading.Barrier(2)
         errors: list[BaseException] = []
 
-        def go(p: Principal, area: str, bsn: str = bsn, start: threading.Barrier = start) -> None:
+        def go(
+            p: Principal,
+            area: str,
+            bsn: str = bsn,
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
             start.wait()
             try:
                 asyncio.run(gw.gateway.signals.register(p, Bsn(bsn), area, {"name": "T"}, False))
