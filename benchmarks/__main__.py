@@ -2,7 +2,8 @@
 
     python -m benchmarks                 # the full run (about 25 minutes on 2 cores)
     python -m benchmarks --quick         # shorter loads and a 100,000-entry ledger
-    python -m benchmarks --only served   # one part: served, decisions, ledger, verify, fanout
+    python -m benchmarks --only served   # one part: served, decisions, ledger, verify, fanout,
+                                         # signals
 
 * served — the guarded gateway (`gateway serve`) and the unguarded passthrough
   (benchmarks/passthrough.py: same HTTP stack, connectors, source files and BSN) as real
@@ -12,7 +13,9 @@
 * ledger — durable appends/s on SQLite and PostgreSQL (one writer, and 32 threads through the
   group committer); four writer processes on one new SQLite file;
 * verify — `verify` rate and peak RSS over a ledger of --entries entries (in a child process);
-* fanout — a family overview whose seven sources each take 50 ms: total ÷ slowest source.
+* fanout — a family overview whose seven sources each take 50 ms: total ÷ slowest source;
+* signals — registrations answered with their matches against a million active signals
+  (benchmarks/bench_signals.py): latency, throughput with 16 at once, RSS.
 
 Numbers are printed, never asserted; docs/performance.md keeps the last full run.
 """
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PARTS = ("served", "decisions", "ledger", "verify", "fanout")
+PARTS = ("served", "decisions", "ledger", "verify", "fanout", "signals")
 
 
 @dataclass
@@ -250,6 +253,37 @@ def fanout(quick: bool) -> list[Row]:
     return rows
 
 
+# -- signals -------------------------------------------------------------------------------------
+
+
+def signals(quick: bool) -> list[Row]:
+    from benchmarks.bench_signals import run
+
+    count = 100_000 if quick else 1_000_000
+    note(f"signals: loading {count:,} active signals, then registering against them")
+    r = run(count, 500 if quick else 2000)
+    return [
+        Row(
+            f"signal registration answered with its matches, {count:,} active signals",
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
+            f"({r['matches_per_registration']:.2f} matches each)",
+            "p99 < 5 ms",
+            r["p99_ms"] < 5,
+        ),
+        Row(
+            "signal registrations/s, 16 at once",
+            f"{r['registrations_per_s_c16']:,.0f}",
+            "—",
+        ),
+        Row(
+            f"RSS while registering against {count:,} signals",
+            f"{r['rss_before']:.0f} → {r['rss_after']:.0f} MiB",
+            "flat",
+            r["rss_after"] - r["rss_before"] < 32,
+        ),
+    ]
+
+
 def _overview(home: Path, connectors: Mapping[str, Any], rounds: int) -> float:
     """Median time of a family overview over HTTP, in process (ASGI)."""
     import httpx
@@ -320,6 +354,7 @@ def main() -> None:
         "ledger": lambda: ledger(args.quick),
         "verify": lambda: verify(entries),
         "fanout": lambda: fanout(args.quick),
+        "signals": lambda: signals(args.quick),
     }
     rows: list[Row] = []
     for name in args.only or PARTS:
