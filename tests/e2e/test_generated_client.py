@@ -122,7 +122,10 @@ def test_signals_through_the_generated_client(client_package: Any, demo: ServedD
     bsn = "960000008"  # synthetic (gateway.testing.synthetic_bsn(0))
     for who, area in (("woco-consulent", "schulden"), ("zaanstad-regie", "overlast")):
         body = models.SignalCreate(
-            bsn=bsn, area=area, contact=models.SignalContact(name="Team"), consent=False
+            bsn=bsn,
+            area=models.SignalCreateArea(area),
+            contact=models.SignalContact(name="Team"),
+            consent=False,
         )
         done = register.sync_detailed(client=client_for(who), body=body)
         assert done.status_code in (200, 201) and isinstance(done.parsed, models.SignalRegistered)
