@@ -59,6 +59,14 @@ def guide(
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
         f'-d \'{{"case_id": "{mda}", "bsn": "{person}"}}\' {base}/disclosures',
         "",
+        "Signal that the municipality is involved with someone on nuisance (with the same token);",
+        "a housing corporation signalling debts on the same person (woco-consulent) is then told",
+        "whom to call, and so is the municipality (docs/signals.md):",
+        "",
+        f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+        f'-d \'{{"bsn": "{person}", "area": "overlast", "contact": {{"name": "Wijkteam"}}}}\' '
+        f"{base}/signals",
+        "",
         f"API docs: {settings.resolved_public_url}/docs   OpenAPI: {base}/openapi.json",
         "",
     ]
