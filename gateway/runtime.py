@@ -58,7 +58,8 @@ from gateway.settings import Settings
 from gateway.signals.cases import SignalCases
 from gateway.signals.pseudonyms import SignalKeys
 from gateway.signals.rotation import check_signal_keys
-from gateway.signals.service import KeyHolder, SignalService
+from gateway.signals.service import SignalService
+from gateway.signals.store import KeyHolder
 from gateway.signals.webhooks import WebhookDispatcher
 
 log = structlog.get_logger(__name__)

@@ -31,8 +31,8 @@ class SignalCases:
         relation: Relation = "hoofdpersoon",
         minor: bool = False,
     ) -> CaseRow:
-        mine, other = self._signals.match_for(principal, match_id)
-        if not self._signals.pseudonym_matches(mine.id, bsn):
+        mine, other = self._signals.reader.match_for(principal, match_id)
+        if not self._signals.reader.pseudonym_matches(mine.id, bsn):
             raise InvalidRequest([Problem("/bsn", "not the person of this match")])
         if mine.status != "active" or other.status != "active":
             raise Conflict("the match is no longer active (a signal was withdrawn or expired)")

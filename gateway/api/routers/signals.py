@@ -25,7 +25,7 @@ from gateway.api.schemas import (
     WebhookKey,
 )
 from gateway.bsn import Bsn
-from gateway.signals.service import MAX_PAGE
+from gateway.signals.reading import MAX_PAGE
 
 router = APIRouter(prefix="/signals", tags=["signals"])
 
@@ -85,7 +85,7 @@ async def register_signal(
 def list_signals(
     gw: GatewayDep, who: Requester, limit: Limit = 50, cursor: Cursor = None
 ) -> SignalList:
-    signals, nxt = gw.signals.signals_for(who, limit, cursor)
+    signals, nxt = gw.signals.reader.signals_for(who, limit, cursor)
     return SignalList.model_validate(
         {"signals": signals, "_links": _links(gw, "/signals", limit, nxt)}
     )
@@ -103,7 +103,7 @@ def list_signals(
 def list_matches(
     gw: GatewayDep, who: Requester, limit: Limit = 50, cursor: Cursor = None
 ) -> MatchList:
-    matches, nxt = gw.signals.matches_for(who, limit, cursor)
+    matches, nxt = gw.signals.reader.matches_for(who, limit, cursor)
     return MatchList.model_validate(
         {"matches": matches, "_links": _links(gw, "/signals/matches", limit, nxt)}
     )
