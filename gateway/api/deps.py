@@ -14,7 +14,10 @@ from gateway.runtime import Gateway
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token.")
 
 
-def gateway(request: Request) -> Gateway:
+# NOTE: both dependencies are coroutines on purpose: FastAPI runs a plain `def` dependency on
+# its thread pool, and two thread hops cost more than the work (a token's signature is checked
+# once and remembered; gateway.auth.tokens).
+async def gateway(request: Request) -> Gateway:
     gw: Gateway = request.app.state.gateway
     return gw
 
@@ -22,7 +25,7 @@ def gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(gateway)]
 
 
-def principal(
+async def principal(
     gw: GatewayDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
