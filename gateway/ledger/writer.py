@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from sqlalchemy import Connection
 
 from gateway.clock import iso_now
 from gateway.errors import LedgerUnavailable, PolicySuperseded
@@ -37,7 +38,7 @@ from gateway.ledger.entry import (
 )
 from gateway.ledger.periods import PeriodKeys
 from gateway.ledger.sealing import seal
-from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead, Tip
+from gateway.ledger.stores.base import Also, LedgerStore, StoredEntry, StoredHead, Tip
 
 if TYPE_CHECKING:
     from gateway.ledger.batcher import GroupCommitter
@@ -181,24 +182,32 @@ class Ledger:
         )
 
     def append_batch(
-        self, records: Sequence[Record], sealed_for: X25519PublicKey | None = None
+        self,
+        records: Sequence[Record],
+        sealed_for: X25519PublicKey | None = None,
+        *,
+        also: Also | None = None,
     ) -> list[Receipt]:
         """Append ``records`` in order as one committed group: one durable commit for all of
-        them (none is answered before all are durable; if the commit fails, none was written)."""
+        them (none is answered before all are durable; if the commit fails, none was written).
+        ``also`` writes the caller's own rows in that transaction (``LedgerStore.append``): it
+        runs only if every record is written."""
         if not records:
             return []
-        return self.commit([self.prepare(r, sealed_for) for r in records])
+        return self.commit([self.prepare(r, sealed_for) for r in records], also=also)
 
-    def commit(self, prepared: Sequence[Prepared]) -> list[Receipt]:
+    def commit(self, prepared: Sequence[Prepared], *, also: Also | None = None) -> list[Receipt]:
         """Order, hash, seal and commit prepared entries as one group, in one transaction.
         Raises the first refusal if any entry was refused (see :meth:`commit_each`)."""
-        results = self.commit_each(prepared)
+        results = self.commit_each(prepared, also=also)
         for result in results:
             if isinstance(result, Exception):
                 raise result
         return [r for r in results if isinstance(r, Receipt)]
 
-    def commit_each(self, prepared: Sequence[Prepared]) -> list[Receipt | PolicySuperseded]:
+    def commit_each(
+        self, prepared: Sequence[Prepared], *, also: Also | None = None
+    ) -> list[Receipt | PolicySuperseded]:
         """Commit what may be committed as one group; per entry its receipt or its refusal.
 
         One policy version at a time, in ledger order: a ``disclosure.decision`` is recorded
@@ -239,8 +248,16 @@ class Ledger:
             )
             return entries, StoredHead(seq, prev, seal_, head.store_id)
 
+        def also_if_whole(conn: Connection) -> None:
+            # The caller's rows belong to the whole group: a refused entry cancels them.
+            if also is not None and not any(isinstance(r, PolicySuperseded) for r in results):
+                also(conn)
+
         with self._lock:
-            self.store.append(build)
+            if also is None:
+                self.store.append(build)
+            else:
+                self.store.append(build, also_if_whole)
             written = [r.seq for r in results if isinstance(r, Receipt)]
             if written:
                 self._seen = written[-1]

@@ -131,6 +131,9 @@ class SignalService:
         self._timeout = policy_timeout
         self._queue_timeout = policy_queue_timeout
         self.reader = SignalReader(db, keys, organisations or (lambda: {}))
+        # Rows written in the ledger's own transaction where it keeps its entries in this
+        # database (the default); a separate ledger store gets them just after.
+        self._joined = ledger.store.joins(db)
         self._writer = writer_for(db)
         self._clock = clock
 
@@ -290,10 +293,11 @@ class SignalService:
         version: str,
         subject: str,
     ) -> tuple[SignalRow, list[dict[str, Any]]]:
-        """One ledger group (the registration and its matches), then one transaction that
-        stores what the group recorded. A signal another organisation stored on the person
-        meanwhile (after the read) is found in the same transaction and matched through the
-        pending path, so no match is lost to a race."""
+        """One ledger group (the registration and its matches) and the rows it records, in one
+        transaction where the ledger shares the database (one durable commit; the rows exist
+        exactly when their entries do), else the rows right after the group. A signal another
+        organisation stored on the person after the read is found in that transaction and
+        matched through the pending path, so no match is lost to a race."""
         now = stamp(self._clock())
         rows = [
             match_row(mine, other, mine_sees, other_sees, now)
@@ -301,11 +305,9 @@ class SignalService:
         ]
         records = [self._record("signal.register", principal, "permit", version, reg, subject)]
         records += [self._match_record(principal, m, version) for m in rows]
-        # The decision, its outcome and every match are recorded before anything is stored.
-        self._ledger.append_batch(records)
-        late: list[SignalRow] = []
-        lost = False
-        with self._writer.begin() as conn:
+        done: dict[str, Any] = {}
+
+        def write(conn: Connection) -> None:
             one_at_a_time(conn, seen.pseudonym)
             if self.keys.current(conn).fingerprint != seen.fingerprint:
                 raise KeyUnavailable("the signal key was rotated meanwhile; ask again")
@@ -318,15 +320,15 @@ class SignalService:
             )
             if stored is None:
                 raise LedgerUnavailable("the signal could not be stored")
-            lost = stored.id != mine.id
-            if lost:  # an identical registration stored first: it stands, with its matches
-                rows = []
-                mine = stored
+            lost = stored.id != mine.id  # an identical registration stored first: it stands
             # A conflict: matched concurrently by the other side.
-            kept = [m for m in rows if insert_new(conn, signal_match, {**m, "state": "ledgered"})]
+            kept = (
+                []
+                if lost
+                else [m for m in rows if insert_new(conn, signal_match, {**m, "state": "ledgered"})]
+            )
             self._queue_deliveries(conn, [m["id"] for m in kept])
-            known = {o.id for o, _, _ in found}
-            seen_ids = known | {o.id for o in seen.others}
+            seen_ids = {o.id for o, _, _ in found} | {o.id for o in seen.others}
             late = [
                 row_of(r)
                 for r in conn.execute(
@@ -334,6 +336,17 @@ class SignalService:
                 )
                 if r.id not in seen_ids
             ]
+            done.update(stored=stored, lost=lost, kept=kept, late=late)
+
+        # The decision, its outcome and every match are recorded before — or, joined, together
+        # with — anything stored; never after.
+        if self._joined:
+            self._ledger.append_batch(records, also=write)
+        else:
+            self._ledger.append_batch(records)
+            with self._writer.begin() as conn:
+                write(conn)
+        mine, lost, kept, late = done["stored"], done["lost"], done["kept"], done["late"]
         if late:
             self._match_late(principal, mine, late, version)
         if seen.existing is not None or late or lost:

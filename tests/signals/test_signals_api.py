@@ -302,3 +302,30 @@ def test_a_match_left_pending_is_decided_again_and_ledgered_or_dropped(gw: TestG
         ]["match_id"]
         == match["match_id"]
     )
+
+
+def test_the_ledger_entries_and_the_rows_they_record_commit_together(
+    gw: TestGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from gateway.errors import LedgerUnavailable
+    from gateway.signals.tables import signal
+
+    service = gw.gateway.signals
+    assert service._joined  # the default: entries and rows in one database, one transaction
+    bsn = synthetic_bsn(14)
+    register(gw, "woco-consulent", bsn, "schulden")
+    before = gw.gateway.store.count()
+
+    def fail(*_: object) -> None:
+        raise LedgerUnavailable("the disk filled up half-way")
+
+    monkeypatch.setattr(service, "_queue_deliveries", fail)
+    r = register(gw, "zaanstad-regie", bsn, "overlast")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    assert gw.gateway.store.count() == before  # neither the registration nor its match
+    with gw.gateway.db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(signal)).scalar_one() == 1
+    monkeypatch.undo()
+    assert len(register(gw, "zaanstad-regie", bsn, "overlast").json()["matches"]) == 1

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import Connection, Engine
+
 from gateway.ledger.entry import Facts, Header
 
 
@@ -96,6 +98,8 @@ class Tip:
 
 
 Build = Callable[[StoredHead, Tip], tuple[Sequence[StoredEntry], StoredHead]]
+Also = Callable[[Connection], None]
+"""Writes that must commit exactly when the entries do (``LedgerStore.append``)."""
 """Given the locked head and the hash of the stored entry it names (None if that entry is
 missing), the entries to append and the new head — or raise to append nothing."""
 
@@ -115,9 +119,16 @@ class LedgerStore(Protocol):
 
     def head(self) -> StoredHead | None: ...
 
-    def append(self, build: Build) -> None:
+    def append(self, build: Build, also: Also | None = None) -> None:
         """One transaction under the store's write lock (all writers, all processes): read the
-        head, call ``build``, insert its entries and move the head; durable when it returns."""
+        head, call ``build``, insert its entries and move the head; durable when it returns.
+        ``also`` (only where :meth:`joins` the caller's database) then writes the caller's own
+        rows in the same transaction: they exist exactly when the entries recording them do."""
+
+    def joins(self, engine: Engine) -> bool:
+        """Whether ``also`` writes may go to ``engine``'s database in this store's
+        transactions (the same database)."""
+        ...
 
     def entries(self, where: EntryFilter | None = None) -> Iterator[StoredEntry]:
         """Stored entries in sequence order, streamed (memory stays flat at any size)."""

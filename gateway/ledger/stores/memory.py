@@ -13,8 +13,18 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from sqlalchemy import Engine
+
 from gateway.errors import LedgerUnavailable
-from gateway.ledger.stores.base import Build, EntryFilter, PeriodKey, StoredEntry, StoredHead, Tip
+from gateway.ledger.stores.base import (
+    Also,
+    Build,
+    EntryFilter,
+    PeriodKey,
+    StoredEntry,
+    StoredHead,
+    Tip,
+)
 
 
 def _matches(entry: StoredEntry, where: EntryFilter) -> bool:
@@ -79,7 +89,12 @@ class MemoryStore:
         self._up()
         return self._head
 
-    def append(self, build: Build) -> None:
+    def joins(self, engine: Engine) -> bool:
+        return False  # no database: a caller's rows are written in a transaction of their own
+
+    def append(self, build: Build, also: Also | None = None) -> None:
+        if also is not None:
+            raise TypeError("a memory store joins no database transaction (see joins())")
         self._up()
         with self._lock:
             if self._head is None:

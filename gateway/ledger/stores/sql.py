@@ -22,7 +22,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import LedgerUnavailable
 from gateway.ledger.entry import FACT_NAMES, Facts, Header
-from gateway.ledger.stores.base import Build, EntryFilter, PeriodKey, StoredEntry, StoredHead, Tip
+from gateway.ledger.stores.base import (
+    Also,
+    Build,
+    EntryFilter,
+    PeriodKey,
+    StoredEntry,
+    StoredHead,
+    Tip,
+)
 from gateway.ledger.tables import ledger_entry, ledger_head, ledger_period_key
 
 _E = ledger_entry.c
@@ -161,7 +169,10 @@ class SqlStore:
     def head(self) -> StoredHead | None:
         return _head(self._one(_HEAD))
 
-    def append(self, build: Build) -> None:
+    def joins(self, engine: Engine) -> bool:
+        return engine is self.engine or engine.url == self.engine.url
+
+    def append(self, build: Build, also: Also | None = None) -> None:
         try:
             with self._write_engine().begin() as conn:
                 locked = _head(self._lock_head(conn))
@@ -177,6 +188,8 @@ class SqlStore:
                     _MOVE_HEAD,
                     {"to_seq": head.seq, "to_hash": head.entry_hash, "to_sig": head.signature},
                 )
+                if also is not None:
+                    also(conn)
         except SQLAlchemyError as exc:
             raise LedgerUnavailable("the access ledger could not record the decision") from exc
 

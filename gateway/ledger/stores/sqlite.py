@@ -19,7 +19,7 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import LedgerUnavailable
-from gateway.ledger.stores.base import Build, StoredHead, Tip
+from gateway.ledger.stores.base import Also, Build, StoredHead, Tip
 from gateway.ledger.stores.sql import SqlStore, entry_to_row
 from gateway.ledger.tables import ledger_entry
 
@@ -105,12 +105,13 @@ class SqliteStore(SqlStore):
         if "_writer" in self.__dict__ and self._writer is not self.engine:
             self._writer.dispose()
 
-    def append(self, build: Build) -> None:
+    def append(self, build: Build, also: Also | None = None) -> None:
         """The same transaction as :meth:`SqlStore.append`, on the driver's connection: this is
         the one write on every request's path, and SQLAlchemy's statement machinery cost three
-        times the durable commit itself (measured: 1.9 ms against 0.43 ms)."""
-        if self._writer is self.engine:
-            return super().append(build)  # an in-memory database (tests)
+        times the durable commit itself (measured: 1.9 ms against 0.43 ms). With ``also`` (the
+        caller's own rows, written with SQLAlchemy) it is SqlStore's transaction."""
+        if self._writer is self.engine or also is not None:
+            return super().append(build, also)
         try:
             with self._writer.connect() as conn:
                 raw = conn.connection.dbapi_connection
