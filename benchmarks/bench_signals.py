@@ -144,7 +144,7 @@ async def measure_http(gw: Any, people: int, registrations: int, offset: int) ->
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         for i in range(registrations):
             n = (i * 7919 + offset) % people if i % 2 == 0 else people + offset + i
-            body = {"bsn": synthetic_bsn(n), "area": "overlast", "contact": {"name": "Team"}}
+            body = {"bsn": synthetic_bsn(n), "area": NEWCOMER[1], "contact": {"name": "Team"}}
             t = time.perf_counter()
             r = await client.post("/v1/signals", json=body, headers=headers)
             latencies.append(time.perf_counter() - t)
