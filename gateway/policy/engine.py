@@ -8,7 +8,7 @@ sees an engine failure as anything but "deny".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -41,6 +41,43 @@ class PolicyEngine(Protocol):
         ...
 
 
+async def ask(
+    evaluate: Callable[[Mapping[str, Any]], Any],
+    recall: Callable[[Mapping[str, Any]], Any] | None,
+    lane: Lane,
+    policy_input: Mapping[str, Any],
+    timeout: float,
+    queue_timeout: float,
+    **context: str,
+) -> tuple[Any, str | None]:
+    """One evaluation of any entrypoint: (the raw answer, None), or (None, the reason code of
+    the failure) — every failure, never an exception. ``timeout`` bounds the evaluation itself,
+    ``queue_timeout`` the wait for a free policy worker; ``context`` goes into the log lines."""
+    try:
+        # A remembered answer (gateway/policy/memo.py) is read here, on the event loop: a few
+        # microseconds, where a hop to a policy worker and back costs far more.
+        raw = recall(policy_input) if recall is not None else MISSING
+        if raw is MISSING:
+            raw = await lane.run(
+                evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout
+            )
+    except TimeoutError:
+        # NOTE: the lane retires the worker still evaluating, so an overrun cannot hold the
+        # engine for the requests after this one.
+        log.warning("policy.timeout", timeout_s=timeout, **context)
+        return None, "engine_timeout"
+    except LaneFull:
+        log.warning("policy.busy", **context)
+        return None, "engine_busy"
+    except EngineError as exc:
+        log.error("policy.engine_error", error=str(exc)[:200], **context)
+        return None, "engine_error"
+    except Exception as exc:  # an engine bug is a denial too, never a release
+        log.error("policy.engine_crashed", error=exc.__class__.__name__, **context)
+        return None, "engine_error"
+    return raw, None
+
+
 async def decide(
     engine: PolicyEngine,
     lane: Lane,
@@ -49,31 +86,11 @@ async def decide(
     timeout: float,
     queue_timeout: float,
 ) -> Decision:
-    """Evaluate and validate; any failure is a denial (fail closed). ``timeout`` bounds the
-    evaluation itself, ``queue_timeout`` the wait for a free policy worker."""
+    """Evaluate and validate; any failure is a denial (fail closed)."""
     recall = getattr(engine, "recall", None)
-    try:
-        # A remembered answer (gateway/policy/memo.py) is read here, on the event loop: a few
-        # microseconds, where a hop to a policy worker and back costs far more.
-        raw = recall(policy_input) if recall is not None else MISSING
-        if raw is MISSING:
-            raw = await lane.run(
-                engine.evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout
-            )
-    except TimeoutError:
-        # NOTE: the lane retires the worker still evaluating, so an overrun cannot hold the
-        # engine for the requests after this one.
-        log.warning("policy.timeout", source=source, timeout_s=timeout)
-        return Decision.deny(source, "engine_timeout")
-    except LaneFull:
-        log.warning("policy.busy", source=source)
-        return Decision.deny(source, "engine_busy")
-    except EngineError as exc:
-        log.error("policy.engine_error", source=source, error=str(exc)[:200])
-        return Decision.deny(source, "engine_error")
-    except Exception as exc:  # an engine bug is a denial too, never a release
-        log.error("policy.engine_crashed", source=source, error=exc.__class__.__name__)
-        return Decision.deny(source, "engine_error")
+    raw, failed = await ask(engine.evaluate, recall, lane, policy_input, timeout, queue_timeout)
+    if failed is not None:
+        return Decision.deny(source, failed)
     if raw is None:
         return Decision.deny(source, "policy_undefined")
     try:

@@ -1,8 +1,8 @@
 """The signals policy's answer as a plain value, and the one way to ask for it.
 
 Every failure — no signals entrypoint, an engine error or timeout, a full policy lane, an answer
-that is not a decision document — is a denial with a reason code, exactly as for disclosures
-(gateway.policy.engine.decide).
+that is not a decision document — is a denial with a reason code, through the same step as
+disclosures (gateway.policy.engine.ask).
 """
 
 from __future__ import annotations
@@ -11,13 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
-from gateway.errors import EngineError
-from gateway.lanes import Lane, LaneFull
-from gateway.policy.engine import MISSING, PolicyEngine
-
-log = structlog.get_logger(__name__)
+from gateway.lanes import Lane
+from gateway.policy.engine import PolicyEngine, ask
 
 
 @dataclass(frozen=True)
@@ -65,22 +60,7 @@ async def decide_signal(
     if evaluate is None:
         return SignalDecision.deny("policy_undefined")
     recall = getattr(engine, "recall_signal", None)
-    try:
-        raw = recall(policy_input) if recall is not None else MISSING
-        if raw is MISSING:
-            raw = await lane.run(
-                evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout
-            )
-    except TimeoutError:
-        log.warning("signals.policy_timeout", timeout_s=timeout)
-        return SignalDecision.deny("engine_timeout")
-    except LaneFull:
-        log.warning("signals.policy_busy")
-        return SignalDecision.deny("engine_busy")
-    except EngineError as exc:
-        log.error("signals.engine_error", error=str(exc)[:200])
-        return SignalDecision.deny("engine_error")
-    except Exception as exc:  # an engine bug is a denial too
-        log.error("signals.engine_crashed", error=exc.__class__.__name__)
-        return SignalDecision.deny("engine_error")
-    return parse(raw)
+    raw, failed = await ask(
+        evaluate, recall, lane, policy_input, timeout, queue_timeout, entrypoint="signals"
+    )
+    return SignalDecision.deny(failed) if failed is not None else parse(raw)
