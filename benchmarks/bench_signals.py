@@ -25,8 +25,6 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from gateway.auth.clients import get_client
-from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
 from gateway.db import checkpoint_wal
 from gateway.signals.lifecycle import periods, stamp
@@ -50,19 +48,13 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def principal(gw: Any, client_id: str) -> Principal:
-    row = get_client(gw.gateway.db, client_id)
-    assert row is not None
-    return Principal(row.client_id, row.oin, row.org_type, row.role, row.user_ref)  # type: ignore[arg-type]
-
-
 def fill(gw: Any, count: int) -> int:
     """``count`` active signals on count/2 people, two organisations each; returns people."""
     keys = gw.gateway.signals.keys.keys
     areas = gw.gateway.catalog.signal_areas
     now = gw.gateway.signals._clock()
     people = count // 2
-    who = {c: principal(gw, c) for c, _ in SIDES}
+    who = {c: gw.principal(c) for c, _ in SIDES}
     batch: list[dict[str, Any]] = []
     version = gw.gateway.active.current.version
     serial = 0
@@ -101,7 +93,7 @@ def fill(gw: Any, count: int) -> int:
 
 async def measure(gw: Any, people: int, registrations: int) -> dict[str, float]:
     service = gw.gateway.signals
-    newcomer = principal(gw, NEWCOMER[0])
+    newcomer = gw.principal(NEWCOMER[0])
     contact = {"name": "Team"}
     latencies: list[float] = []
     matched = 0

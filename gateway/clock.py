@@ -3,8 +3,10 @@ replays can pin time in one place and the formats cannot drift apart."""
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 
 def utc_now() -> datetime:
@@ -24,3 +26,21 @@ def today() -> date:
 
 def epoch_seconds() -> int:
     return int(time.time())
+
+
+PERIOD_PATTERN = r"^P(?:[0-9]{1,3}Y)?(?:[0-9]{1,3}M)?(?:[0-9]{1,4}D)?$"
+"""An ISO 8601 period of years, months and days, e.g. ``P2Y`` or ``P1Y6M``."""
+_PERIOD = re.compile(PERIOD_PATTERN)
+
+
+def add_period(moment: datetime, period: str) -> datetime:
+    """``moment`` plus ``period`` in calendar terms: 29 February plus a year is 28 February."""
+    if _PERIOD.match(period) is None or period == "P":
+        raise ValueError(f"not a period of years, months and days: {period!r}")
+    found = {unit: int(n) for n, unit in re.findall(r"([0-9]+)([YMD])", period)}
+    years, months, days = found.get("Y", 0), found.get("M", 0), found.get("D", 0)
+    month_index = moment.month - 1 + months
+    year = moment.year + years + month_index // 12
+    month = month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day) + timedelta(days=days)

@@ -33,6 +33,7 @@ from connectors.interface import Connector
 from connectors.memory import InMemoryConnector
 from gateway.api.app import create_app
 from gateway.auth.clients import AuthlibClient, get_client
+from gateway.auth.principal import Principal
 from gateway.catalog import Catalog
 from gateway.demo.region import region
 from gateway.demo.seed import seed, source_records
@@ -105,6 +106,10 @@ class TestGateway:
         if row is None:
             raise KeyError(f"no registered client {client_id!r}")
         return str(self.gateway.token_generator.mint(AuthlibClient(row))["access_token"])
+
+    def principal(self, client_id: str) -> Principal:
+        """The requester a token of this client stands for (for calling services directly)."""
+        return self.gateway.token_verifier.verify(self.token(client_id))
 
     def auth(self, client_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(client_id)}"}

@@ -159,6 +159,16 @@ def _edit(path: Path, old: str, new: str) -> None:
         ),
         ("purposes.yaml", "law: wpg\n", "law: wmo\n", "needs a Wpg or Wjsg basis"),
         ("purposes.yaml", "retention_years: 5\n", "retention_years: vijf\n", "retention_years"),
+        ("signals.yaml", "    kept_for: P5Y\n", "    kept_for: P1Y11M\n", "kept_for is shorter"),
+        ("signals.yaml", "    active_for: P2Y\n", "    active_for: P\n", "at least a day"),
+        ("signals.yaml", "    active_for: P2Y\n", "    active_for: 2 jaar\n", "active_for"),
+        ("signals.yaml", "match_on: [schulden, overlast]", "match_on: [schuld]", "unknown area"),
+        (
+            "signals.yaml",
+            "roles: [woonconsulent]",
+            "roles: [wijkagent]",
+            "wijkagent is not a role of this org type",
+        ),
     ],
 )
 def test_a_catalogue_mistake_is_refused_with_its_place(
@@ -217,3 +227,18 @@ def test_every_matrix_cell_carries_a_necessity_reason_or_the_catalogue_is_refuse
     )
     with pytest.raises(ConfigurationError, match="no such cell"):
         load_policy_set(policy_copy)
+
+
+def test_periods_are_counted_on_the_calendar() -> None:
+    from datetime import UTC, datetime
+
+    from gateway.clock import add_period
+
+    leap = datetime(2028, 2, 29, 12, tzinfo=UTC)
+    assert add_period(leap, "P1Y") == datetime(2029, 2, 28, 12, tzinfo=UTC)
+    assert add_period(leap, "P1M2D") == datetime(2028, 3, 31, 12, tzinfo=UTC)
+    assert add_period(datetime(2026, 11, 30, tzinfo=UTC), "P3M") == datetime(
+        2027, 2, 28, tzinfo=UTC
+    )
+    with pytest.raises(ValueError, match="not a period"):
+        add_period(leap, "P")

@@ -10,12 +10,13 @@ Closed vocabularies: a sensitivity outside ``gewoon``/``bijzonder``/``strafrecht
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.clock import PERIOD_PATTERN, add_period
 from gateway.errors import ConfigurationError
 from gateway.typing import STAGES, Transform
 
@@ -24,17 +25,8 @@ Coverable = Literal["gewoon", "bijzonder", "strafrechtelijk"]
 FieldType = Literal["string", "date", "bool", "int", "money", "list", "contact"]
 
 
-DURATION = r"^P(?:[0-9]{1,3}Y)?(?:[0-9]{1,3}M)?(?:[0-9]{1,4}D)?$"
-"""Years, months and days (ISO 8601): what a signal's periods are counted in."""
-
-
-def duration_days(value: str) -> int:
-    """An approximate length in days (for comparing two periods, never for the clock)."""
-    m = re.match(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$", value)
-    if m is None:
-        return 0
-    years, months, days = (int(g) if g else 0 for g in m.groups())
-    return years * 366 + months * 31 + days
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+"""Where two periods are compared (their lengths in days depend on where they start)."""
 
 
 class _Strict(BaseModel):
@@ -92,8 +84,8 @@ class SignalAreaModel(_Strict):
     title: str
     sensitive: bool
     revealed_to: list[str] = []
-    active_for: str = Field(default="P2Y", pattern=DURATION)
-    kept_for: str = Field(default="P5Y", pattern=DURATION)
+    active_for: str = Field(default="P2Y", pattern=PERIOD_PATTERN)
+    kept_for: str = Field(default="P5Y", pattern=PERIOD_PATTERN)
 
 
 class SignalRightModel(_Strict):
@@ -222,9 +214,9 @@ def _signal_checks(c: CatalogModel) -> list[str]:
             for t in a.revealed_to
             if t not in c.org_types
         ]
-        if duration_days(a.active_for) == 0:
-            problems.append(f"signal_areas/{area}: active_for must be at least a day")
-        if duration_days(a.kept_for) < duration_days(a.active_for):
+        if "P" in (a.active_for, a.kept_for) or add_period(_EPOCH, a.active_for) == _EPOCH:
+            problems.append(f"signal_areas/{area}: a period must be at least a day")
+        elif add_period(_EPOCH, a.kept_for) < add_period(_EPOCH, a.active_for):
             problems.append(f"signal_areas/{area}: kept_for is shorter than active_for")
     for org_type, r in c.signal_rights.items():
         where = f"signal_rights/{org_type}"

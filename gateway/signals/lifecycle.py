@@ -7,11 +7,10 @@ strings compares the instants — which is what lets the database index do the c
 
 from __future__ import annotations
 
-import calendar
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-_PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
+from gateway.clock import add_period
+
 DEFAULT_ACTIVE = "P2Y"
 DEFAULT_KEPT = "P5Y"
 
@@ -23,19 +22,6 @@ def stamp(moment: datetime) -> str:
 
 def parse_stamp(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def add_period(moment: datetime, period: str) -> datetime:
-    """``moment`` plus a period in calendar terms: 29 February plus a year is 28 February."""
-    m = _PERIOD.match(period)
-    if m is None or period == "P":
-        raise ValueError(f"not a period of years, months and days: {period!r}")
-    years, months, days = (int(g) if g else 0 for g in m.groups())
-    month_index = moment.month - 1 + months
-    year = moment.year + years + month_index // 12
-    month = month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day) + timedelta(days=days)
 
 
 def periods(area: dict[str, object] | None, registered: datetime) -> tuple[str, str]:

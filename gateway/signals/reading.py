@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, or_, select
 
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
@@ -114,49 +114,23 @@ class SignalReader:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the matches the requester's organisation is part of, oldest first, and
         the cursor of the next page (None at the end)."""
-        limit = max(1, min(limit, MAX_PAGE))
-        after = decode_cursor(cursor)
         mine = or_(signal_match.c.org_a == principal.oin, signal_match.c.org_b == principal.oin)
         query = select(signal_match).where(signal_match.c.state == "ledgered", mine)
-        if after is not None:
-            at, last = after
-            query = query.where(
-                or_(
-                    signal_match.c.matched_at > at,
-                    and_(signal_match.c.matched_at == at, signal_match.c.id > last),
-                )
-            )
-        query = query.order_by(signal_match.c.matched_at, signal_match.c.id).limit(limit + 1)
         with self._db.connect() as conn:
-            page = conn.execute(query).all()
-            more = len(page) > limit
-            page = page[:limit]
+            page, nxt = _page(
+                conn, query, signal_match.c.matched_at, signal_match.c.id, limit, cursor
+            )
             told = self.told(conn, page)
-            out = [told[m.id][principal.oin] for m in page if principal.oin in told.get(m.id, {})]
-        next_cursor = encode_cursor(page[-1].matched_at, page[-1].id) if more and page else None
-        return out, next_cursor
+        return [told[m.id][principal.oin] for m in page if principal.oin in told.get(m.id, {})], nxt
 
     def signals_for(
         self, principal: Principal, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        limit = max(1, min(limit, MAX_PAGE))
-        after = decode_cursor(cursor)
+        """One page of the organisation's own signals, oldest first, and the next cursor."""
         query = select(signal).where(signal.c.org_oin == principal.oin)
-        if after is not None:
-            at, last = after
-            query = query.where(
-                or_(
-                    signal.c.registered_at > at,
-                    and_(signal.c.registered_at == at, signal.c.id > last),
-                )
-            )
-        query = query.order_by(signal.c.registered_at, signal.c.id).limit(limit + 1)
         with self._db.connect() as conn:
-            rows = [row_of(r) for r in conn.execute(query)]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        nxt = encode_cursor(rows[-1].registered_at, rows[-1].id) if more and rows else None
-        return [r.view() for r in rows], nxt
+            page, nxt = _page(conn, query, signal.c.registered_at, signal.c.id, limit, cursor)
+        return [row_of(r).view() for r in page], nxt
 
     def own_signal(self, principal: Principal, signal_id: str) -> SignalRow:
         with self._db.connect() as conn:
@@ -193,6 +167,28 @@ class SignalReader:
                 select(signal.c.pseudonym).where(signal.c.id == signal_id)
             ).scalar_one_or_none()
         return stored is not None and hmac.compare_digest(stored, keys.pseudonym(bsn))
+
+
+def _page(
+    conn: Connection,
+    query: Select[Any],
+    at: ColumnElement[str],
+    ident: ColumnElement[str],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """Keyset paging on (``at``, ``ident``): the rows after the cursor, at most ``limit`` of
+    them, and the cursor of the next page (None at the end)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(or_(at > after[0], and_(at == after[0], ident > after[1])))
+    rows = list(conn.execute(query.order_by(at, ident).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]._mapping
+    return rows, encode_cursor(last[at], last[ident])
 
 
 def encode_cursor(at: str, last: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from gateway.clock import utc_now
 from gateway.errors import ConfigurationError
@@ -99,7 +99,7 @@ def rotate_signal_keys(
     nxt = _next_path(path)
     write_signal_keys(nxt, new.to_bytes(), passphrase)
     with db.connect() as conn:
-        count = len(conn.execute(select(signal.c.id)).all())
+        count = conn.execute(select(func.count()).select_from(signal)).scalar_one()
     body = {
         "from": keys.fingerprint,
         "to": new.fingerprint,

@@ -78,14 +78,17 @@ from gateway.signals.store import (
     writer_for,
 )
 from gateway.signals.tables import (
-    client_webhook,
     signal,
     signal_delivery,
     signal_match,
 )
+from gateway.signals.webhooks import new_delivery_id
 
 log = structlog.get_logger(__name__)
 
+_HOOKED_CLIENTS = text(
+    "SELECT w.client_id, c.oin FROM client_webhook w JOIN client c ON c.client_id = w.client_id"
+)
 PENDING_GRACE = timedelta(seconds=60)
 """A pending match older than this was left by a process that stopped between storing and
 ledgering it; the clock run ledgers it then."""
@@ -468,20 +471,21 @@ class SignalService:
             self._queue_deliveries(conn, [m["id"] for m in stored])
 
     def _queue_deliveries(self, conn: Connection, match_ids: Sequence[str]) -> None:
-        hooks = dict(conn.execute(select(client_webhook.c.client_id, client_webhook.c.url)).all())
-        if not hooks:
-            return
+        """An outbox row per match side and client with a webhook (gateway/signals/webhooks)."""
+        if not match_ids:
+            return  # the usual registration: no new match, no read
         clients: dict[str, list[str]] = {}
-        for client_id, oin in conn.execute(text("SELECT client_id, oin FROM client")).all():
-            if client_id in hooks:
-                clients.setdefault(oin, []).append(client_id)
+        for client_id, oin in conn.execute(_HOOKED_CLIENTS).all():
+            clients.setdefault(oin, []).append(client_id)
+        if not clients:
+            return
         now = stamp(self._clock())
         for match_id in match_ids:
             for oin, notice in self.reader.notices(conn, match_id).items():
                 for client_id in clients.get(oin, ()):
                     conn.execute(
                         insert(signal_delivery).values(
-                            id="msg_" + secrets.token_hex(12),
+                            id=new_delivery_id(),
                             client_id=client_id,
                             match_id=match_id,
                             payload=json.dumps(
@@ -578,10 +582,6 @@ class SignalService:
         """Matches a stopped process stored but never ledgered: decided again under the policy
         in force now (both directions), then ledgered and shown — or dropped."""
         engine = self._policy.current.engine
-
-        def learns(a: SignalRow, b: SignalRow) -> SignalDecision:
-            return self._learns_now(engine, a, b)
-
         keep: list[dict[str, Any]] = []
         drop: list[str] = []
         with self._db.connect() as conn:
@@ -596,7 +596,7 @@ class SignalService:
                 if a is None or b is None or a.status != "active" or b.status != "active":
                     drop.append(m["id"])
                     continue
-                there, back = learns(a, b), learns(b, a)
+                there, back = self._learns_now(engine, a, b), self._learns_now(engine, b, a)
                 if there.allow and back.allow:
                     keep.append(
                         {**m, "reveal_to_a": there.reveal_area, "reveal_to_b": back.reveal_area}

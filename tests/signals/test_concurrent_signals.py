@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
-from gateway.auth.clients import get_client
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
 from gateway.signals.tables import signal_match
@@ -47,15 +46,9 @@ def home(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway
             admin.dispose()
 
 
-def principal(gw: TestGateway, client_id: str) -> Principal:
-    row = get_client(gw.gateway.db, client_id)
-    assert row is not None
-    return Principal(row.client_id, row.oin, row.org_type, row.role, row.user_ref)  # type: ignore[arg-type]
-
-
 def test_simultaneous_registrations_match_exactly_once(home: TestGateway) -> None:
     gw = home
-    who = [(principal(gw, c), area) for c, area in PAIRS]
+    who = [(gw.principal(c), area) for c, area in PAIRS]
     people = [synthetic_bsn(600 + n) for n in range(15)]
     for bsn in people:
         start = threading.Barrier(2)
