@@ -91,6 +91,7 @@ def import_tables() -> None:
     """Register every table of the gateway database with the metadata Alembic compares."""
     import gateway.auth.clients
     import gateway.cases.models
+    import gateway.console.tables
     import gateway.ledger.tables
     import gateway.signals.tables  # noqa: F401
 

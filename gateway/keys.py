@@ -249,9 +249,17 @@ def load_token_signing(keys_dir: Path, passphrase: bytes | None) -> ec.EllipticC
 
 def load_auditor_private(path: Path, passphrase: bytes | None) -> X25519PrivateKey:
     """For auditors' offline tools only; the gateway itself never calls this."""
-    key = _load_private(_read(path.parent, path.name), path.name, passphrase)
+    return auditor_private_from_pem(_read(path.parent, path.name), passphrase, path.name)
+
+
+def auditor_private_from_pem(
+    data: bytes, passphrase: bytes | None, name: str = AUDITOR_PRIVATE
+) -> X25519PrivateKey:
+    """The auditor's key from its (encrypted) PEM: the offline tools' file, or what an auditor
+    hands the console for one session (docs/adr/0014-console-auditor-key.md)."""
+    key = _load_private(data, name, passphrase)
     if not isinstance(key, X25519PrivateKey):
-        raise KeyUnavailable(f"{path.name} is not an X25519 key")
+        raise KeyUnavailable(f"{name} is not an X25519 key")
     return key
 
 

@@ -104,6 +104,25 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     """Allow plain-http webhook URLs (development and tests on loopback only)."""
 
+    console_oidc_issuer: str | None = None
+    """The OpenID provider console users sign in with (its issuer URL; discovery at
+    ``/.well-known/openid-configuration``). Unset: the local provider, if enabled."""
+    console_oidc_client_id: str = "gateway-console"
+    console_oidc_client_secret: SecretStr | None = None
+    """For a provider that wants a confidential client; PKCE is used either way."""
+    console_roles_claim: str = "roles"
+    """The ID-token claim listing the user's roles (`privacy_officer`, `auditor`)."""
+    console_local_provider: bool = False
+    """Serve the small local OpenID provider at /local-idp (demo and tests; never production)."""
+    console_users_file: Path | None = None
+    """The local provider's users (YAML); the demo's synthetic users by default."""
+    console_idle_minutes: int = Field(default=15, ge=1, le=120)
+    """A console session unused this long is over."""
+    console_session_hours: int = Field(default=8, ge=1, le=24)
+    """A console session is over this long after sign-in, used or not."""
+    console_cookie_secure: bool = True
+    """Send the console's cookies only over https (browsers treat http://localhost as secure)."""
+
     key_passphrase: SecretStr | None = None
     """Encrypts private keys at rest (``GATEWAY_KEY_PASSPHRASE``)."""
     auditor_dir: Path | None = None

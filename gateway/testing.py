@@ -463,3 +463,54 @@ def policy_inputs(catalog: Catalog) -> st.SearchStrategy[dict[str, Any]]:
         return inp
 
     return draw_input()
+
+
+CONSOLE_USERS = {
+    # The demo's synthetic console users (gateway/demo/data/console-users.yaml).
+    "privacy.officer": "demo-officer-2026",
+    "auditor": "demo-auditor-2026",
+    "dpo": "demo-dpo-2026",
+    "no.role": "demo-norole-2026",
+}
+CONSOLE_URL = "https://gateway.test"
+
+
+def make_console_gateway(home: Path, **settings: Any) -> TestGateway:
+    """A test gateway with the consoles and the local OpenID provider, served as
+    ``https://gateway.test`` (so the consoles' Secure cookies travel in the test client)."""
+    settings = {"console_local_provider": True, "public_url": CONSOLE_URL, **settings}
+    return make_test_gateway(home, **settings)
+
+
+def console_client(gw: TestGateway) -> TestClient:
+    """A browser-like client of ``gw``'s consoles: its own cookie jar, the console's origin."""
+    return TestClient(
+        gw.client.app,
+        base_url=gw.gateway.settings.resolved_public_url,
+        raise_server_exceptions=False,
+        client=("127.0.0.1", 50001),
+    )
+
+
+def console_sign_in(client: TestClient, username: str) -> httpx.Response:
+    """Sign ``username`` in through the local provider's form, as a browser does."""
+    import html
+    import re
+
+    start = client.get("/console/login", follow_redirects=False)
+    page = client.get(start.headers["location"])
+    form = {k: html.unescape(v) for k, v in re.findall(r'name="(\w+)" value="([^"]*)"', page.text)}
+    form.update(username=username, password=CONSOLE_USERS[username])
+    answer = client.post("/local-idp/authorize", data=form, follow_redirects=False)
+    landed: httpx.Response = client.get(answer.headers["location"], follow_redirects=True)
+    return landed
+
+
+def console_csrf(page: str) -> str:
+    """The CSRF token a console page's forms carry."""
+    import re
+
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    if found is None:
+        raise AssertionError("the page has no form with a CSRF token")
+    return found.group(1)

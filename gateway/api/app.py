@@ -148,6 +148,9 @@ def create_app(gw: Gateway, *, owns_gateway: bool = False) -> FastAPI:
     problems.install(app, vocabulary)
     _routes(app)
     _documents(app, gw.settings.resolved_public_url, gw.catalog)
+    from gateway.console.app import mount_consoles  # the pages for people, beside the API
+
+    mount_consoles(app, gw)
     # Outermost last: Conventions wraps Guard, so refusals carry the headers too.
     app.add_middleware(Guard, max_body=gw.settings.max_body_bytes)
     app.add_middleware(Conventions, api_version=API_VERSION)

@@ -41,6 +41,8 @@ _NAMES = {
     "signal.expire": "Signalen verlopen",
     "signal.destroy": "Signalen vernietigd",
     "signal_key.rotate": "Sleutel voor signaalpseudoniemen vervangen",
+    "console.view": "Inzage in het grootboek via de console",
+    "break_glass.review": "Doorbraak beoordeeld",
 }
 CSV_COLUMNS = (
     "seq",

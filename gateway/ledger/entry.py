@@ -55,6 +55,8 @@ Action = Literal[
     "signal.expire",
     "signal.destroy",
     "signal_key.rotate",
+    "console.view",
+    "break_glass.review",
 ]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 

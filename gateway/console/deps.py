@@ -1,0 +1,169 @@
+"""What every console page needs: the console's parts, the signed-in user, role and CSRF checks,
+and the one place where a refusal becomes a page."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from gateway.bsn import Pseudonymiser
+from gateway.console.oidc import OidcClient
+from gateway.console.render import Renderer
+from gateway.console.sessions import ConsoleSession, SessionStore
+from gateway.ledger.entry import Action, Facts
+from gateway.ledger.writer import Receipt, Record
+from gateway.runtime import Gateway
+
+SESSION_COOKIE = "console"
+LOGIN_COOKIE = "console-login"
+Role = Literal["privacy_officer", "auditor"]
+
+
+@dataclass
+class Console:
+    gw: Gateway
+    sessions: SessionStore
+    oidc: OidcClient
+    renderer: Renderer
+    redirect_uri: str
+    pseudonymiser: Pseudonymiser
+    secure_cookies: bool
+
+    def cookie(self, name: str) -> str:
+        """The cookie's name: ``__Host-`` prefixed when it is Secure, so a browser refuses it
+        unless it came over https from this host with path / and no domain (no sibling host
+        can plant or overwrite it)."""
+        return "__Host-" + name if self.secure_cookies else name
+
+    def token(self, request: Request) -> str | None:
+        return request.cookies.get(self.cookie(SESSION_COOKIE))
+
+    def nav(self, session: ConsoleSession | None) -> list[tuple[str, str]]:
+        """(path, message key) of the pages this user's roles reach."""
+        if session is None:
+            return []
+        items: list[tuple[str, str]] = []
+        if "privacy_officer" in session.identity.roles:
+            items += [
+                ("/console/policy/matrix", "po.matrix"),
+                ("/console/policy/dry-run", "po.dry_run"),
+                ("/console/policy/versions", "po.bundles"),
+                ("/console/policy/break-glass", "po.break_glass"),
+            ]
+        if "auditor" in session.identity.roles:
+            items += [
+                ("/console/audit", "au.status"),
+                ("/console/audit/search", "au.search"),
+                ("/console/audit/charts", "au.charts"),
+                ("/console/audit/anomalies", "au.anomalies"),
+                ("/console/audit/key", "au.key"),
+            ]
+        return items
+
+    def page(
+        self,
+        request: Request,
+        session: ConsoleSession | None,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        base = {"session": session, "nav": self.nav(session)}
+        return self.renderer.page(request, name, {**base, **(context or {})}, status)
+
+    async def ledger(
+        self, action: Action, session: ConsoleSession, subject: str, body: Mapping[str, Any]
+    ) -> Receipt:
+        """Record a console action before its result is shown; raises if it cannot be."""
+        facts = Facts(action, self.gw.active.current.version, "", "", "", "permit", review=False)
+        record = Record(
+            facts=facts,
+            subject=subject,
+            body={
+                "console_user": session.identity.subject,
+                "roles": sorted(session.identity.roles),
+                **body,
+            },
+        )
+        return await asyncio.to_thread(self.gw.ledger.append, record)
+
+
+class ConsoleRefusal(Exception):
+    """Ends a console request with a page (or a redirect to sign in)."""
+
+    def __init__(self, kind: Literal["signin", "forbidden", "csrf", "not_found"]) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+ConsoleDep = Annotated[Console, Depends(console_of)]
+
+
+async def optional_session(request: Request, console: ConsoleDep) -> ConsoleSession | None:
+    token = console.token(request)
+    if not token:
+        return None
+    return await asyncio.to_thread(console.sessions.get, token)
+
+
+async def signed_in(
+    session: Annotated[ConsoleSession | None, Depends(optional_session)],
+) -> ConsoleSession:
+    if session is None:
+        raise ConsoleRefusal("signin")
+    return session
+
+
+def role(needed: Role) -> Callable[..., Any]:
+    async def check(session: Annotated[ConsoleSession, Depends(signed_in)]) -> ConsoleSession:
+        if needed not in session.identity.roles:
+            raise ConsoleRefusal("forbidden")
+        return session
+
+    return check
+
+
+async def csrf_checked(
+    request: Request,
+    session: Annotated[ConsoleSession, Depends(signed_in)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> ConsoleSession:
+    """Every state-changing or revealing form: the session's token, and an Origin (where the
+    browser sends one) that is the console's own."""
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if not session.csrf_ok(csrf) or (origin is not None and origin != own):
+        raise ConsoleRefusal("csrf")
+    return session
+
+
+Session = Annotated[ConsoleSession, Depends(signed_in)]
+Officer = Annotated[ConsoleSession, Depends(role("privacy_officer"))]
+Auditor = Annotated[ConsoleSession, Depends(role("auditor"))]
+Posted = Annotated[ConsoleSession, Depends(csrf_checked)]
+
+
+async def refusal_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleRefusal)
+    console = console_of(request)
+    if exc.kind == "signin":
+        if request.method == "GET":
+            return RedirectResponse("/console/", status_code=303)
+        return console.page(request, None, "error.html", {"message": "error.expired"}, 401)
+    session = await optional_session(request, console)
+    status, message = {
+        "forbidden": (403, "error.forbidden"),
+        "csrf": (403, "error.csrf"),
+        "not_found": (404, "error.not_found"),
+    }[exc.kind]
+    return console.page(request, session, "error.html", {"message": message}, status)

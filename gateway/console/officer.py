@@ -1,0 +1,324 @@
+"""Pages for privacy officers: what the policy in force enforces, and what awaits their review.
+
+The matrix and the dry run are the same functions as ``gateway policy matrix`` and
+``gateway policy explain`` / ``POST /v1/policy/dry-run``; nothing here names a person, except the
+break-glass queue, which shows ledger entries (case ids, organisations, times) and is therefore
+ledgered itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import islice
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+
+from gateway.audit.query import Filter, entries
+from gateway.clock import iso_now
+from gateway.console.deps import ConsoleDep, ConsoleRefusal, Officer, Posted
+from gateway.console.tables import break_glass_review
+from gateway.errors import EngineError, PolicyUnavailable
+from gateway.lanes import LaneFull
+from gateway.policy.explain import dry_run
+from gateway.policy.matrix import CONTENT_STAGES, Cell, cells
+from gateway.typing import RELATIONS, STAGES
+
+router = APIRouter(prefix="/policy")
+MATRIX_ROWS = 400
+"""At most this many cells on one page (the filters narrow it; the CLI prints all)."""
+QUEUE_ROWS = 200
+
+
+def _choices(console: Any) -> dict[str, list[str]]:
+    catalog = console.gw.catalog
+    return {
+        "purpose": sorted(catalog.purposes),
+        "org_type": sorted({t for r in catalog.roles.values() for t in r["org_types"]}),
+        "role": sorted(catalog.roles),
+        "source": sorted(catalog.sources),
+        "stage": list(CONTENT_STAGES),
+    }
+
+
+@router.get("/matrix")
+async def matrix(request: Request, console: ConsoleDep, session: Officer) -> Response:
+    choices = _choices(console)
+    chosen: dict[str, str] = {}
+    problems: list[str] = []
+    for name, allowed in choices.items():
+        value = request.query_params.get(name, "")
+        if value and value not in allowed:
+            problems.append(f"{name}: not one of the listed values")
+        elif value:
+            chosen[name] = value
+    unknown = set(request.query_params) - set(choices)
+    problems += [f"{name}: not a filter of this page" for name in sorted(unknown)]
+    if problems:
+        return console.page(
+            request, session, "error.html", {"message": "error.invalid", "problems": problems}, 400
+        )
+    snapshot = console.gw.active.current
+
+    def keep(cell: Cell) -> bool:
+        return all(getattr(cell, k) == v for k, v in chosen.items())
+
+    found = [c for c in cells(snapshot.catalog, snapshot.policy.catalog) if keep(c)]
+    return console.page(
+        request,
+        session,
+        "matrix.html",
+        {
+            "choices": choices,
+            "chosen": chosen,
+            "cells": found[:MATRIX_ROWS],
+            "total": len(found),
+            "limit": MATRIX_ROWS,
+            "version": snapshot.version,
+        },
+    )
+
+
+def _dry_run_choices(console: Any) -> dict[str, list[str]]:
+    base = _choices(console)
+    return {
+        "purpose": base["purpose"],
+        "role": base["role"],
+        "stage": list(STAGES),
+        "source": base["source"],
+        "urgency": ["regulier", "spoed"],
+        "relation": list(RELATIONS),
+    }
+
+
+@router.get("/dry-run")
+async def dry_run_form(request: Request, console: ConsoleDep, session: Officer) -> Response:
+    return console.page(
+        request,
+        session,
+        "dry_run.html",
+        {"choices": _dry_run_choices(console), "form": {}, "result": None, "problems": []},
+    )
+
+
+@router.post("/dry-run")
+async def dry_run_submit(
+    request: Request,
+    console: ConsoleDep,
+    session: Officer,
+    _: Posted,
+    purpose: Annotated[str, Form(max_length=64)] = "",
+    role: Annotated[str, Form(max_length=64)] = "",
+    stage: Annotated[str, Form(max_length=64)] = "",
+    source: Annotated[str, Form(max_length=64)] = "",
+    urgency: Annotated[str, Form(max_length=16)] = "regulier",
+    relation: Annotated[str, Form(max_length=16)] = "hoofdpersoon",
+    justified: Annotated[bool, Form()] = False,
+    consent: Annotated[bool, Form()] = False,
+    minor: Annotated[bool, Form()] = False,
+) -> Response:
+    from gateway.api.schemas import DryRunInput
+
+    choices = _dry_run_choices(console)
+    form = {
+        "purpose": purpose,
+        "role": role,
+        "stage": stage,
+        "source": source,
+        "urgency": urgency,
+        "relation": relation,
+        "justified": justified,
+        "consent": consent,
+        "minor": minor,
+    }
+    problems = [
+        f"{name}: choose one of the listed values"
+        for name, allowed in choices.items()
+        if form[name] not in allowed
+    ]
+    result = None
+    if not problems:
+        catalog = console.gw.catalog
+        org_type = catalog.roles[role]["org_types"][0]
+        oin = "00000001000000000000"
+        try:
+            policy_input = DryRunInput.model_validate(
+                {
+                    "requester": {"oin": oin, "org_type": org_type, "role": role},
+                    "case": {"stage": stage, "purpose": purpose, "participants": [oin]},
+                    "subject": {
+                        "relation": relation,
+                        "minor": minor,
+                        "consents": [source] if consent else [],
+                    },
+                    "request": {"source": source, "urgency": urgency, "justified": justified},
+                }
+            ).model_dump()
+        except ValidationError as exc:
+            problems = [f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        else:
+            result = await _evaluate(console, policy_input)
+    status = 400 if problems else 200
+    return console.page(
+        request,
+        session,
+        "dry_run.html",
+        {"choices": choices, "form": form, "result": result, "problems": problems},
+        status,
+    )
+
+
+async def _evaluate(console: Any, policy_input: dict[str, Any]) -> dict[str, Any]:
+    gw = console.gw
+    try:
+        result: dict[str, Any] = await gw.disclosures.lanes.policy.run(
+            dry_run,
+            gw.active.current,
+            policy_input,
+            timeout=gw.settings.policy_timeout_seconds * 3,
+            queue_timeout=gw.settings.policy_queue_timeout_seconds,
+        )
+    except (TimeoutError, LaneFull, EngineError) as exc:
+        raise PolicyUnavailable("the policy could not evaluate the dry run") from exc
+    decision = result.get("decision") or {}
+    explanation = result.get("explanation") or {}
+    released = decision.get("fields") or {}
+    withheld = decision.get("withheld") or {}
+    fields = []
+    for name in sorted(set(released) | set(withheld) | set(explanation.get("fields") or {})):
+        grant = released.get(name)
+        fields.append(
+            {
+                "name": name,
+                "released": grant is not None,
+                "transform": grant.get("transform") if grant else None,
+                "basis": grant.get("basis") if grant else None,
+                "break_glass": bool(grant and grant.get("break_glass")),
+                "withheld": withheld.get(name),
+                "steps": (explanation.get("fields") or {}).get(name, []),
+            }
+        )
+    return {
+        "version": result["policy_version"],
+        "allow": bool(decision.get("allow")),
+        "reasons": decision.get("reasons") or [],
+        "checks": explanation.get("request_checks", []),
+        "fields": fields,
+    }
+
+
+@router.get("/versions")
+async def versions(request: Request, console: ConsoleDep, session: Officer) -> Response:
+    gw = console.gw
+
+    def activations() -> list[dict[str, Any]]:
+        rows = entries(gw.store, Filter(action="policy.activate"))
+        return [{"time": r.time, "version": r.facts.policy_version, "seq": r.seq} for r in rows]
+
+    found = await asyncio.to_thread(activations)
+    current = gw.active.current
+    return console.page(
+        request,
+        session,
+        "versions.html",
+        {
+            "activations": list(reversed(found)),
+            "current": {"version": current.version, **dict(current.origin)},
+        },
+    )
+
+
+def _queue(console: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    gw = console.gw
+    names = _organisations(gw)
+    with gw.db.connect() as db:
+        reviewed = {r.entry_hash: dict(r._mapping) for r in db.execute(select(break_glass_review))}
+    waiting = []
+    for row in entries(gw.store, Filter(action="disclosure.decision", review=True)):
+        waiting.append(
+            {
+                "entry": row.entry_hash,
+                "time": row.time,
+                "organisation": names.get(row.facts.requester_oin, row.facts.requester_oin),
+                "purpose": row.facts.purpose,
+                "case": row.facts.case_id,
+                "review": reviewed.get(row.entry_hash),
+            }
+        )
+    waiting.sort(key=lambda w: (w["review"] is not None, w["time"]))
+    return list(islice(waiting, QUEUE_ROWS)), reviewed
+
+
+def _organisations(gw: Any) -> dict[str, str]:
+    from sqlmodel import Session
+    from sqlmodel import select as sm_select
+
+    from gateway.auth.clients import ClientRow
+
+    with Session(gw.db) as db:
+        return {row.oin: row.organisation for row in db.exec(sm_select(ClientRow))}
+
+
+@router.get("/break-glass")
+async def break_glass(request: Request, console: ConsoleDep, session: Officer) -> Response:
+    waiting, _ = await asyncio.to_thread(_queue, console)
+    # The queue names cases and organisations: who looked is ledgered before it is shown.
+    await console.ledger(
+        "console.view", session, "", {"view": "break_glass_queue", "shown": len(waiting)}
+    )
+    return console.page(request, session, "break_glass.html", {"waiting": waiting})
+
+
+@router.post("/break-glass/review")
+async def break_glass_sign_off(
+    console: ConsoleDep,
+    session: Officer,
+    _: Posted,
+    entry: Annotated[str, Form(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$")],
+    verdict: Annotated[str, Form(pattern="^(justified|unjustified)$")],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    gw = console.gw
+
+    def state() -> str:
+        with gw.db.connect() as db:
+            done = db.execute(
+                select(break_glass_review.c.entry_hash).where(
+                    break_glass_review.c.entry_hash == entry
+                )
+            ).first()
+        if done is not None:
+            return "reviewed"
+        rows = entries(gw.store, Filter(action="disclosure.decision", review=True))
+        return "waiting" if any(r.entry_hash == entry for r in rows) else "unknown"
+
+    found = await asyncio.to_thread(state)
+    if found == "unknown":
+        raise ConsoleRefusal("not_found")
+    if found == "reviewed":  # one sign-off per release; the first stands
+        return RedirectResponse("/console/policy/break-glass", status_code=303)
+    receipt = await console.ledger(
+        "break_glass.review",
+        session,
+        "",
+        {"decision_entry": entry, "verdict": verdict, "note": note},
+    )
+
+    def record() -> None:
+        with gw.db.begin() as db:
+            db.execute(
+                insert(break_glass_review).values(
+                    entry_hash=entry,
+                    verdict=verdict,
+                    note=note,
+                    reviewer=session.identity.subject,
+                    reviewed_at=iso_now(),
+                    review_entry=receipt.entry_hash,
+                )
+            )
+
+    await asyncio.to_thread(record)
+    return RedirectResponse("/console/policy/break-glass", status_code=303)

@@ -1,0 +1,217 @@
+"""What the consoles' pages do: the same answers as the commands and the API, and every view of
+ledger entries ledgered before it is shown."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from gateway.audit.access import AuditorAccess
+from gateway.audit.report import subject_report
+from gateway.bsn import Bsn, Pseudonymiser
+from gateway.console.sessions import SessionStore
+from gateway.keys import AUDITOR_PRIVATE
+from gateway.ledger.stores.base import EntryFilter
+from gateway.policy.matrix import cells
+from gateway.testing import (
+    TEST_AUDITOR_PASSPHRASE,
+    TestGateway,
+    console_client,
+    console_csrf,
+    console_sign_in,
+    demo_bsn,
+)
+
+
+def _break_glass(gw: TestGateway) -> str:
+    r = gw.client.post(
+        "/v1/disclosures",
+        json={
+            "case_id": gw.case_ids["wvggz"],
+            "bsn": demo_bsn("wvggz.man"),
+            "sources": ["ggz.behandeling"],
+            "urgency": "spoed",
+            "justification": "Acute dreiging",
+        },
+        headers=gw.auth("politie-wijkagent"),
+    )
+    assert r.status_code == 200 and r.json()["review_required"] is True
+    return str(r.json()["receipt"]["entry_hash"])
+
+
+def test_the_matrix_page_shows_the_matrix_cells_filtered(cgw: TestGateway) -> None:
+    client = console_client(cgw)
+    console_sign_in(client, "privacy.officer")
+    snapshot = cgw.gateway.active.current
+    expected = [
+        c
+        for c in cells(snapshot.catalog, snapshot.policy.catalog)
+        if c.purpose == "wvggz_verkennend_onderzoek" and c.role == "wijkagent"
+    ]
+    page = client.get(
+        "/console/policy/matrix",
+        params={"purpose": "wvggz_verkennend_onderzoek", "role": "wijkagent"},
+    )
+    assert page.status_code == 200
+    rows = re.findall(r"<tr>\s*<td>wvggz_verkennend_onderzoek</td>", page.text)
+    assert len(rows) == len(expected) > 0
+    bad = client.get("/console/policy/matrix", params={"purpose": "nope", "colour": "red"})
+    assert bad.status_code == 400
+    assert "purpose: not one of the listed values" in bad.text
+    assert "colour: not a filter of this page" in bad.text
+
+
+def test_the_dry_run_explains_each_field_as_the_engine_decides(cgw: TestGateway) -> None:
+    client = console_client(cgw)
+    page = console_sign_in(client, "privacy.officer")
+    form = {
+        "csrf": console_csrf(page.text),
+        "purpose": "wvggz_verkennend_onderzoek",
+        "role": "wijkagent",
+        "stage": "casusoverleg",
+        "source": "ggz.behandeling",
+        "urgency": "spoed",
+        "justified": "true",
+    }
+    r = client.post("/console/policy/dry-run", data=form)
+    assert r.status_code == 200
+    released = re.findall(r'<tr class="released">\s*<th scope="row">(\w+)</th>', r.text)
+    withheld = re.findall(r'<tr class="withheld">\s*<th scope="row">(\w+)</th>', r.text)
+    assert released == ["crisiskaart_contact"]  # the API's break-glass answer, field by field
+    assert withheld and "break-glass" in r.text
+    empty = client.post("/console/policy/dry-run", data={"csrf": form["csrf"]})
+    assert empty.status_code == 400
+    assert "purpose: choose one of the listed values" in empty.text
+    assert "source: choose one of the listed values" in empty.text  # every problem listed
+
+
+def test_break_glass_is_signed_off_once_and_ledgered(fresh: TestGateway) -> None:
+    decision = _break_glass(fresh)
+    client = console_client(fresh)
+    console_sign_in(client, "privacy.officer")
+    queue = client.get("/console/policy/break-glass")
+    assert decision in queue.text and "Aftekenen" in queue.text
+    viewed = fresh.new_entries()[-1]
+    assert viewed.facts.action == "console.view"
+    body = {
+        "csrf": console_csrf(queue.text),
+        "entry": decision,
+        "verdict": "justified",
+        "note": "Crisisdienst bevestigt",
+    }
+    signed = client.post("/console/policy/break-glass/review", data=body)
+    assert signed.status_code == 200 and "Beoordeeld" in signed.text
+    reviews = [e for e in fresh.new_entries() if e.facts.action == "break_glass.review"]
+    assert len(reviews) == 1
+    opened = fresh.ledgered(reviews[0].entry_hash)
+    assert opened["decision_entry"] == decision and opened["verdict"] == "justified"
+    assert opened["console_user"] == "privacy.officer"
+    # A second sign-off of the same release changes nothing.
+    client.post("/console/policy/break-glass/review", data={**body, "verdict": "unjustified"})
+    again = [e for e in fresh.new_entries() if e.facts.action == "break_glass.review"]
+    assert len(again) == 1
+    # Only a break-glass release can be signed off.
+    other = client.post("/console/policy/break-glass/review", data={**body, "entry": "0" * 64})
+    assert other.status_code == 404
+
+
+def test_finding_a_person_never_puts_the_bsn_in_an_address_and_is_ledgered(
+    fresh: TestGateway,
+) -> None:
+    bsn = demo_bsn("mda.ex_partner")
+    client = console_client(fresh)
+    page = console_sign_in(client, "auditor")
+    urls: list[str] = []
+    client.event_hooks["request"].append(lambda request: urls.append(str(request.url)))
+    pseudonym = Pseudonymiser(fresh.gateway.keys.pseudonym_key).pseudonym(Bsn(bsn))
+    expected = list(fresh.gateway.store.entries(EntryFilter(subject=pseudonym)))
+    search = client.get("/console/audit/search")
+    r = client.post("/console/audit/person", data={"bsn": bsn, "csrf": console_csrf(search.text)})
+    assert r.status_code == 200
+    assert bsn not in r.text and all(bsn not in u for u in urls)
+    shown = re.findall(r"<tr><td>(\d+)</td>", r.text)
+    # The view itself is ledgered under the person, before it is shown.
+    last = fresh.new_entries()[-1]
+    assert last.facts.action == "console.view" and last.subject == pseudonym
+    assert [int(s) for s in shown] == [e.seq for e in expected] and shown
+    bad = client.post("/console/audit/person", data={"bsn": "123", "csrf": console_csrf(page.text)})
+    assert bad.status_code == 400 and "not a valid BSN" in bad.text and ">123<" not in bad.text
+
+
+def test_the_access_report_needs_the_auditors_key_for_this_session(fresh: TestGateway) -> None:
+    bsn = demo_bsn("mda.ex_partner")
+    fresh.client.post(
+        "/v1/disclosures",
+        json={"case_id": fresh.case_ids["mda"], "bsn": bsn},
+        headers=fresh.auth("zaanstad-regie"),
+    )
+    client = console_client(fresh)
+    page = console_sign_in(client, "auditor")
+    csrf = console_csrf(page.text)
+    no_key = client.post("/console/audit/report", data={"bsn": bsn, "csrf": csrf})
+    assert no_key.status_code == 400 and "auditor key" in no_key.text
+    pem = (fresh.gateway.settings.resolved_auditor_dir / AUDITOR_PRIVATE).read_bytes()
+    wrong = client.post(
+        "/console/audit/key",
+        data={"csrf": csrf, "passphrase": "not it"},
+        files={"keyfile": ("auditor.key", pem)},
+    )
+    assert wrong.status_code == 400
+    loaded = client.post(
+        "/console/audit/key",
+        data={"csrf": csrf, "passphrase": TEST_AUDITOR_PASSPHRASE.decode()},
+        files={"keyfile": ("auditor.key", pem)},
+    )
+    assert loaded.status_code == 200 and "Uw sleutel is voor deze sessie geladen." in loaded.text
+    report = client.post("/console/audit/report", data={"bsn": bsn, "csrf": csrf})
+    assert report.status_code == 200 and "zaanstad" in report.text.lower()
+    download = client.post(
+        "/console/audit/report", data={"bsn": bsn, "csrf": csrf, "format": "json"}
+    )
+    assert download.headers["content-disposition"].startswith("attachment")
+    gw = fresh.gateway
+    offline = AuditorAccess(
+        gw.db,
+        gw.store,
+        fresh.auditor_key(),
+        gw.keys.ledger_signing.public_key(),
+        Pseudonymiser(gw.keys.pseudonym_key),
+    )
+    expected = subject_report(offline, Bsn(bsn))  # what `gateway audit report` gives
+    doc = download.json()
+    assert doc["disclosures"] == expected["disclosures"] and doc["disclosures"]
+    assert bsn not in download.text
+    views = [e for e in fresh.new_entries() if e.facts.action == "console.view"]
+    assert len(views) == 2  # the HTML report and the download, each ledgered
+    # The key is kept sealed under the session cookie: the database alone cannot open it.
+    token = client.cookies.get("__Host-console")
+    store = SessionStore(fresh.gateway.db, idle=timedelta(minutes=15), lifetime=timedelta(hours=8))
+    assert store.auditor_key("another-token-entirely") is None
+    assert store.auditor_key(token or "") is not None
+    client.post("/console/logout", data={"csrf": csrf})
+    assert store.auditor_key(token or "") is None  # gone with the session
+
+
+def test_charts_count_what_the_ledger_headers_say(fresh: TestGateway) -> None:
+    for _ in range(3):
+        fresh.client.post(
+            "/v1/disclosures",
+            json={"case_id": fresh.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")},
+            headers=fresh.auth("zaanstad-regie"),
+        )
+    client = console_client(fresh)
+    console_sign_in(client, "auditor")
+    r = client.get("/console/audit/charts")
+    assert r.status_code == 200 and r.text.count("<svg") == 3
+    decisions = list(fresh.gateway.store.entries(EntryFilter(action="disclosure.decision")))
+    permits = sum(1 for e in decisions if e.facts.outcome != "deny")
+    cells = re.findall(r'<th scope="row">mda_plus_plus</th><td>(\d+)</td><td>(\d+)</td>', r.text)
+    assert cells and int(cells[0][0]) == permits
+    assert client.get("/console/audit/charts", params={"from": "yesterday"}).status_code == 400
+
+
+def test_verification_from_the_console(fresh: TestGateway) -> None:
+    client = console_client(fresh)
+    page = console_sign_in(client, "auditor")
+    r = client.post("/console/audit/verify", data={"csrf": console_csrf(page.text)})
+    assert r.status_code == 200 and "De keten klopt:" in r.text
