@@ -1175,6 +1175,14 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
 
+    if workers > 1 and settings.console_local_provider:
+        from gateway.errors import ConfigurationError
+
+        # Its codes live in one process's memory (gateway/console/provider.py).
+        raise ConfigurationError(
+            "the local console provider serves one process: use --workers 1, or set "
+            "GATEWAY_CONSOLE_OIDC_ISSUER to your organisation's provider"
+        )
     # Every start-up check runs here, once, before a worker exists.
     gw = build_gateway(settings)
     if gw.active.current.origin.get("kind") != "bundle":
@@ -1248,9 +1256,18 @@ def demo(
     from gateway.runtime import auditor_passphrase, build_gateway, passphrase
 
     settings = _settings(home, host=host, port=port)
+    if settings.console_oidc_issuer is None:
+        # The consoles sign in at the shipped local provider with the demo's synthetic users.
+        settings = _settings(home, host=host, port=port, console_local_provider=True)
     if settings.policy_bundle is None:
         # The demo runs the policy directory unsigned: development mode, named and announced.
-        settings = _settings(home, host=host, port=port, policy_mode="development")
+        settings = _settings(
+            home,
+            host=host,
+            port=port,
+            policy_mode="development",
+            console_local_provider=settings.console_local_provider,
+        )
         typer.secho(
             "DEMO ONLY: enforcing the unsigned policy directory (GATEWAY_POLICY_MODE="
             "development); production enforces a signed bundle (`gateway policy build`).",

@@ -64,7 +64,7 @@ class BarChart:
     maximum: int
 
 
-def bar_chart(tally: Tally, *, width: int = 640, row: int = 26, label_width: int = 200) -> BarChart:
+def bar_chart(tally: Tally, *, width: int = 720, row: int = 26, label_width: int = 250) -> BarChart:
     keys = tally.keys()
     maximum = max((tally.disclosures[k] + tally.denials[k] for k in keys), default=0)
     scale = (width - label_width - 60) / maximum if maximum else 0.0
