@@ -570,6 +570,14 @@ def policy_prove(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the certificate as JSON.")
     ] = False,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save",
+            help="Also keep the certificate in HOME/certificates/, where the privacy officers' "
+            "console shows it beside the policy version.",
+        ),
+    ] = False,
 ) -> None:
     """Check the policy's invariants on EVERY point of its finite input space.
 
@@ -605,6 +613,11 @@ def policy_prove(
         typer.echo(json.dumps(certificate.as_dict(), indent=2, ensure_ascii=False))
     else:
         _print_certificate(certificate)
+    if save:
+        from gateway.policy import certificates
+
+        kept = certificates.save(settings, certificate.as_dict())
+        typer.echo(f"certificate kept in {kept}", err=True)
     if not certificate.proved:
         raise typer.Exit(1)
 

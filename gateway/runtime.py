@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +14,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, insert, text
 
 from connectors.interface import Connector
 from connectors.sql import SqlConnector
@@ -21,6 +24,8 @@ from gateway.auth.tokens import TokenGenerator, TokenVerifier, signing_jwk
 from gateway.bsn import Pseudonymiser
 from gateway.cases.registry import CaseRegistry
 from gateway.catalog import Catalog
+from gateway.clock import iso_now
+from gateway.console.tables import policy_activation
 from gateway.db import create_schema, make_engine
 from gateway.disclosure import DisclosureService, Lanes
 from gateway.errors import ConfigurationError, GatewayError, KeyUnavailable, PolicyUnavailable
@@ -47,7 +52,7 @@ from gateway.ledger.integrity import (
 )
 from gateway.ledger.sealing import key_id
 from gateway.ledger.stores import LedgerStore, store_for
-from gateway.ledger.writer import Ledger, Record
+from gateway.ledger.writer import Ledger, Record, append_with
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
@@ -158,7 +163,7 @@ class Gateway:
             log.error("policy.reload_failed", reason=str(exc)[:300])
             return False
         try:
-            _activate_policy(self.ledger, snapshot)
+            _activate_policy(self.ledger, self.db, snapshot)
         except GatewayError as exc:
             # No ledger, no activation; a good bundle is tried again at the next poll.
             _close_engine(snapshot.engine)
@@ -263,7 +268,7 @@ def _check_auditor_key(store: LedgerStore, auditor: X25519PublicKey) -> None:
         )
 
 
-def _activate_policy(ledger: Ledger, snapshot: PolicySnapshot) -> None:
+def _activate_policy(ledger: Ledger, db: Engine, snapshot: PolicySnapshot) -> None:
     """A policy version that decides for the first time is itself a ledgered event, so the
     ledger shows which policy was in force from when, where it came from and who signed it
     (and no decision refers to a version the ledger never announced)."""
@@ -272,7 +277,26 @@ def _activate_policy(ledger: Ledger, snapshot: PolicySnapshot) -> None:
     if previous == version:
         return
     activation = {"version": version, "previous": previous, "origin": dict(snapshot.origin)}
-    ledger.append(Record.gateway_event("policy.activate", version, activation))
+    record = Record.gateway_event("policy.activate", version, activation)
+    origin = snapshot.origin
+    row = {
+        "id": secrets.token_hex(16),
+        "version": version,
+        "previous": previous,
+        "activated_at": iso_now(),
+        "kind": origin.get("kind", ""),
+        "revision": origin.get("revision"),
+        "signer": origin.get("signer"),
+        "created": origin.get("created"),
+        "activated_by": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+    def write(conn: Connection) -> None:
+        conn.execute(insert(policy_activation).values(**row))
+
+    # The officers' console reads this row; it commits with the ledger entry where the two
+    # share a database, so one exists exactly when the other does.
+    append_with(ledger, db, record, write)
 
 
 def load_snapshot(settings: Settings, engine: PolicyEngine | None = None) -> PolicySnapshot:
@@ -280,7 +304,7 @@ def load_snapshot(settings: Settings, engine: PolicyEngine | None = None) -> Pol
     explicitly named development mode — the unsigned policy directory."""
     if settings.policy_bundle is not None:
         data = _read_bundle(settings.policy_bundle)
-        policy, manifest = open_bundle(data, _trusted_policy_keys(settings))
+        policy, manifest = open_bundle(data, trusted_policy_keys(settings))
         origin = {
             "kind": "bundle",
             "path": str(settings.policy_bundle),
@@ -318,7 +342,7 @@ def _read_bundle(path: Path) -> bytes:
     return data
 
 
-def _trusted_policy_keys(settings: Settings) -> list[Ed25519PublicKey]:
+def trusted_policy_keys(settings: Settings) -> list[Ed25519PublicKey]:
     path = settings.keys_dir / POLICY_PUBLIC
     if not path.is_file():
         raise KeyUnavailable(
@@ -347,7 +371,7 @@ def build_gateway(
     _check_auditor_key(store, keys.auditor_public)
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
     ledger.observe(check_startup(store, keys.ledger_signing.public_key(), checkpoints))
-    _activate_policy(ledger, snapshot)
+    _activate_policy(ledger, db, snapshot)
     # From here on, concurrent appends are committed in groups (one transaction, one fsync).
     ledger.attach(GroupCommitter(ledger))
     jwk = signing_jwk(keys.token_signing)

@@ -117,6 +117,11 @@ def _paging_only(scope: Scope) -> bool:
     return all(name in PAGING for name in names) and len(names) == len(set(names))
 
 
+UPLOADS = {"/console/policy/replay": 4 * 1024 * 1024 + 64 * 1024}
+"""Forms that carry a file larger than ``max_body``: a candidate policy bundle (at most
+``gateway.policy.signing.MAX_BUNDLE_BYTES``) with the rest of its form."""
+
+
 class Guard:
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -159,14 +164,15 @@ class Guard:
         await self.app(scope, replay, send)
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        limit = max(self.max_body, UPLOADS.get(scope.get("path", ""), 0))
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     raise InvalidRequest([Problem("/", "Content-Length is not a number")]) from None
-                if declared > self.max_body:
-                    raise PayloadTooLarge(self.max_body)
+                if declared > limit:
+                    raise PayloadTooLarge(limit)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -175,8 +181,8 @@ class Guard:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                raise PayloadTooLarge(self.max_body)
+            if size > limit:
+                raise PayloadTooLarge(limit)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break

@@ -29,8 +29,7 @@ from gateway.console.charts import bar_chart, count
 from gateway.console.deps import Auditor, Console, ConsoleDep, Posted
 from gateway.console.officer import _organisations
 from gateway.console.sessions import ConsoleSession
-from gateway.errors import GatewayError, KeyUnavailable
-from gateway.keys import auditor_private_from_pem
+from gateway.errors import GatewayError
 from gateway.ledger.checkpoint import check_against, signing_key_id, tree_state
 from gateway.ledger.entry import ACTIONS
 from gateway.ledger.stores.base import StoredEntry
@@ -221,11 +220,6 @@ async def person(
     return console.page(request, session, "audit_search.html", context)
 
 
-def _session_key(console: Console, request: Request) -> X25519PrivateKey | None:
-    token = console.token(request)
-    return console.sessions.auditor_key(token) if token else None
-
-
 def _access(console: Console, key: X25519PrivateKey) -> AuditorAccess:
     gw = console.gw
     return AuditorAccess(
@@ -242,17 +236,6 @@ async def key_page(request: Request, console: ConsoleDep, session: Auditor) -> R
     return console.page(request, session, "audit_key.html", {"problems": []})
 
 
-def _auditor_key(console: Console, pem: bytes, passphrase: bytes | None) -> X25519PrivateKey | None:
-    """The key if it opens and is the one the ledger seals for now (the same answer for a
-    wrong file, a wrong passphrase and another auditor's key)."""
-    try:
-        key = auditor_private_from_pem(pem, passphrase)
-    except KeyUnavailable:
-        return None
-    expected = console.gw.keys.auditor_public.public_bytes_raw()
-    return key if key.public_key().public_bytes_raw() == expected else None
-
-
 @router.post("/key")
 async def key_load(
     request: Request,
@@ -263,7 +246,7 @@ async def key_load(
     passphrase: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     data = await keyfile.read(8192)
-    key = _auditor_key(console, data, passphrase.encode() or None)
+    key = console.auditor_key_from(data, passphrase.encode() or None)
     if key is None:
         return console.page(request, session, "audit_key.html", {"problems": ["au.key.wrong"]}, 400)
     token = console.token(request) or ""
@@ -291,7 +274,7 @@ async def report(
 ) -> Response:
     problems: list[str] = []
     found = _bsn(bsn, problems)
-    key = await asyncio.to_thread(_session_key, console, request)
+    key = await asyncio.to_thread(console.session_auditor_key, request)
     if key is None:
         problems.append("key: load your auditor key for this session first")
     if found is None or key is None:
@@ -362,7 +345,7 @@ async def charts(request: Request, console: ConsoleDep, session: Auditor) -> Res
 
 @router.get("/anomalies")
 async def anomaly_views(request: Request, console: ConsoleDep, session: Auditor) -> Response:
-    key = await asyncio.to_thread(_session_key, console, request)
+    key = await asyncio.to_thread(console.session_auditor_key, request)
     opener = _access(console, key).body_or_none if key is not None else (lambda _row: None)
 
     def scan() -> dict[str, Any]:

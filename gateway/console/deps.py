@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -15,8 +16,11 @@ from gateway.bsn import Pseudonymiser
 from gateway.console.oidc import OidcClient
 from gateway.console.render import Renderer
 from gateway.console.sessions import ConsoleSession, SessionStore
+from gateway.errors import KeyUnavailable
+from gateway.keys import auditor_private_from_pem
 from gateway.ledger.entry import Action, Facts
-from gateway.ledger.writer import Receipt, Record
+from gateway.ledger.stores.base import Also
+from gateway.ledger.writer import Receipt, Record, append_with
 from gateway.runtime import Gateway
 
 SESSION_COOKIE = "console"
@@ -43,6 +47,20 @@ class Console:
     def token(self, request: Request) -> str | None:
         return request.cookies.get(self.cookie(SESSION_COOKIE))
 
+    def auditor_key_from(self, pem: bytes, passphrase: bytes | None) -> X25519PrivateKey | None:
+        """The auditor's key from what an auditor handed over, if it opens and is the key the
+        ledger seals for now (one answer for a wrong file, passphrase or auditor)."""
+        try:
+            key = auditor_private_from_pem(pem, passphrase)
+        except KeyUnavailable:
+            return None
+        expected = self.gw.keys.auditor_public.public_bytes_raw()
+        return key if key.public_key().public_bytes_raw() == expected else None
+
+    def session_auditor_key(self, request: Request) -> X25519PrivateKey | None:
+        token = self.token(request)
+        return self.sessions.auditor_key(token) if token else None
+
     def nav(self, session: ConsoleSession | None) -> list[tuple[str, str]]:
         """(path, message key) of the pages this user's roles reach."""
         if session is None:
@@ -53,6 +71,7 @@ class Console:
                 ("/console/policy/matrix", "po.matrix"),
                 ("/console/policy/dry-run", "po.dry_run"),
                 ("/console/policy/versions", "po.bundles"),
+                ("/console/policy/replay", "po.replay"),
                 ("/console/policy/break-glass", "po.break_glass"),
             ]
         if "auditor" in session.identity.roles:
@@ -77,9 +96,15 @@ class Console:
         return self.renderer.page(request, name, {**base, **(context or {})}, status)
 
     async def ledger(
-        self, action: Action, session: ConsoleSession, subject: str, body: Mapping[str, Any]
+        self,
+        action: Action,
+        session: ConsoleSession,
+        subject: str,
+        body: Mapping[str, Any],
+        also: Also | None = None,
     ) -> Receipt:
-        """Record a console action before its result is shown; raises if it cannot be."""
+        """Record a console action before its result is shown; raises if it cannot be.
+        ``also`` writes the action's own rows with the entry (``append_with``)."""
         facts = Facts(action, self.gw.active.current.version, "", "", "", "permit", review=False)
         record = Record(
             facts=facts,
@@ -90,6 +115,8 @@ class Console:
                 **body,
             },
         )
+        if also is not None:
+            return await asyncio.to_thread(append_with, self.gw.ledger, self.gw.db, record, also)
         return await asyncio.to_thread(self.gw.ledger.append, record)
 
 

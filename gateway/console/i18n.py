@@ -103,7 +103,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Elke activering van een beleidsversie, zoals het grootboek die vastlegde.",
         "Every activation of a policy version, as the ledger recorded it.",
     ),
+    "po.in_force": ("in werking", "in force"),
+    "po.unsigned": ("niet ondertekend (ontwikkelmodus)", "unsigned (development mode)"),
+    "po.built": ("Gebouwd", "Built"),
+    "po.activated_by": ("Geactiveerd door", "Activated by"),
+    "po.certificate": ("Bewijscertificaat", "Proof certificate"),
+    "po.proved": ("bewezen", "proved"),
+    "po.counter_example": ("tegenvoorbeeld gevonden", "counter-example found"),
+    "po.invariants": ("Invarianten", "Invariants"),
+    "po.no_certificate": (
+        "Geen bewaard certificaat (`gateway policy prove --save`).",
+        "No certificate kept (`gateway policy prove --save`).",
+    ),
     "po.replay": ("Herafspelen", "Replay"),
+    "po.replay.intro": (
+        "Wat er veranderd was als een kandidaat-beleid de verzoeken uit het grootboek had "
+        "beslist: nieuw toegestaan of geweigerd, velden erbij of eraf. De vastgelegde "
+        "beleidsinvoer opent alleen met de sleutel van de auditor: die van uw sessie, of een "
+        "sleutel die een auditor hier voor deze ene keer invoert (vier ogen; niet bewaard).",
+        "What would have changed had a candidate policy decided the ledger's requests: newly "
+        "allowed or denied, fields gained or lost. The recorded policy inputs open only with "
+        "the auditor's key: your session's, or one an auditor enters here for this replay "
+        "only (four eyes; not kept).",
+    ),
+    "po.candidate": ("Kandidaat", "Candidate"),
+    "po.candidate.bundle": ("Ondertekende bundel (upload)", "Signed bundle (upload)"),
+    "po.candidate.directory": (
+        "De beleidsmap van deze deelpoort (ontwikkelmodus)",
+        "This gateway's policy directory (development mode)",
+    ),
+    "po.bundle_file": ("Bundelbestand", "Bundle file"),
+    "po.replay.key": ("Sleutel van de auditor", "The auditor's key"),
+    "po.replay.run": ("Herafspelen", "Replay"),
+    "po.replay.requests": ("Verzoeken herafgespeeld", "Requests replayed"),
+    "po.replay.decisions": ("Bronbeslissingen vergeleken", "Source decisions compared"),
+    "po.replay.changed": ("Verzoeken met verschil", "Requests that change"),
+    "po.replay.unreadable": (
+        "Niet leesbaar (bewaartermijn verstreken)",
+        "Unreadable (past retention)",
+    ),
+    "po.replay.per": ("Per doel en organisatie", "Per purpose and organisation"),
+    "po.replay.kind": ("Soort", "Kind"),
+    "po.replay.changes": ("Verschillen", "Differences"),
+    "po.replay.gained": ("Erbij", "Gained"),
+    "po.replay.lost": ("Eraf", "Lost"),
+    "po.replay.same": ("Geen verschillen.", "No differences."),
     "po.break_glass": ("Doorbraken te beoordelen", "Break-glass to review"),
     "po.break_glass.intro": (
         "Verstrekkingen met doorbraak (spoed) wachten op beoordeling. Uw oordeel wordt "

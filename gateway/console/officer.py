@@ -12,19 +12,26 @@ import asyncio
 from itertools import islice
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from gateway.audit.query import Filter, entries
+from gateway.catalog import Catalog
 from gateway.clock import iso_now
 from gateway.console.deps import ConsoleDep, ConsoleRefusal, Officer, Posted
-from gateway.console.tables import break_glass_review
-from gateway.errors import EngineError, PolicyUnavailable
+from gateway.console.tables import break_glass_review, policy_activation
+from gateway.errors import EngineError, GatewayError, PolicyUnavailable
 from gateway.lanes import LaneFull
+from gateway.policy import certificates
+from gateway.policy.bundle import PolicySet, load_policy_set
+from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.explain import dry_run
 from gateway.policy.matrix import CONTENT_STAGES, Cell, cells
+from gateway.policy.replay import ReplayReport, replay
+from gateway.policy.signing import MAX_BUNDLE_BYTES, open_bundle
+from gateway.runtime import trusted_policy_keys
 from gateway.typing import RELATIONS, STAGES
 
 router = APIRouter(prefix="/policy")
@@ -215,19 +222,21 @@ async def versions(request: Request, console: ConsoleDep, session: Officer) -> R
     gw = console.gw
 
     def activations() -> list[dict[str, Any]]:
-        rows = entries(gw.store, Filter(action="policy.activate"))
-        return [{"time": r.time, "version": r.facts.policy_version, "seq": r.seq} for r in rows]
+        with gw.db.connect() as db:
+            rows = db.execute(
+                select(policy_activation).order_by(policy_activation.c.activated_at.desc())
+            )
+            found = [dict(r._mapping) for r in rows]
+        for row in found:
+            row["certificate"] = certificates.load(gw.settings, row["version"])
+        return found
 
     found = await asyncio.to_thread(activations)
-    current = gw.active.current
     return console.page(
         request,
         session,
         "versions.html",
-        {
-            "activations": list(reversed(found)),
-            "current": {"version": current.version, **dict(current.origin)},
-        },
+        {"activations": found, "current": gw.active.current.version},
     )
 
 
@@ -300,25 +309,143 @@ async def break_glass_sign_off(
         raise ConsoleRefusal("not_found")
     if found == "reviewed":  # one sign-off per release; the first stands
         return RedirectResponse("/console/policy/break-glass", status_code=303)
-    receipt = await console.ledger(
+    review = {
+        "entry_hash": entry,
+        "verdict": verdict,
+        "note": note,
+        "reviewer": session.identity.subject,
+        "reviewed_at": iso_now(),
+    }
+
+    def record(conn: Connection) -> None:
+        conn.execute(insert(break_glass_review).values(**review))
+
+    # The sign-off and its ledger entry commit together: a review exists exactly when the
+    # ledger says it was made.
+    await console.ledger(
         "break_glass.review",
         session,
         "",
         {"decision_entry": entry, "verdict": verdict, "note": note},
+        also=record,
+    )
+    return RedirectResponse("/console/policy/break-glass", status_code=303)
+
+
+REPLAY_CHANGES = 500
+"""At most this many changed source decisions listed on the page (all are counted)."""
+
+
+@router.get("/replay")
+async def replay_form(request: Request, console: ConsoleDep, session: Officer) -> Response:
+    return console.page(
+        request,
+        session,
+        "replay.html",
+        {"problems": [], "report": None, "form": {}, "development": _development(console)},
     )
 
-    def record() -> None:
-        with gw.db.begin() as db:
-            db.execute(
-                insert(break_glass_review).values(
-                    entry_hash=entry,
-                    verdict=verdict,
-                    note=note,
-                    reviewer=session.identity.subject,
-                    reviewed_at=iso_now(),
-                    review_entry=receipt.entry_hash,
-                )
-            )
 
-    await asyncio.to_thread(record)
-    return RedirectResponse("/console/policy/break-glass", status_code=303)
+def _development(console: Any) -> bool:
+    return bool(console.gw.settings.policy_mode == "development")
+
+
+@router.post("/replay")
+async def replay_submit(
+    request: Request,
+    console: ConsoleDep,
+    session: Officer,
+    _: Posted,
+    candidate: Annotated[str, Form(pattern="^(bundle|directory)$")] = "bundle",
+    bundle: Annotated[UploadFile | None, File()] = None,
+    since: Annotated[str, Form(alias="from", max_length=10)] = "",
+    until: Annotated[str, Form(alias="to", max_length=10)] = "",
+    keyfile: Annotated[UploadFile | None, File()] = None,
+    passphrase: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """A candidate policy over the ledger's past decisions (``gateway policy replay``). The
+    sealed policy inputs open only with the auditor's key: the session's, or one an auditor
+    hands over in this form for this replay only (four eyes; it is not kept)."""
+    from gateway.console.auditor import _day_after, _period
+
+    gw = console.gw
+    problems: list[str] = []
+    period = (_period(since, problems, "from"), _period(until, problems, "to"))
+    key = await asyncio.to_thread(console.session_auditor_key, request)
+    if key is None:
+        pem = await keyfile.read(8192) if keyfile is not None else b""
+        key = console.auditor_key_from(pem, passphrase.encode() or None) if pem else None
+        if key is None:
+            problems.append("au.key.wrong")
+    policy: PolicySet | None = None
+    label = ""
+    if candidate == "directory" and not _development(console):
+        problems.append("candidate: only a signed bundle outside development mode")
+    elif candidate == "directory":
+        loaded = await asyncio.to_thread(load_policy_set, gw.settings.resolved_policy_dir)
+        policy, label = loaded, f"directory ({loaded.version[:19]})"
+    else:
+        data = await bundle.read(MAX_BUNDLE_BYTES + 1) if bundle is not None else b""
+        try:
+            trusted = trusted_policy_keys(gw.settings)
+            opened, manifest = await asyncio.to_thread(open_bundle, data, trusted)
+            policy, label = opened, f"bundle {manifest.revision} ({opened.version[:19]})"
+        except (GatewayError, ValueError):
+            problems.append("bundle: not a policy bundle signed by a trusted key")
+    form = {"candidate": candidate, "from": since, "to": until}
+    if problems or policy is None or key is None:
+        context = {
+            "problems": problems,
+            "report": None,
+            "form": form,
+            "development": _development(console),
+        }
+        return console.page(request, session, "replay.html", context, 400)
+    where = Filter(
+        action="disclosure.decision",
+        since=f"{period[0]}T00:00:00Z" if period[0] else None,
+        until=_day_after(period[1]) if period[1] else None,
+    )
+    from gateway.console.auditor import _access
+
+    access = _access(console, key)
+    chosen = policy
+
+    def run() -> ReplayReport:
+        return replay(
+            entries(gw.store, where),
+            access.body_or_none,
+            _organisations(gw),
+            EmbeddedEngine(chosen),
+            Catalog(chosen.catalog),
+            ReplayReport(label, period[0], period[1]),
+        )
+
+    report = await asyncio.to_thread(run)
+    await console.ledger(
+        "console.view",
+        session,
+        "",
+        {
+            "view": "replay",
+            "candidate": label,
+            "period": list(period),
+            "requests": report.requests,
+            "changed": report.changed_requests,
+        },
+    )
+    summary = report.summary()
+    summary["changes"] = summary["changes"][:REPLAY_CHANGES]
+    return console.page(
+        request,
+        session,
+        "replay.html",
+        {
+            "problems": [],
+            "report": summary,
+            "form": form,
+            "development": _development(console),
+            "limit": REPLAY_CHANGES,
+            "total_changes": len(report.changes),
+        },
+    )

@@ -47,6 +47,21 @@ break_glass_review = Table(
     Column("note", Text(), nullable=False),
     Column("reviewer", String(), nullable=False),
     Column("reviewed_at", String(), nullable=False),
-    Column("review_entry", String(64), nullable=False),
-    # the hash of the ledger entry that records the review
+    # (the ledger's break_glass.review entry names the reviewed entry; both commit together)
+)
+
+policy_activation = Table(
+    "policy_activation",
+    SQLModel.metadata,
+    # Each policy version the ledger announced (policy.activate), with where it came from, in
+    # clear for the privacy officers' console (the ledger's body is sealed for the auditor).
+    Column("id", String(32), primary_key=True),
+    Column("version", String(), nullable=False),
+    Column("previous", String(), nullable=True),
+    Column("activated_at", String(), nullable=False),
+    Column("kind", String(), nullable=False),
+    Column("revision", String(), nullable=True),
+    Column("signer", String(), nullable=True),
+    Column("created", String(), nullable=True),
+    Column("activated_by", String(), nullable=False),
 )

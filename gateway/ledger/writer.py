@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from gateway.clock import iso_now
 from gateway.errors import LedgerUnavailable, PolicySuperseded
@@ -286,3 +286,15 @@ class Ledger:
             )
         if head.seq > 0 and named != head.entry_hash:
             raise LedgerUnavailable("the ledger's head does not name its last entry")
+
+
+def append_with(ledger: Ledger, db: Engine, record: Record, also: Also) -> Receipt:
+    """Append ``record`` and write the caller's rows (``also``) to ``db``: in the ledger's own
+    transaction where its store shares that database (the rows exist exactly when the entry
+    does), else right after the entry is durable (never before it)."""
+    if ledger.store.joins(db):
+        return ledger.append_batch([record], also=also)[0]
+    receipt = ledger.append(record)
+    with db.begin() as conn:
+        also(conn)
+    return receipt

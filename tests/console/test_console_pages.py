@@ -4,15 +4,22 @@ ledger entries ledgered before it is shown."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.access import AuditorAccess
 from gateway.audit.report import subject_report
 from gateway.bsn import Bsn, Pseudonymiser
 from gateway.console.sessions import SessionStore
-from gateway.keys import AUDITOR_PRIVATE
+from gateway.keys import AUDITOR_PRIVATE, POLICY_PUBLIC
 from gateway.ledger.stores.base import EntryFilter
 from gateway.policy.matrix import cells
+from gateway.policy.signing import build_bundle
+from gateway.settings import bundled_policy_dir
 from gateway.testing import (
     TEST_AUDITOR_PASSPHRASE,
     TestGateway,
@@ -215,3 +222,66 @@ def test_verification_from_the_console(fresh: TestGateway) -> None:
     page = console_sign_in(client, "auditor")
     r = client.post("/console/audit/verify", data={"csrf": console_csrf(page.text)})
     assert r.status_code == 200 and "De keten klopt:" in r.text
+
+
+VT_ROW = "gemeente.brp: {naam: plain, geboortedatum: age, adres: plain, huishouden: count}"
+
+
+def test_replay_of_a_signed_candidate_with_the_auditors_key_handed_over(
+    fresh: TestGateway, tmp_path: Path
+) -> None:
+    gw = fresh.gateway
+    affected = []
+    for client in ("veiligthuis", "politie-wijkagent"):
+        r = fresh.client.post(
+            "/v1/disclosures",
+            json={"case_id": fresh.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")},
+            headers=fresh.auth(client),
+        )
+        assert r.status_code == 200
+        if client == "veiligthuis":
+            affected.append(r.json()["receipt"]["entry_hash"])
+    # A candidate without one field for Veilig Thuis, signed by the officers' key.
+    candidate = tmp_path / "candidate"
+    shutil.copytree(bundled_policy_dir(), candidate)
+    necessity = candidate / "catalog" / "necessity.yaml"
+    text = necessity.read_text()
+    necessity.write_text(text.replace(VT_ROW, VT_ROW.replace(", huishouden: count", ""), 1))
+    signing = Ed25519PrivateKey.generate()
+    (gw.settings.keys_dir / POLICY_PUBLIC).write_bytes(
+        signing.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    bundle, _ = build_bundle(candidate, signing, "2026-11-candidate")
+
+    client = console_client(fresh)
+    page = console_sign_in(client, "privacy.officer")
+    csrf = console_csrf(page.text)
+    pem = (gw.settings.resolved_auditor_dir / AUDITOR_PRIVATE).read_bytes()
+    files = {"bundle": ("candidate.tar.gz", bundle), "keyfile": ("auditor.key", pem)}
+    form = {"csrf": csrf, "candidate": "bundle", "passphrase": TEST_AUDITOR_PASSPHRASE.decode()}
+    r = client.post("/console/policy/replay", data=form, files=files)
+    assert r.status_code == 200, r.text[-2000:]
+    assert re.search(r"<dt>Verzoeken met verschil</dt><dd>(\d+)</dd>", r.text).group(1) == str(  # type: ignore[union-attr]
+        len(affected)
+    )
+    assert "−huishouden (count)" in r.text
+    last = fresh.new_entries()[-1]
+    assert last.facts.action == "console.view"
+    assert fresh.ledgered(last.entry_hash)["view"] == "replay"
+    # Without the auditor's key, or with a bundle no trusted key signed: nothing is replayed.
+    no_key = client.post(
+        "/console/policy/replay",
+        data={"csrf": csrf, "candidate": "bundle"},
+        files={"bundle": ("candidate.tar.gz", bundle)},
+    )
+    assert no_key.status_code == 400
+    forged, _ = build_bundle(candidate, Ed25519PrivateKey.generate(), "forged")
+    unsigned = client.post(
+        "/console/policy/replay",
+        data=form,
+        files={"bundle": ("x.tar.gz", forged), "keyfile": ("auditor.key", pem)},
+    )
+    assert unsigned.status_code == 400 and "signed by a trusted key" in unsigned.text
+    assert fresh.new_entries()[-1].entry_hash == last.entry_hash  # nothing more ledgered

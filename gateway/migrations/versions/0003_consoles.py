@@ -1,4 +1,4 @@
-"""Consoles: sessions, pending sign-ins and break-glass reviews (issue 10).
+"""Consoles: sessions, pending sign-ins, break-glass reviews and policy activations (issue 10).
 
 Revision ID: 0003
 Revises: 0002
@@ -47,12 +47,25 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("reviewer", sa.String(), nullable=False),
         sa.Column("reviewed_at", sa.String(), nullable=False),
-        sa.Column("review_entry", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("entry_hash"),
+    )
+    op.create_table(
+        "policy_activation",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.String(), nullable=False),
+        sa.Column("previous", sa.String(), nullable=True),
+        sa.Column("activated_at", sa.String(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("revision", sa.String(), nullable=True),
+        sa.Column("signer", sa.String(), nullable=True),
+        sa.Column("created", sa.String(), nullable=True),
+        sa.Column("activated_by", sa.String(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("policy_activation")
     op.drop_table("break_glass_review")
     op.drop_table("console_login")
     with op.batch_alter_table("console_session", schema=None) as batch_op:
