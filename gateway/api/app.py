@@ -96,6 +96,22 @@ def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
                 await asyncio.sleep(gw.settings.signal_expire_interval_seconds)
                 await _guarded("signals.clock_failed", gw.signals.run_clock)
 
+        async def console_sessions() -> None:
+            # Ended console sessions (idle or past their lifetime) go, with any auditor key
+            # sealed in them, even if their browser never comes back.
+            from datetime import timedelta
+
+            from gateway.console.sessions import SessionStore
+
+            sessions = SessionStore(
+                gw.db,
+                idle=timedelta(minutes=gw.settings.console_idle_minutes),
+                lifetime=timedelta(hours=gw.settings.console_session_hours),
+            )
+            while True:
+                await asyncio.sleep(60.0)
+                await _guarded("console.sessions_purge_failed", sessions.purge)
+
         async def webhooks() -> None:
             while True:
                 await asyncio.sleep(gw.settings.webhook_interval_seconds)
@@ -111,6 +127,7 @@ def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
             asyncio.create_task(wal_checkpoints()),
             asyncio.create_task(signal_clock()),
             asyncio.create_task(webhooks()),
+            asyncio.create_task(console_sessions()),
         ]
         if gw.settings.policy_bundle is not None:
             tasks.append(asyncio.create_task(watch_policy()))

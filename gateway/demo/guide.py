@@ -70,4 +70,13 @@ def guide(
         f"API docs: {settings.resolved_public_url}/docs   OpenAPI: {base}/openapi.json",
         "",
     ]
+    if settings.console_local_provider:
+        out += [
+            f"Consoles for privacy officers and auditors: {settings.resolved_public_url}/console/",
+            "  signed in at the shipped local provider (demo only) as privacy.officer / "
+            "demo-officer-2026,",
+            "  auditor / demo-auditor-2026 or dpo / demo-dpo-2026 (both roles); the auditor's "
+            f"key for the session is {settings.resolved_auditor_dir}/auditor.key",
+            "",
+        ]
     return "\n".join(out)

@@ -193,6 +193,16 @@ def test_idle_and_absolute_timeouts_end_a_session(fresh: TestGateway) -> None:
     with db.begin() as conn:
         conn.execute(update(console_session).values(created_at="2000-01-01T00:00:00+00:00"))
     assert store.get(token) is None
+    # The server's purge removes ended sessions whose browser never returns.
+    kept = store.open(Identity("k", "K", frozenset({"auditor"})))
+    store.open(Identity("gone", "G", frozenset({"auditor"})))
+    with db.begin() as conn:
+        conn.execute(
+            update(console_session)
+            .where(console_session.c.subject == "gone")
+            .values(last_seen_at="2000-01-01T00:00:00+00:00")
+        )
+    assert store.purge() == 1 and store.get(kept) is not None
 
 
 def test_the_provider_insists_on_pkce_and_the_registered_redirect() -> None:
