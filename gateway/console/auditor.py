@@ -313,8 +313,14 @@ def _last_days(q: Any, problems: list[str]) -> tuple[str, str]:
 async def charts(request: Request, console: ConsoleDep, session: Auditor) -> Response:
     problems: list[str] = []
     q = request.query_params
-    problems += [f"{k}: not a filter of this page" for k in sorted(set(q) - {"from", "to"})]
+    allowed = {"from", "to", "organisation", "purpose"}
+    problems += [f"{k}: not a filter of this page" for k in sorted(set(q) - allowed)]
     since, until = _last_days(q, problems)
+    choices = await asyncio.to_thread(_search_choices, console)
+    chosen = {k: q.get(k, "") for k in ("organisation", "purpose")}
+    for name, value in chosen.items():
+        if value and value not in {v for v, _ in choices[name]}:
+            problems.append(f"{name}: not one of the listed values")
     if problems:
         return console.page(
             request, session, "error.html", {"message": "error.invalid", "problems": problems}, 400
@@ -322,7 +328,11 @@ async def charts(request: Request, console: ConsoleDep, session: Auditor) -> Res
 
     def tally() -> Any:
         where = Filter(
-            action="disclosure.decision", since=f"{since}T00:00:00Z", until=_day_after(until)
+            action="disclosure.decision",
+            requester_oin=chosen["organisation"] or None,
+            purpose=chosen["purpose"] or None,
+            since=f"{since}T00:00:00Z",
+            until=_day_after(until),
         )
         return count(entries(console.gw.store, where), _organisations(console.gw))
 
@@ -334,6 +344,8 @@ async def charts(request: Request, console: ConsoleDep, session: Auditor) -> Res
         {
             "since": since,
             "until": until,
+            "choices": choices,
+            "chosen": chosen,
             "charts": [
                 ("per_day", "field.time", bar_chart(counts.per_day, label_width=110)),
                 ("per_org", "field.organisation", bar_chart(counts.per_organisation)),

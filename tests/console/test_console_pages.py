@@ -215,6 +215,9 @@ def test_charts_count_what_the_ledger_headers_say(fresh: TestGateway) -> None:
     cells = re.findall(r'<th scope="row">mda_plus_plus</th><td>(\d+)</td><td>(\d+)</td>', r.text)
     assert cells and int(cells[0][0]) == permits
     assert client.get("/console/audit/charts", params={"from": "yesterday"}).status_code == 400
+    other = client.get("/console/audit/charts", params={"purpose": "huisverbod"})
+    assert other.status_code == 200 and '<th scope="row">mda_plus_plus</th>' not in other.text
+    assert client.get("/console/audit/charts", params={"purpose": "x"}).status_code == 400
 
 
 def test_verification_from_the_console(fresh: TestGateway) -> None:

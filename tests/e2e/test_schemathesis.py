@@ -82,6 +82,13 @@ def keep_cross_member_rule(body: Any) -> Any:
     return body
 
 
+def unsendable(value: Any) -> bool:
+    """A query value no URL can carry (None, an object, an empty list, a list of those)."""
+    if value is None or isinstance(value, dict):
+        return True
+    return isinstance(value, list) and (not value or any(map(unsendable, value)))
+
+
 # NOTE: the strategies are drawn directly (not through schemathesis' pytest plugin), so that
 # the test does not depend on pytest internals the plugin patches.
 @pytest.mark.parametrize("mode", list(GenerationMode))
@@ -89,6 +96,10 @@ def test_generated_requests(
     api: Any, fuzzed: ServedDemo, tokens: list[str], mode: GenerationMode
 ) -> None:
     def check(case: Any) -> None:
+        if isinstance(case.query, dict) and any(map(unsendable, case.query.values())):
+            # The HTTP client leaves such a parameter out of the URL, so the request actually
+            # sent can be a valid one that the fuzzer takes for invalid.
+            return
         token = tokens[len(SEEN) % len(tokens)]
         case.body = keep_cross_member_rule(case.body)
         response = case.call_and_validate(
