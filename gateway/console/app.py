@@ -114,6 +114,7 @@ def console_app(console: Console) -> FastAPI:
         # only the general message: details are in the log.
         session = await optional_session(request, console)
         status = exc.status if isinstance(exc, GatewayError) else 503
+        status = status if 400 <= status < 500 else 503  # fail closed, say nothing more
         return console.page(
             request, session, "error.html", {"message": "error.unavailable"}, status
         )

@@ -109,8 +109,15 @@ class OidcClient:
             raise AuthenticationFailed("the provider returned no ID token")
         try:
             claims = jwt.decode(id_token, meta.jwks, algorithms=_ALGORITHMS).claims
-        except (JoseError, ValueError) as exc:
-            raise AuthenticationFailed("the ID token does not verify") from exc
+        except (JoseError, ValueError):
+            # The provider may have rotated its keys since discovery was cached: fetch its
+            # JWKS again, once, before refusing.
+            self._metadata = None
+            meta = await self.metadata()
+            try:
+                claims = jwt.decode(id_token, meta.jwks, algorithms=_ALGORITHMS).claims
+            except (JoseError, ValueError) as exc:
+                raise AuthenticationFailed("the ID token does not verify") from exc
         return self._identity(claims, pending.nonce)
 
     def _identity(self, claims: dict[str, Any], nonce: str) -> Identity:

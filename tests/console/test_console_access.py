@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,7 +16,14 @@ from gateway.console.provider import DEMO_USERS, LocalProvider, load_users
 from gateway.console.sessions import Identity, PendingLogin, SessionStore
 from gateway.console.tables import console_session
 from gateway.errors import AuthenticationFailed
-from gateway.testing import TestGateway, console_client, console_csrf, console_sign_in
+from gateway.testing import (
+    CONSOLE_URL,
+    TestGateway,
+    console_client,
+    console_csrf,
+    console_sign_in,
+    make_test_gateway,
+)
 
 OFFICER_PAGES = [
     "/console/policy/matrix",
@@ -268,3 +276,17 @@ def test_the_id_token_must_be_for_this_client_this_sign_in_and_now() -> None:
             client._identity({**good, **bad}, "n1")
     pending = PendingLogin("s", "n", "v" * 43)
     assert pending.nonce == "n"
+
+
+def test_without_a_reachable_provider_sign_in_fails_closed(tmp_path: Path) -> None:
+    gw = make_test_gateway(
+        tmp_path, public_url=CONSOLE_URL, console_oidc_issuer="https://127.0.0.1:9/nowhere"
+    )
+    try:
+        client = console_client(gw)
+        r = client.get("/console/login", follow_redirects=False)
+        assert r.status_code == 503 and "niet beschikbaar" in r.text
+        assert "__Host-console=" not in r.headers.get("set-cookie", "")
+        assert client.get("/console/audit", follow_redirects=False).status_code == 303
+    finally:
+        gw.close()
