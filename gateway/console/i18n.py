@@ -253,6 +253,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "closed cases and days with unusual volume.",
     ),
     "au.disclosures": ("Verstrekkingen", "Disclosures"),
+    "au.signals": ("Signalen: wie betrokkenheid meldde", "Signals: who registered involvement"),
+    "au.area": ("Gebied", "Area"),
+    "au.became": ("Wat ermee gebeurde", "What became of it"),
+    "au.active": ("actief", "active"),
+    "au.matches": (
+        "Matches: organisaties op elkaar gewezen",
+        "Matches: organisations told of each other",
+    ),
+    "au.refused_signals": ("Geweigerde signalen", "Refused signals"),
     "au.denials": ("Weigeringen", "Denials"),
     "au.no_person": (
         "Over deze persoon staat niets in het grootboek.",

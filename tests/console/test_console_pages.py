@@ -152,6 +152,12 @@ def test_the_access_report_needs_the_auditors_key_for_this_session(fresh: TestGa
         json={"case_id": fresh.case_ids["mda"], "bsn": bsn},
         headers=fresh.auth("zaanstad-regie"),
     )
+    signal = fresh.client.post(
+        "/v1/signals",
+        json={"bsn": bsn, "area": "overlast", "contact": {"name": "Wijkteam"}},
+        headers=fresh.auth("zaanstad-regie"),
+    )
+    assert signal.status_code == 201
     client = console_client(fresh)
     page = console_sign_in(client, "auditor")
     csrf = console_csrf(page.text)
@@ -172,6 +178,7 @@ def test_the_access_report_needs_the_auditors_key_for_this_session(fresh: TestGa
     assert loaded.status_code == 200 and "Uw sleutel is voor deze sessie geladen." in loaded.text
     report = client.post("/console/audit/report", data={"bsn": bsn, "csrf": csrf})
     assert report.status_code == 200 and "zaanstad" in report.text.lower()
+    assert "<td>overlast</td>" in report.text  # the person's signal, with its area
     download = client.post(
         "/console/audit/report", data={"bsn": bsn, "csrf": csrf, "format": "json"}
     )
