@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from datetime import date, timedelta
 from itertools import islice
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.audit.access import AuditorAccess
 from gateway.audit.query import Filter, entries
 from gateway.audit.report import anomalies_in, subject_report
-from gateway.bsn import Bsn
-from gateway.console.charts import bar_chart, count
+from gateway.console import forms
+from gateway.console.charts import Counts, bar_chart, count
 from gateway.console.deps import Auditor, Console, ConsoleDep, Posted
-from gateway.console.officer import _organisations
-from gateway.console.sessions import ConsoleSession
 from gateway.errors import GatewayError
 from gateway.ledger.checkpoint import check_against, signing_key_id, tree_state
 from gateway.ledger.entry import ACTIONS
@@ -37,9 +32,6 @@ from gateway.ledger.verify import verify_store
 
 router = APIRouter(prefix="/audit")
 RESULT_ROWS = 200
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_verifications: dict[int, dict[str, Any]] = {}
-"""The last verification this process ran, per console (shown until the next)."""
 
 
 def _status(console: Console) -> dict[str, Any]:
@@ -52,7 +44,7 @@ def _status(console: Console) -> dict[str, Any]:
         "checkpoint": checkpoint,
         "checkpoint_dir": str(gw.checkpoints.path),
         "ledger_key": signing_key_id(gw.keys.ledger_signing.public_key()),
-        "verification": _verifications.get(id(console)),
+        "verification": console.last_verification,
     }
 
 
@@ -82,22 +74,8 @@ async def verify(console: ConsoleDep, session: Auditor, _: Posted) -> Response:
         result["seconds"] = round(time.perf_counter() - started, 2)
         return result
 
-    _verifications[id(console)] = await asyncio.to_thread(run)
+    console.last_verification = await asyncio.to_thread(run)
     return RedirectResponse("/console/audit", status_code=303)
-
-
-def _period(value: str, problems: list[str], name: str) -> str | None:
-    if not value:
-        return None
-    if not _DATE.match(value):
-        problems.append(f"{name}: a date as YYYY-MM-DD")
-        return None
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        problems.append(f"{name}: not a date")
-        return None
-    return value
 
 
 def _row(row: StoredEntry, names: dict[str, str]) -> dict[str, Any]:
@@ -116,7 +94,7 @@ def _row(row: StoredEntry, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _search_choices(console: Console) -> dict[str, list[tuple[str, str]]]:
-    names = _organisations(console.gw)
+    names = console.organisations()
     return {
         "organisation": sorted(names.items(), key=lambda kv: kv[1]),
         "purpose": [(p, p) for p in sorted(console.gw.catalog.purposes)],
@@ -135,8 +113,8 @@ async def search(request: Request, console: ConsoleDep, session: Auditor) -> Res
     for name in ("organisation", "purpose", "action"):
         if chosen[name] and chosen[name] not in {v for v, _ in choices[name]}:
             problems.append(f"{name}: not one of the listed values")
-    since = _period(q.get("from", ""), problems, "from")
-    until = _period(q.get("to", ""), problems, "to")
+    since = forms.day(q.get("from", ""), problems, "from")
+    until = forms.day(q.get("to", ""), problems, "to")
     context: dict[str, Any] = {
         "choices": choices,
         "chosen": {
@@ -156,7 +134,7 @@ async def search(request: Request, console: ConsoleDep, session: Auditor) -> Res
             purpose=chosen["purpose"] or None,
             action=chosen["action"] or None,
             since=f"{since}T00:00:00Z" if since else None,
-            until=_day_after(until) if until else None,
+            until=forms.day_after(until) if until else None,
         )
         rows = await asyncio.to_thread(_find, console, where)
         await console.ledger(
@@ -173,23 +151,9 @@ async def search(request: Request, console: ConsoleDep, session: Auditor) -> Res
     return console.page(request, session, "audit_search.html", context)
 
 
-def _day_after(day: str) -> str:
-    return (date.fromisoformat(day) + timedelta(days=1)).isoformat() + "T00:00:00Z"
-
-
 def _find(console: Console, where: Filter) -> list[dict[str, Any]]:
-    names = _organisations(console.gw)
+    names = console.organisations()
     return [_row(r, names) for r in islice(entries(console.gw.store, where), RESULT_ROWS)]
-
-
-def _bsn(value: str, problems: list[str]) -> Bsn | None:
-    digits = value.strip().replace(" ", "").replace(".", "")
-    try:
-        return Bsn(digits)
-    except ValueError:
-        # The entered value is not repeated: it may be a BSN with a typo.
-        problems.append("bsn: not a valid BSN (9 digits passing the 11-check)")
-        return None
 
 
 @router.post("/person")
@@ -201,7 +165,7 @@ async def person(
     bsn: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     problems: list[str] = []
-    found = _bsn(bsn, problems)
+    found = forms.bsn(bsn, problems)
     choices = await asyncio.to_thread(_search_choices, console)
     context: dict[str, Any] = {
         "choices": choices,
@@ -218,17 +182,6 @@ async def person(
     await console.ledger("console.view", session, pseudonym, {"view": "person", "shown": len(rows)})
     context["rows"] = rows
     return console.page(request, session, "audit_search.html", context)
-
-
-def _access(console: Console, key: X25519PrivateKey) -> AuditorAccess:
-    gw = console.gw
-    return AuditorAccess(
-        engine=gw.db,
-        store=gw.store,
-        auditor=key,
-        ledger_key=gw.keys.ledger_signing.public_key(),
-        pseudonymiser=console.pseudonymiser,
-    )
 
 
 @router.get("/key")
@@ -273,7 +226,7 @@ async def report(
     fmt: Annotated[str, Form(alias="format", pattern="^(html|json)$")] = "html",
 ) -> Response:
     problems: list[str] = []
-    found = _bsn(bsn, problems)
+    found = forms.bsn(bsn, problems)
     key = await asyncio.to_thread(console.session_auditor_key, request)
     if key is None:
         problems.append("key: load your auditor key for this session first")
@@ -281,7 +234,7 @@ async def report(
         return console.page(
             request, session, "audit_report.html", {"report": None, "problems": problems}, 400
         )
-    access = _access(console, key)
+    access = console.auditor_access(key)
     pseudonym = console.pseudonymiser.pseudonym(found)
     result = await asyncio.to_thread(subject_report, access, found)
     await console.ledger(
@@ -304,8 +257,10 @@ async def report(
 
 def _last_days(q: Any, problems: list[str]) -> tuple[str, str]:
     today = date.today()
-    since = _period(q.get("from", ""), problems, "from") or (today - timedelta(days=29)).isoformat()
-    until = _period(q.get("to", ""), problems, "to") or today.isoformat()
+    since = (
+        forms.day(q.get("from", ""), problems, "from") or (today - timedelta(days=29)).isoformat()
+    )
+    until = forms.day(q.get("to", ""), problems, "to") or today.isoformat()
     return since, until
 
 
@@ -326,15 +281,15 @@ async def charts(request: Request, console: ConsoleDep, session: Auditor) -> Res
             request, session, "error.html", {"message": "error.invalid", "problems": problems}, 400
         )
 
-    def tally() -> Any:
+    def tally() -> Counts:
         where = Filter(
             action="disclosure.decision",
             requester_oin=chosen["organisation"] or None,
             purpose=chosen["purpose"] or None,
             since=f"{since}T00:00:00Z",
-            until=_day_after(until),
+            until=forms.day_after(until),
         )
-        return count(entries(console.gw.store, where), _organisations(console.gw))
+        return count(entries(console.gw.store, where), console.organisations())
 
     counts = await asyncio.to_thread(tally)
     return console.page(
@@ -358,13 +313,13 @@ async def charts(request: Request, console: ConsoleDep, session: Auditor) -> Res
 @router.get("/anomalies")
 async def anomaly_views(request: Request, console: ConsoleDep, session: Auditor) -> Response:
     key = await asyncio.to_thread(console.session_auditor_key, request)
-    opener = _access(console, key).body_or_none if key is not None else (lambda _row: None)
+    opener = console.auditor_access(key).body_or_none if key is not None else (lambda _row: None)
 
     def scan() -> dict[str, Any]:
         return anomalies_in(console.gw.store, opener)
 
     found = await asyncio.to_thread(scan)
-    names = await asyncio.to_thread(_organisations, console.gw)
+    names = await asyncio.to_thread(console.organisations)
     await console.ledger(
         "console.view",
         session,
@@ -379,4 +334,4 @@ async def anomaly_views(request: Request, console: ConsoleDep, session: Auditor)
     )
 
 
-__all__ = ["ConsoleSession", "router"]
+__all__ = ["router"]

@@ -11,7 +11,10 @@ from typing import Annotated, Any, Literal
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
+from gateway.audit.access import AuditorAccess
+from gateway.auth.clients import ClientRow
 from gateway.bsn import Pseudonymiser
 from gateway.console.oidc import OidcClient
 from gateway.console.render import Renderer
@@ -23,6 +26,7 @@ from gateway.ledger.stores.base import Also
 from gateway.ledger.writer import Receipt, Record, append_with
 from gateway.runtime import Gateway
 
+client_table = ClientRow.__table__  # type: ignore[attr-defined]
 SESSION_COOKIE = "console"
 LOGIN_COOKIE = "console-login"
 Role = Literal["privacy_officer", "auditor"]
@@ -37,6 +41,9 @@ class Console:
     redirect_uri: str
     pseudonymiser: Pseudonymiser
     secure_cookies: bool
+    last_verification: dict[str, Any] | None = None
+    """The last chain verification this process ran from the console (shown until the next;
+    each worker process keeps its own)."""
 
     def cookie(self, name: str) -> str:
         """The cookie's name: ``__Host-`` prefixed when it is Secure, so a browser refuses it
@@ -56,6 +63,22 @@ class Console:
             return None
         expected = self.gw.keys.auditor_public.public_bytes_raw()
         return key if key.public_key().public_bytes_raw() == expected else None
+
+    def auditor_access(self, key: X25519PrivateKey) -> AuditorAccess:
+        """The offline tools' view of the ledger, with the key an auditor handed over."""
+        return AuditorAccess(
+            engine=self.gw.db,
+            store=self.gw.store,
+            auditor=key,
+            ledger_key=self.gw.keys.ledger_signing.public_key(),
+            pseudonymiser=self.pseudonymiser,
+        )
+
+    def organisations(self) -> dict[str, str]:
+        """Organisation names by OIN, from the registered clients (blocking: call off the
+        event loop)."""
+        with self.gw.db.connect() as db:
+            return {r.oin: r.organisation for r in db.execute(select(client_table))}
 
     def session_auditor_key(self, request: Request) -> X25519PrivateKey | None:
         token = self.token(request)

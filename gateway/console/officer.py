@@ -20,7 +20,8 @@ from sqlalchemy import Connection, insert, select
 from gateway.audit.query import Filter, entries
 from gateway.catalog import Catalog
 from gateway.clock import iso_now
-from gateway.console.deps import ConsoleDep, ConsoleRefusal, Officer, Posted
+from gateway.console import forms
+from gateway.console.deps import Console, ConsoleDep, ConsoleRefusal, Officer, Posted
 from gateway.console.tables import break_glass_review, policy_activation
 from gateway.errors import EngineError, GatewayError, PolicyUnavailable
 from gateway.lanes import LaneFull
@@ -40,7 +41,7 @@ MATRIX_ROWS = 400
 QUEUE_ROWS = 200
 
 
-def _choices(console: Any) -> dict[str, list[str]]:
+def _choices(console: Console) -> dict[str, list[str]]:
     catalog = console.gw.catalog
     return {
         "purpose": sorted(catalog.purposes),
@@ -89,7 +90,7 @@ async def matrix(request: Request, console: ConsoleDep, session: Officer) -> Res
     )
 
 
-def _dry_run_choices(console: Any) -> dict[str, list[str]]:
+def _dry_run_choices(console: Console) -> dict[str, list[str]]:
     base = _choices(console)
     return {
         "purpose": base["purpose"],
@@ -178,7 +179,7 @@ async def dry_run_submit(
     )
 
 
-async def _evaluate(console: Any, policy_input: dict[str, Any]) -> dict[str, Any]:
+async def _evaluate(console: Console, policy_input: dict[str, Any]) -> dict[str, Any]:
     gw = console.gw
     try:
         result: dict[str, Any] = await gw.disclosures.lanes.policy.run(
@@ -240,9 +241,9 @@ async def versions(request: Request, console: ConsoleDep, session: Officer) -> R
     )
 
 
-def _queue(console: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def _queue(console: Console) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     gw = console.gw
-    names = _organisations(gw)
+    names = console.organisations()
     with gw.db.connect() as db:
         reviewed = {r.entry_hash: dict(r._mapping) for r in db.execute(select(break_glass_review))}
     waiting = []
@@ -259,16 +260,6 @@ def _queue(console: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]
         )
     waiting.sort(key=lambda w: (w["review"] is not None, w["time"]))
     return list(islice(waiting, QUEUE_ROWS)), reviewed
-
-
-def _organisations(gw: Any) -> dict[str, str]:
-    from sqlmodel import Session
-    from sqlmodel import select as sm_select
-
-    from gateway.auth.clients import ClientRow
-
-    with Session(gw.db) as db:
-        return {row.oin: row.organisation for row in db.exec(sm_select(ClientRow))}
 
 
 @router.get("/break-glass")
@@ -346,8 +337,8 @@ async def replay_form(request: Request, console: ConsoleDep, session: Officer) -
     )
 
 
-def _development(console: Any) -> bool:
-    return bool(console.gw.settings.policy_mode == "development")
+def _development(console: Console) -> bool:
+    return console.gw.settings.policy_mode == "development"
 
 
 @router.post("/replay")
@@ -366,11 +357,9 @@ async def replay_submit(
     """A candidate policy over the ledger's past decisions (``gateway policy replay``). The
     sealed policy inputs open only with the auditor's key: the session's, or one an auditor
     hands over in this form for this replay only (four eyes; it is not kept)."""
-    from gateway.console.auditor import _day_after, _period
-
     gw = console.gw
     problems: list[str] = []
-    period = (_period(since, problems, "from"), _period(until, problems, "to"))
+    period = (forms.day(since, problems, "from"), forms.day(until, problems, "to"))
     key = await asyncio.to_thread(console.session_auditor_key, request)
     if key is None:
         pem = await keyfile.read(8192) if keyfile is not None else b""
@@ -404,18 +393,16 @@ async def replay_submit(
     where = Filter(
         action="disclosure.decision",
         since=f"{period[0]}T00:00:00Z" if period[0] else None,
-        until=_day_after(period[1]) if period[1] else None,
+        until=forms.day_after(period[1]) if period[1] else None,
     )
-    from gateway.console.auditor import _access
-
-    access = _access(console, key)
+    access = console.auditor_access(key)
     chosen = policy
 
     def run() -> ReplayReport:
         return replay(
             entries(gw.store, where),
             access.body_or_none,
-            _organisations(gw),
+            console.organisations(),
             EmbeddedEngine(chosen),
             Catalog(chosen.catalog),
             ReplayReport(label, period[0], period[1]),
