@@ -17,6 +17,7 @@ from gateway.bsn import Bsn, Pseudonymiser
 from gateway.console.sessions import SessionStore
 from gateway.keys import AUDITOR_PRIVATE, POLICY_PUBLIC
 from gateway.ledger.stores.base import EntryFilter
+from gateway.policy import certificates
 from gateway.policy.matrix import cells
 from gateway.policy.signing import build_bundle
 from gateway.settings import bundled_policy_dir
@@ -295,3 +296,44 @@ def test_replay_of_a_signed_candidate_with_the_auditors_key_handed_over(
     )
     assert unsigned.status_code == 400 and "signed by a trusted key" in unsigned.text
     assert fresh.new_entries()[-1].entry_hash == last.entry_hash  # nothing more ledgered
+
+
+def test_the_versions_page_shows_a_kept_certificate(fresh: TestGateway) -> None:
+    gw = fresh.gateway
+    version = gw.active.current.version
+    certificate = {
+        "policy_version": version,
+        "engine": "opa",
+        "input_space": 158_400,
+        "reductions": {},
+        "invariants": {"geheim": "no geheim field ever"},
+        "result": "proved",
+        "seconds": 58.2,
+        "counter_examples": [],
+    }
+    kept = certificates.save(gw.settings, certificate)
+    assert kept.parent == gw.settings.home / "certificates"
+    assert certificates.load(gw.settings, "sha256:another") is None
+    client = console_client(fresh)
+    console_sign_in(client, "privacy.officer")
+    page = client.get("/console/policy/versions")
+    assert page.status_code == 200
+    assert "bewezen" in page.text and "158,400" in page.text and "no geheim field ever" in page.text
+    # A file that names another version is not shown as this version's proof.
+    kept.write_text(kept.read_text().replace(version, "sha256:" + "0" * 64))
+    assert "bewezen" not in client.get("/console/policy/versions").text
+
+
+def test_only_the_replay_form_takes_a_large_body(cgw: TestGateway) -> None:
+    client = console_client(cgw)
+    page = console_sign_in(client, "privacy.officer")
+    csrf = console_csrf(page.text)
+    big = b"x" * 200_000
+    elsewhere = client.post(
+        "/console/policy/dry-run", data={"csrf": csrf}, files={"f": ("f.bin", big)}
+    )
+    assert elsewhere.status_code == 413
+    replay = client.post(
+        "/console/policy/replay", data={"csrf": csrf}, files={"bundle": ("b.tar.gz", big)}
+    )
+    assert replay.status_code == 400 and "signed by a trusted key" in replay.text
