@@ -480,7 +480,7 @@ def policy_replay(
         replay(
             entries(access.store, where),
             access.body_or_none,
-            organisations(access),
+            organisations(access.engine),
             EmbeddedEngine(policy),
             Catalog(policy.catalog),
             report,

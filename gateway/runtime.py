@@ -9,6 +9,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives import serialization
@@ -28,7 +29,13 @@ from gateway.clock import iso_now
 from gateway.console.tables import policy_activation
 from gateway.db import create_schema, make_engine
 from gateway.disclosure import DisclosureService, Lanes
-from gateway.errors import ConfigurationError, GatewayError, KeyUnavailable, PolicyUnavailable
+from gateway.errors import (
+    ConfigurationError,
+    EngineError,
+    GatewayError,
+    KeyUnavailable,
+    PolicyUnavailable,
+)
 from gateway.files import write_private
 from gateway.keys import (
     AUDITOR_PSEUDONYM,
@@ -41,7 +48,7 @@ from gateway.keys import (
     read_signal_keys,
     seal_pseudonym_key,
 )
-from gateway.lanes import Lane
+from gateway.lanes import Lane, LaneFull
 from gateway.ledger.batcher import GroupCommitter
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
 from gateway.ledger.integrity import (
@@ -56,6 +63,7 @@ from gateway.ledger.writer import Ledger, Record, append_with
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
+from gateway.policy.explain import dry_run
 from gateway.policy.memo import MemoEngine
 from gateway.policy.signing import MAX_BUNDLE_BYTES, describe, file_digest, open_bundle
 from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
@@ -129,6 +137,24 @@ class Gateway:
     @property
     def engine(self) -> PolicyEngine:
         return self.active.current.engine
+
+    async def dry_run(self, policy_input: Mapping[str, Any]) -> dict[str, Any]:
+        """A hypothetical request through the policy in force, on a policy worker (the API's
+        dry run and the officers' console). Fails as PolicyUnavailable, never with the
+        engine's own text."""
+        try:
+            result: dict[str, Any] = await self.disclosures.lanes.policy.run(
+                dry_run,
+                self.active.current,
+                policy_input,
+                timeout=self.settings.policy_timeout_seconds * 3,
+                queue_timeout=self.settings.policy_queue_timeout_seconds,
+            )
+        except (TimeoutError, LaneFull) as exc:
+            raise PolicyUnavailable("the policy could not evaluate the dry run in time") from exc
+        except EngineError as exc:  # the engine's text stays in the log, not in the answer
+            raise PolicyUnavailable("the policy engine could not evaluate the dry run") from exc
+        return result
 
     def reload_policy(self) -> bool:
         """Activate the bundle at ``policy_bundle`` if it changed. A bundle that does not

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from gateway import clock
@@ -25,14 +26,14 @@ from gateway.bsn import Bsn
 from gateway.ledger.stores.base import LedgerStore, StoredEntry
 
 
-def organisations(access: AuditorAccess) -> dict[str, str]:
+def organisations(engine: Engine) -> dict[str, str]:
     """Organisation names by OIN, from the registered clients."""
-    with Session(access.engine) as session:
+    with Session(engine) as session:
         return {row.oin: row.organisation for row in session.exec(select(ClientRow))}
 
 
 def subject_report(access: AuditorAccess, bsn: Bsn) -> dict[str, Any]:
-    names = organisations(access)
+    names = organisations(access.engine)
     pseudonym = access.pseudonym(bsn)
     returned: dict[str, dict[str, set[str]]] = {}
     for row in entries(access.store, Filter(subject=pseudonym, action="disclosure.fetch")):

@@ -11,10 +11,9 @@ from typing import Annotated, Any, Literal
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from gateway.audit.access import AuditorAccess
-from gateway.auth.clients import ClientRow
+from gateway.audit.report import organisations
 from gateway.bsn import Pseudonymiser
 from gateway.console.oidc import OidcClient
 from gateway.console.render import Renderer
@@ -26,7 +25,6 @@ from gateway.ledger.stores.base import Also
 from gateway.ledger.writer import Receipt, Record, append_with
 from gateway.runtime import Gateway
 
-client_table = ClientRow.__table__  # type: ignore[attr-defined]
 SESSION_COOKIE = "console"
 LOGIN_COOKIE = "console-login"
 Role = Literal["privacy_officer", "auditor"]
@@ -75,10 +73,8 @@ class Console:
         )
 
     def organisations(self) -> dict[str, str]:
-        """Organisation names by OIN, from the registered clients (blocking: call off the
-        event loop)."""
-        with self.gw.db.connect() as db:
-            return {r.oin: r.organisation for r in db.execute(select(client_table))}
+        """Organisation names by OIN (blocking: call off the event loop)."""
+        return organisations(self.gw.db)
 
     def session_auditor_key(self, request: Request) -> X25519PrivateKey | None:
         token = self.token(request)

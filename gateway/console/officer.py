@@ -9,7 +9,6 @@ ledgered itself.
 from __future__ import annotations
 
 import asyncio
-from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -23,12 +22,10 @@ from gateway.clock import iso_now
 from gateway.console import forms
 from gateway.console.deps import Console, ConsoleDep, ConsoleRefusal, Officer, Posted
 from gateway.console.tables import break_glass_review, policy_activation
-from gateway.errors import EngineError, GatewayError, PolicyUnavailable
-from gateway.lanes import LaneFull
+from gateway.errors import GatewayError
 from gateway.policy import certificates
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
-from gateway.policy.explain import dry_run
 from gateway.policy.matrix import CONTENT_STAGES, Cell, cells
 from gateway.policy.replay import ReplayReport, replay
 from gateway.policy.signing import MAX_BUNDLE_BYTES, open_bundle
@@ -180,17 +177,7 @@ async def dry_run_submit(
 
 
 async def _evaluate(console: Console, policy_input: dict[str, Any]) -> dict[str, Any]:
-    gw = console.gw
-    try:
-        result: dict[str, Any] = await gw.disclosures.lanes.policy.run(
-            dry_run,
-            gw.active.current,
-            policy_input,
-            timeout=gw.settings.policy_timeout_seconds * 3,
-            queue_timeout=gw.settings.policy_queue_timeout_seconds,
-        )
-    except (TimeoutError, LaneFull, EngineError) as exc:
-        raise PolicyUnavailable("the policy could not evaluate the dry run") from exc
+    result = await console.gw.dry_run(policy_input)
     decision = result.get("decision") or {}
     explanation = result.get("explanation") or {}
     released = decision.get("fields") or {}
@@ -241,7 +228,7 @@ async def versions(request: Request, console: ConsoleDep, session: Officer) -> R
     )
 
 
-def _queue(console: Console) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def _queue(console: Console) -> list[dict[str, Any]]:
     gw = console.gw
     names = console.organisations()
     with gw.db.connect() as db:
@@ -259,12 +246,12 @@ def _queue(console: Console) -> tuple[list[dict[str, Any]], dict[str, dict[str, 
             }
         )
     waiting.sort(key=lambda w: (w["review"] is not None, w["time"]))
-    return list(islice(waiting, QUEUE_ROWS)), reviewed
+    return waiting[:QUEUE_ROWS]
 
 
 @router.get("/break-glass")
 async def break_glass(request: Request, console: ConsoleDep, session: Officer) -> Response:
-    waiting, _ = await asyncio.to_thread(_queue, console)
+    waiting = await asyncio.to_thread(_queue, console)
     # The queue names cases and organisations: who looked is ledgered before it is shown.
     await console.ledger(
         "console.view", session, "", {"view": "break_glass_queue", "shown": len(waiting)}
