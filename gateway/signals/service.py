@@ -68,6 +68,7 @@ from gateway.signals.store import (
     LATE,
     LIVE,
     OTHERS,
+    PAIRED,
     KeyHolder,
     Seen,
     SignalRow,
@@ -75,6 +76,7 @@ from gateway.signals.store import (
     match_row,
     one_at_a_time,
     row_of,
+    signals,
     writer_for,
 )
 from gateway.signals.tables import (
@@ -250,19 +252,9 @@ class SignalService:
             keys = self.keys.current(conn)
             pseudonym = keys.pseudonym(bsn)
             existing = self._live(conn, principal.oin, pseudonym, area)
-            others = [
-                row_of(r)
-                for r in conn.execute(OTHERS, {"p": pseudonym, "oin": principal.oin, "now": now})
-            ]
+            others = signals(conn, OTHERS, {"p": pseudonym, "oin": principal.oin, "now": now})
             if existing is not None and others:
-                matched = conn.execute(
-                    select(signal_match.c.signal_a, signal_match.c.signal_b).where(
-                        or_(
-                            signal_match.c.signal_a == existing.id,
-                            signal_match.c.signal_b == existing.id,
-                        )
-                    )
-                ).all()
+                matched = PAIRED.run(conn, {"id": existing.id}).fetchall()
                 paired = {sid for pair in matched for sid in pair}
                 others = [o for o in others if o.id not in paired]
         return Seen(keys.fingerprint, pseudonym, existing, others, now)
@@ -333,9 +325,9 @@ class SignalService:
             self._queue_deliveries(conn, [m["id"] for m in kept])
             seen_ids = {o.id for o, _, _ in found} | {o.id for o in seen.others}
             late = [
-                row_of(r)
-                for r in conn.execute(
-                    LATE, {"p": seen.pseudonym, "oin": principal.oin, "since": seen.at}
+                r
+                for r in signals(
+                    conn, LATE, {"p": seen.pseudonym, "oin": principal.oin, "since": seen.at}
                 )
                 if r.id not in seen_ids
             ]
@@ -429,8 +421,8 @@ class SignalService:
         )
 
     def _live(self, conn: Connection, oin: str, pseudonym: str, area: str) -> SignalRow | None:
-        r = conn.execute(LIVE, {"oin": oin, "p": pseudonym, "area": area}).first()
-        return row_of(r) if r is not None else None
+        found = signals(conn, LIVE, {"oin": oin, "p": pseudonym, "area": area})
+        return found[0] if found else None
 
     # -- matching -------------------------------------------------------------------------------
 
