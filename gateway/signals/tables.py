@@ -15,7 +15,8 @@ signal = Table(
     "signal",
     SQLModel.metadata,
     Column("id", String(), primary_key=True),
-    Column("org_oin", String(), nullable=False, index=True),
+    # NOTE: no index of its own: uq_signal_live leads with org_oin (migration 0004).
+    Column("org_oin", String(), nullable=False),
     Column("org_type", String(), nullable=False),
     Column("role", String(), nullable=False),
     Column("pseudonym", String(64), nullable=False, index=True),
