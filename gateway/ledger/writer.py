@@ -10,7 +10,6 @@ durable; if anything fails, none of it was written and the caller must release n
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Connection, Engine
@@ -29,7 +29,6 @@ from gateway.ledger.entry import (
     Action,
     Facts,
     Header,
-    canonical,
     commit_subject,
     content_aad,
     entry_hash_of,
@@ -87,8 +86,12 @@ class Prepared:
 
 def _plaintext(body: Mapping[str, Any]) -> bytes:
     # NOTE: the sealed plaintext is never hashed (its ciphertext is), so it needs to be JSON,
-    # not canonical JSON; the standard library is ten times faster than RFC 8785 here.
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # not canonical JSON: orjson writes it 7x faster than the standard library (a decision's
+    # 3.8 KB body: 16 µs against 123 µs, measured), which was 8x faster than RFC 8785.
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError as exc:  # orjson.JSONEncodeError: nothing of it was written
+        raise LedgerUnavailable("a ledger body could not be encoded") from exc
 
 
 def _ledger_time() -> str:
@@ -176,9 +179,8 @@ class Ledger:
         commit = commit_subject(record.subject, salt)
         period = self._periods.public_for(record.facts.purpose, time, auditor)
         body = seal(_plaintext(record.body), content_aad(time, record.facts, commit), period)
-        doc = body.as_dict()
         return Prepared(
-            time, record.facts, record.subject, salt, commit, doc, canonical(doc).decode()
+            time, record.facts, record.subject, salt, commit, body.as_dict(), body.canonical_json()
         )
 
     def append_batch(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.errors import LedgerUnavailable
 from gateway.ledger.entry import FACT_NAMES, Facts, Header, canonical
+from gateway.ledger.sealing import seal
+from gateway.ledger.writer import _plaintext
+
+_RECIPIENT = X25519PrivateKey.generate().public_key()
 
 keys = st.text(alphabet=st.characters(max_codepoint=127), max_size=12)
 leaves = (
@@ -54,3 +61,24 @@ def test_the_header_holds_every_fact_once() -> None:
     facts = Facts("case.create", "sha256:x", "oin", "p", "c", "permit", review=False)
     content = Header(1, "0" * 64, "t", facts, "s").content()
     assert set(content) == {"v", "time", *FACT_NAMES, "subject_commit"}
+
+
+@settings(max_examples=50)
+@given(plaintext=st.binary(max_size=2000), aad=st.binary(max_size=200))
+def test_a_sealed_body_writes_its_own_canonical_json(plaintext: bytes, aad: bytes) -> None:
+    # The writer takes the sealed body's canonical JSON from SealedBody.canonical_json (written
+    # directly, on every append's path); it must be RFC 8785's bytes, or no entry verifies.
+    sealed = seal(plaintext, aad, _RECIPIENT)
+    assert sealed.canonical_json().encode() == rfc8785.dumps(sealed.as_dict())
+
+
+def test_the_sealed_plaintext_is_json_of_the_body() -> None:
+    body: dict[Any, Any] = {"z": [1, {"é": "ü"}], "a": None, "m": True, 7: "int key"}
+    assert json.loads(_plaintext(body)) == {
+        "z": [1, {"é": "ü"}],
+        "a": None,
+        "m": True,
+        "7": "int key",
+    }
+    with pytest.raises(LedgerUnavailable):
+        _plaintext({"x": object()})
