@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,24 @@ from sqlmodel import create_engine
 
 from gateway.errors import ConfigurationError, LedgerUnavailable
 from gateway.files import touch_private
+
+
+class Sql:
+    """One statement with ``:name`` parameters, run on the driver's cursor of a SQLAlchemy
+    connection (inside whatever transaction that connection is in).
+
+    For the statements on every request's path: SQLAlchemy's execution machinery costs more
+    than a short statement itself (measured: 0.73 ms against 0.32 ms for a signal
+    registration's reads). The SQL text is the same on SQLite and PostgreSQL but for the
+    parameter style, so it is written once and rendered for each."""
+
+    def __init__(self, sql: str) -> None:
+        self._by_dialect = {"sqlite": sql, "postgresql": re.sub(r":(\w+)", r"%(\1)s", sql)}
+
+    def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self._by_dialect[conn.dialect.name], dict(params or {}))
+        return cursor
 
 
 def make_engine(url: str, *, create: bool = True, writable: bool | None = None) -> Engine:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from gateway.auth.principal import Principal
@@ -18,6 +18,7 @@ from gateway.bsn import Bsn, Pseudonymiser
 from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
 from gateway.catalog import Catalog
 from gateway.clock import iso_now
+from gateway.db import Sql
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
 from gateway.ledger.entry import Action, Facts
 from gateway.ledger.sealing import seal
@@ -76,12 +77,12 @@ class SubjectContext:
 
 
 # "case" is quoted: a reserved word in SQL (SQLite and PostgreSQL alike).
-_CASE = text('SELECT id, purpose, stage, status FROM "case" WHERE id = :case_id')
-_PARTICIPANTS = text("SELECT oin FROM case_participant WHERE case_id = :case_id")
-_LINK = text(
+_CASE = Sql('SELECT id, purpose, stage, status FROM "case" WHERE id = :case_id')
+_PARTICIPANTS = Sql("SELECT oin FROM case_participant WHERE case_id = :case_id")
+_LINK = Sql(
     "SELECT relation, minor FROM case_subject WHERE case_id = :case_id AND subject = :subject"
 )
-_CONSENTS = text("SELECT source FROM case_consent WHERE case_id = :case_id AND subject = :subject")
+_CONSENTS = Sql("SELECT source FROM case_consent WHERE case_id = :case_id AND subject = :subject")
 
 
 class CaseRegistry:
@@ -142,31 +143,32 @@ class CaseRegistry:
         pseudonym = self._pseudonymiser.pseudonym(bsn)
         # NOTE: the same four queries whether or not the case exists, so that the time an
         # answer takes does not tell an outsider which case ids are real. Plain statements on
-        # one connection: this runs on every disclosure, and an ORM session costs more than the
-        # queries themselves.
+        # the driver's cursor of one connection: this runs on every disclosure (gateway.db.Sql).
         params = {"case_id": case_id, "subject": pseudonym}
         with self._engine.connect() as conn:
-            case = conn.execute(_CASE, params).first()
-            participants = conn.execute(_PARTICIPANTS, params).scalars().all()
-            link = conn.execute(_LINK, params).first()
-            consents = conn.execute(_CONSENTS, params).scalars().all()
+            case = _CASE.run(conn, params).fetchone()
+            participants = [oin for (oin,) in _PARTICIPANTS.run(conn, params).fetchall()]
+            link = _LINK.run(conn, params).fetchone()
+            consents = [source for (source,) in _CONSENTS.run(conn, params).fetchall()]
         if case is None:
             return CaseContext(id=case_id, found=False), SubjectContext(pseudonym, linked=False)
+        found_id, purpose, stage, status = case
         case_ctx = CaseContext(
-            id=case.id,
+            id=found_id,
             found=True,
-            purpose=case.purpose,
-            stage=case.stage,
-            status=case.status,
+            purpose=purpose,
+            stage=stage,
+            status=status,
             participants=tuple(sorted(participants)),
         )
         if link is None:
             return case_ctx, SubjectContext(pseudonym, linked=False)
+        relation, minor = link
         return case_ctx, SubjectContext(
             pseudonym,
             linked=True,
-            relation=link.relation,
-            minor=bool(link.minor),
+            relation=relation,
+            minor=bool(minor),
             consents=tuple(sorted(consents)),
         )
 

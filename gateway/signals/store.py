@@ -12,7 +12,6 @@ after another on both databases.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,23 +19,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, text
 
+from gateway.db import Sql
 from gateway.errors import KeyUnavailable
 from gateway.signals.pseudonyms import SignalKeys
 from gateway.signals.tables import signal, signal_match
-
-
-class Sql:
-    """One statement with ``:name`` parameters, run on the driver's cursor of a SQLAlchemy
-    connection (inside whatever transaction that connection is in)."""
-
-    def __init__(self, sql: str) -> None:
-        self._by_dialect = {"sqlite": sql, "postgresql": re.sub(r":(\w+)", r"%(\1)s", sql)}
-
-    def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(self._by_dialect[conn.dialect.name], dict(params or {}))
-        return cursor
-
 
 # Column names from the table definitions, never from input.
 _SIGNAL_COLUMNS = tuple(c.name for c in signal.columns)
