@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
 from gateway.signals.tables import signal_match
-from gateway.testing import TestGateway, make_test_gateway, synthetic_bsn
+from gateway.testing import TestGateway, demo_bsn, make_test_gateway, synthetic_bsn
 
 SERVER = "postgresql+psycopg://root@127.0.0.1:5432/test"
 PAIRS = [("woco-consulent", "schulden"), ("zaanstad-regie", "overlast")]
@@ -79,3 +79,21 @@ def test_simultaneous_registrations_match_exactly_once(home: TestGateway) -> Non
     gw.gateway.signals.run_clock()  # (a match a process left pending would be settled here)
     matches = gw.client.get("/v1/signals/matches?limit=200", headers=gw.auth("woco-consulent"))
     assert len(matches.json()["matches"]) == len(people)
+
+
+def test_the_case_context_reads_the_same_on_both_databases(home: TestGateway) -> None:
+    # The disclosure path's case reads run as driver-level SQL (gateway.db.Sql), rendered per
+    # database; on either one they find the demo case, its participants and the linked person.
+    gw = home
+    case, subject = gw.gateway.cases.context(gw.case_ids["mda"], Bsn(demo_bsn("mda.ex_partner")))
+    assert case.found and case.purpose and case.status == "open"
+    assert gw.principal("veiligthuis").oin in case.participants
+    assert subject.linked and subject.relation
+    unknown, nobody = gw.gateway.cases.context("case-000000000000", Bsn(demo_bsn("mda.ex_partner")))
+    assert not unknown.found and not nobody.linked
+    r = gw.client.post(
+        "/v1/disclosures",
+        json={"case_id": gw.case_ids["mda"], "bsn": demo_bsn("mda.ex_partner")},
+        headers=gw.auth("veiligthuis"),
+    )
+    assert r.status_code == 200, r.text
