@@ -195,15 +195,39 @@ def entry_hash_of(header: Header, body: dict[str, str], body_json: str) -> str:
     """:func:`entry_hash` when the body's canonical JSON is already at hand (``body_json`` must
     be ``canonical(body)``: the writer made it so, verification checked it byte for byte).
 
-    The leaf is the header's canonical JSON with ``"body":…`` spliced in where RFC 8785's key
-    order puts it — right after ``action``, the first key — instead of encoding the body a
-    second time. Anything unexpected takes the plain path; a test holds the two equal."""
-    head = canonical(header.as_dict())
-    prefix = b'{"action":' + json.dumps(header.facts.action).encode() + b","
-    if head.startswith(prefix) and head[len(prefix) :].startswith(b'"case_id":'):
-        leaf = prefix + b'"body":' + body_json.encode() + b"," + head[len(prefix) :]
-        return leaf_hash(leaf)
-    return entry_hash(header, body)
+    The leaf is written directly in RFC 8785's key order — ``body`` right after ``action`` —
+    with each string escaped by the standard library's C string encoder, which writes exactly
+    JCS's escapes (see :func:`canonical`). This runs for every entry appended and every entry
+    verified; anything unexpected (a type, a number out of range, a lone surrogate) takes the
+    plain path. A property test holds the two equal."""
+    leaf = _leaf_fast(header, body_json)
+    return leaf_hash(leaf) if leaf is not None else entry_hash(header, body)
+
+
+_escape = json.encoder.encode_basestring
+"""json.dumps(text, ensure_ascii=False) for one string, from the C encoder where there is one."""
+
+
+def _leaf_fast(header: Header, body_json: str) -> bytes | None:
+    f = header.facts
+    seq = header.seq
+    if type(f.review) is not bool or type(seq) is not int or not -_SAFE_INT < seq < _SAFE_INT:
+        return None
+    e = _escape  # raises TypeError for anything but a string
+    try:
+        text = (
+            f'{{"action":{e(f.action)},"body":{body_json},"case_id":{e(f.case_id)},'
+            f'"outcome":{e(f.outcome)},"policy_version":{e(f.policy_version)},'
+            f'"prev_hash":{e(header.prev_hash)},"purpose":{e(f.purpose)},'
+            f'"requester_oin":{e(f.requester_oin)},"review":{"true" if f.review else "false"},'
+            f'"seq":{seq},"subject_commit":{e(header.subject_commit)},'
+            f'"time":{e(header.time)},"v":{FORMAT_VERSION}}}'
+        )
+        return text.encode("utf-8")
+    except TypeError:
+        return None
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: the plain path refuses it as JCS requires
 
 
 def _verify(key: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:

@@ -38,22 +38,29 @@ _STREAM = 5_000
 _UNREADABLE = "the ledger cannot be read (no ledger at this database?)"
 
 
-def entry_from_row(row: RowMapping) -> StoredEntry:
-    facts = Facts(**{name: row[name] for name in FACT_NAMES})
-    header = Header(
-        seq=row["seq"],
-        prev_hash=row["prev_hash"],
-        time=row["time"],
-        facts=facts,
-        subject_commit=row["subject_commit"],
-    )
+_AT = {column.name: i for i, column in enumerate(ledger_entry.columns)}
+_FACTS_AT = tuple(_AT[name] for name in FACT_NAMES)
+_SEQ, _PREV, _TIME, _COMMIT = _AT["seq"], _AT["prev_hash"], _AT["time"], _AT["subject_commit"]
+_BODY, _HASH, _SEAL = _AT["body"], _AT["entry_hash"], _AT["seal"]
+_SUBJECT, _SALT = _AT["subject"], _AT["subject_salt"]
+
+
+def entry_from_row(row: Sequence[Any]) -> StoredEntry:
+    """An entry from a row of every ledger_entry column, in the table's order (positions, not
+    names: verification builds one of these per entry)."""
     return StoredEntry(
-        header=header,
-        body=row["body"],
-        entry_hash=row["entry_hash"],
-        seal=row["seal"],
-        subject=row["subject"],
-        subject_salt=row["subject_salt"],
+        header=Header(
+            seq=row[_SEQ],
+            prev_hash=row[_PREV],
+            time=row[_TIME],
+            facts=Facts(*(row[i] for i in _FACTS_AT)),
+            subject_commit=row[_COMMIT],
+        ),
+        body=row[_BODY],
+        entry_hash=row[_HASH],
+        seal=row[_SEAL],
+        subject=row[_SUBJECT],
+        subject_salt=row[_SALT],
     )
 
 
@@ -199,18 +206,18 @@ class SqlStore:
                 result = conn.execution_options(stream_results=True, yield_per=_STREAM).execute(
                     _filtered(where)
                 )
-                for row in result.mappings():
+                for row in result:
                     yield entry_from_row(row)
         except SQLAlchemyError as exc:
             raise LedgerUnavailable("the ledger's entries cannot be read") from exc
 
     def entry(self, seq: int) -> StoredEntry | None:
         row = self._one(select(ledger_entry).where(_E.seq == seq))
-        return None if row is None else entry_from_row(row)
+        return None if row is None else entry_from_row(tuple(row.values()))
 
     def last(self) -> StoredEntry | None:
         row = self._one(select(ledger_entry).order_by(_E.seq.desc()).limit(1))
-        return None if row is None else entry_from_row(row)
+        return None if row is None else entry_from_row(tuple(row.values()))
 
     def links(self) -> Iterator[tuple[int, str, str, bool]]:
         try:
