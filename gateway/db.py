@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import create_engine
 
 from gateway.errors import ConfigurationError, LedgerUnavailable
@@ -34,8 +34,15 @@ class Sql:
         self._by_dialect = {"sqlite": sql, "postgresql": re.sub(r":(\w+)", r"%(\1)s", sql)}
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(self._by_dialect[conn.dialect.name], dict(params or {}))
+        """Execute; the cursor. A driver error is raised as SQLAlchemy raises it (a
+        ``DBAPIError`` subclass), so callers handle one kind of database failure."""
+        sql, values = self._by_dialect[conn.dialect.name], dict(params or {})
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(sql, values)
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, dbapi.Error) from exc
         return cursor
 
 

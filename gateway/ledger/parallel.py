@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
-from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
+from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
 from gateway.ledger.verify import (
     VerifyReport,
     _fail,
@@ -85,7 +85,7 @@ def _check_range(first: int, last: int) -> _Finding | None:
     """Read entries ``first``..``last`` from the store itself (nothing crosses the process
     boundary but two numbers) and check them."""
     assert _worker_store is not None
-    entries = list(_worker_store.entries(EntryFilter(first_seq=first, last_seq=last)))
+    entries = _worker_store.entry_range(first, last)
     # What is read here must be the range the chain was checked on in order (a row that
     # changed or went away meanwhile fails; it never passes unchecked).
     wanted = range(first, last + 1)

@@ -133,6 +133,11 @@ class LedgerStore(Protocol):
     def entries(self, where: EntryFilter | None = None) -> Iterator[StoredEntry]:
         """Stored entries in sequence order, streamed (memory stays flat at any size)."""
 
+    def entry_range(self, first: int, last: int) -> list[StoredEntry]:
+        """The entries ``first``..``last`` (a chunk: parallel verification reads one per job),
+        in order, read at once."""
+        ...
+
     def entry(self, seq: int) -> StoredEntry | None: ...
 
     def last(self) -> StoredEntry | None: ...

@@ -123,6 +123,9 @@ class MemoryStore:
             if where is None or _matches(entry, where):
                 yield entry
 
+    def entry_range(self, first: int, last: int) -> list[StoredEntry]:
+        return list(self.entries(EntryFilter(first_seq=first, last_seq=last)))
+
     def entry(self, seq: int) -> StoredEntry | None:
         self._up()
         return self._entries[seq - 1] if 0 < seq <= len(self._entries) else None

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.db import Sql
 from gateway.errors import LedgerUnavailable
 from gateway.ledger.entry import FACT_NAMES, Facts, Header
 from gateway.ledger.stores.base import (
@@ -39,10 +40,24 @@ _UNREADABLE = "the ledger cannot be read (no ledger at this database?)"
 
 
 _AT = {column.name: i for i, column in enumerate(ledger_entry.columns)}
-_FACTS_AT = tuple(_AT[name] for name in FACT_NAMES)
+_ACTION, _VERSION, _OIN, _PURPOSE, _CASE, _OUTCOME, _REVIEW = (_AT[n] for n in FACT_NAMES)
 _SEQ, _PREV, _TIME, _COMMIT = _AT["seq"], _AT["prev_hash"], _AT["time"], _AT["subject_commit"]
 _BODY, _HASH, _SEAL = _AT["body"], _AT["entry_hash"], _AT["seal"]
 _SUBJECT, _SALT = _AT["subject"], _AT["subject_salt"]
+
+
+# Column names from the table definition, never from input.
+_RANGE = Sql(
+    "SELECT {} FROM ledger_entry WHERE seq >= :first AND seq <= :last ORDER BY seq".format(  # noqa: S608
+        ", ".join(c.name for c in ledger_entry.columns)
+    )
+)
+
+
+def _boolean(value: Any) -> Any:
+    # SQLite keeps a boolean as 0 or 1; a driver-level read gets the integer, where SQLAlchemy
+    # would have given bool(value). (A stored value outside 0/1 fails first_malformed.)
+    return value if value is None or type(value) is bool else bool(value)
 
 
 def entry_from_row(row: Sequence[Any]) -> StoredEntry:
@@ -53,7 +68,15 @@ def entry_from_row(row: Sequence[Any]) -> StoredEntry:
             seq=row[_SEQ],
             prev_hash=row[_PREV],
             time=row[_TIME],
-            facts=Facts(*(row[i] for i in _FACTS_AT)),
+            facts=Facts(
+                row[_ACTION],
+                row[_VERSION],
+                row[_OIN],
+                row[_PURPOSE],
+                row[_CASE],
+                row[_OUTCOME],
+                _boolean(row[_REVIEW]),
+            ),
             subject_commit=row[_COMMIT],
         ),
         body=row[_BODY],
@@ -210,6 +233,16 @@ class SqlStore:
                     yield entry_from_row(row)
         except SQLAlchemyError as exc:
             raise LedgerUnavailable("the ledger's entries cannot be read") from exc
+
+    def entry_range(self, first: int, last: int) -> list[StoredEntry]:
+        # On the driver's cursor: verification reads every entry this way, and SQLAlchemy's
+        # row machinery cost 12 of the 17 µs an entry took to read (measured, SQLite).
+        try:
+            with self.engine.connect() as conn:
+                rows = _RANGE.run(conn, {"first": first, "last": last}).fetchall()
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable("the ledger's entries cannot be read") from exc
+        return [entry_from_row(row) for row in rows]
 
     def entry(self, seq: int) -> StoredEntry | None:
         row = self._one(select(ledger_entry).where(_E.seq == seq))
