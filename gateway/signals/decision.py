@@ -11,8 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
+from gateway.errors import EngineError
 from gateway.lanes import Lane
-from gateway.policy.engine import PolicyEngine, ask
+from gateway.policy.engine import MISSING, PolicyEngine, ask
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,3 +69,25 @@ async def decide_signal(
         evaluate, recall, lane, policy_input, timeout, queue_timeout, entrypoint="signals"
     )
     return SignalDecision.deny(failed) if failed is not None else parse(raw)
+
+
+def recalled_signal(engine: PolicyEngine, policy_input: Mapping[str, Any]) -> SignalDecision | None:
+    """The engine's remembered answer (gateway/policy/memo.py) as a decision, on the calling
+    thread — or None when nothing is remembered and the engine must be asked
+    (:func:`decide_signal`). A memo that tripped its fail-closed switch is a denial, as in
+    ``ask``."""
+    evaluate = getattr(engine, "evaluate_signal", None)
+    recall = getattr(engine, "recall_signal", None)
+    if evaluate is None:
+        return SignalDecision.deny("policy_undefined")
+    if recall is None:
+        return None
+    try:
+        raw = recall(policy_input)
+    except EngineError as exc:
+        log.error("policy.engine_error", error=str(exc)[:200], entrypoint="signals")
+        return SignalDecision.deny("engine_error")
+    except Exception as exc:  # a memo bug is a denial too, never a release
+        log.error("policy.engine_crashed", error=exc.__class__.__name__, entrypoint="signals")
+        return SignalDecision.deny("engine_error")
+    return None if raw is MISSING else parse(raw)

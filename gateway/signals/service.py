@@ -34,7 +34,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import (
@@ -62,7 +62,7 @@ from gateway.lanes import Lane
 from gateway.ledger.entry import Action, Facts, Outcome
 from gateway.ledger.writer import Ledger, Record
 from gateway.policy.snapshot import ActivePolicy
-from gateway.signals.decision import SignalDecision, decide_signal, parse
+from gateway.signals.decision import SignalDecision, decide_signal, parse, recalled_signal
 from gateway.signals.lifecycle import periods, stamp
 from gateway.signals.reading import SignalReader
 from gateway.signals.store import (
@@ -88,6 +88,7 @@ from gateway.signals.tables import (
 from gateway.signals.webhooks import new_delivery_id
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 _HOOKED_CLIENTS = text(
     "SELECT w.client_id, c.oin FROM client_webhook w JOIN client c ON c.client_id = w.client_id"
@@ -159,9 +160,11 @@ class SignalService:
         )
 
     async def may_learn(self, mine: SignalRow, other: SignalRow) -> SignalDecision:
-        return await self._decide(
-            {"action": "match", "signal": mine.policy_view(), "other": other.policy_view()}
-        )
+        return await self._decide(self._match_input(mine, other))
+
+    @staticmethod
+    def _match_input(mine: SignalRow, other: SignalRow) -> dict[str, Any]:
+        return {"action": "match", "signal": mine.policy_view(), "other": other.policy_view()}
 
     def _areas(self) -> Mapping[str, Any]:
         return self._policy.current.catalog.signal_areas
@@ -197,14 +200,69 @@ class SignalService:
                 self._record("signal.register", principal, "deny", version, body, subject),
             )
             raise SignalRefused(decision.reasons)
-        seen = await self._run(self._read, principal, bsn, area)
-        mine = seen.existing or self._new_signal(principal, area, dict(contact), consent)
+        # One hop to a thread for the reads, the match decisions and the durable commit when
+        # the policy's answers on the others are remembered (the usual case); otherwise the
+        # engine is asked from here, on the policy lane, and a second hop commits.
+        read = await self._run(
+            self._read_and_commit_if_recalled,
+            principal,
+            bsn,
+            area,
+            dict(contact),
+            consent,
+            decision,
+            version,
+            subject,
+        )
+        if isinstance(read, Registration):
+            return read
+        seen, mine = read
         found = []
         for other in seen.others:
             there = await self.may_learn(mine, other)
             back = await self.may_learn(other, mine)
             if there.allow and back.allow:
                 found.append((other, there.reveal_area, back.reveal_area))
+        asked = (area, consent, decision, version, subject)
+        return await self._run(self._commit_registration, principal, seen, mine, found, *asked)
+
+    def _read_and_commit_if_recalled(
+        self,
+        principal: Principal,
+        bsn: Bsn,
+        area: str,
+        contact: dict[str, str],
+        consent: bool,
+        decision: SignalDecision,
+        version: str,
+        subject: str,
+    ) -> Registration | tuple[Seen, SignalRow]:
+        seen = self._read(principal, bsn, area)
+        mine = seen.existing or self._new_signal(principal, area, contact, consent)
+        engine = self._policy.current.engine
+        found = []
+        for other in seen.others:
+            there = recalled_signal(engine, self._match_input(mine, other))
+            back = recalled_signal(engine, self._match_input(other, mine))
+            if there is None or back is None:
+                return seen, mine
+            if there.allow and back.allow:
+                found.append((other, there.reveal_area, back.reveal_area))
+        asked = (area, consent, decision, version, subject)
+        return self._commit_registration(principal, seen, mine, found, *asked)
+
+    def _commit_registration(
+        self,
+        principal: Principal,
+        seen: Seen,
+        mine: SignalRow,
+        found: Sequence[tuple[SignalRow, bool, bool]],
+        area: str,
+        consent: bool,
+        decision: SignalDecision,
+        version: str,
+        subject: str,
+    ) -> Registration:
         reg = {
             "signal": mine.id,
             "area": area,
@@ -213,14 +271,12 @@ class SignalService:
             "repeat": seen.existing is not None,
             "active_until": mine.active_until,
         }
-        mine, matches = await self._run(
-            self._commit, principal, seen, mine, found, reg, version, subject
-        )
-        return Registration(mine, seen.existing is None, matches)
+        stored, matches = self._commit(principal, seen, mine, found, reg, version, subject)
+        return Registration(stored, seen.existing is None, matches)
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         # The standard library's hop (as the rest of the gateway): ~55 µs less than anyio's
-        # per call, and a registration makes two.
+        # per call.
         return await asyncio.to_thread(fn, *args)
 
     def _record(

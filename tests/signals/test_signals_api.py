@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.clock import utc_now
+from gateway.signals.decision import SignalDecision
 from gateway.testing import TestGateway, synthetic_bsn
 
 WOCO = "00000099000000000009"
@@ -329,3 +330,53 @@ def test_the_ledger_entries_and_the_rows_they_record_commit_together(
         assert conn.execute(select(func.count()).select_from(signal)).scalar_one() == 1
     monkeypatch.undo()
     assert len(register(gw, "zaanstad-regie", bsn, "overlast").json()["matches"]) == 1
+
+
+def test_remembered_match_decisions_take_one_hop_and_match_the_same(
+    gw: TestGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pair asks the engine on the policy lane (read, decide, then commit: two hops
+    to a thread); once the policy's answers are remembered, the read, the decisions and the
+    commit take one — and the outcome, matches and ledger entries are the same."""
+    service = gw.gateway.signals
+    hops: list[str] = []
+    run = service._run
+
+    async def counted(fn: Any, *args: Any) -> Any:
+        hops.append(fn.__name__)
+        return await run(fn, *args)
+
+    monkeypatch.setattr(service, "_run", counted)
+    outcomes = []
+    for n in (31, 32):
+        bsn = synthetic_bsn(n)
+        register(gw, "woco-consulent", bsn, "schulden")
+        hops.clear()
+        before = gw.gateway.ledger.store.count()
+        second = register(gw, "zaanstad-regie", bsn, "overlast")
+        assert second.status_code == 201, second.text
+        (match,) = second.json()["matches"]
+        written = gw.gateway.ledger.store.count() - before
+        outcomes.append((list(hops), match["other"]["oin"], match["other"]["area"], written))
+    first, then = outcomes
+    assert first[0] == ["_read_and_commit_if_recalled", "_commit_registration"]
+    assert then[0] == ["_read_and_commit_if_recalled"]
+    assert first[1:] == then[1:] == (WOCO, "schulden", 2)  # registration + match entries
+
+
+def test_a_recalled_decision_is_the_engines_and_a_tripped_memo_denies(gw: TestGateway) -> None:
+    """The one-hop path's decisions: nothing remembered is None (ask the engine), a remembered
+    answer is exactly the engine's, and a memo whose fail-closed switch tripped is a denial."""
+    from gateway.signals.decision import parse, recalled_signal
+
+    engine = gw.gateway.active.current.engine
+    assert type(engine).__name__ == "MemoEngine"
+    side = {"org_type": "woningcorporatie", "role": "woonconsulent", "area": "schulden"}
+    other = {"org_type": "gemeente", "role": "procesregisseur", "area": "overlast"}
+    asked = {"action": "match", "signal": side, "other": other}
+    assert recalled_signal(engine, asked) is None
+    answer = engine.evaluate_signal(asked)
+    recalled = recalled_signal(engine, asked)
+    assert recalled is not None and recalled == parse(answer)
+    engine._tripped = True
+    assert recalled_signal(engine, asked) == SignalDecision.deny("engine_error")
