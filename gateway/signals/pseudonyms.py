@@ -22,6 +22,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from gateway.bsn import Bsn
 
@@ -50,7 +51,7 @@ class SignalKeys:
     def to_bytes(self) -> bytes:
         return b"".join(self.keys)
 
-    @property
+    @cached_property  # read four times a registration; the chain never changes
     def fingerprint(self) -> str:
         """Names the chain (its newest key) without revealing it: stored beside the signals, so
         a key file that does not belong to the database is found at start-up."""

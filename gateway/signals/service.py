@@ -44,13 +44,13 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn, Pseudonymiser
 from gateway.clock import utc_now
+from gateway.db import Sql
 from gateway.errors import (
     InvalidRequest,
     KeyUnavailable,
@@ -90,7 +90,7 @@ from gateway.signals.webhooks import new_delivery_id
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-_HOOKED_CLIENTS = text(
+_HOOKED_CLIENTS = Sql(
     "SELECT w.client_id, c.oin FROM client_webhook w JOIN client c ON c.client_id = w.client_id"
 )
 PENDING_GRACE = timedelta(seconds=60)
@@ -524,7 +524,7 @@ class SignalService:
         if not match_ids:
             return  # the usual registration: no new match, no read
         clients: dict[str, list[str]] = {}
-        for client_id, oin in conn.execute(_HOOKED_CLIENTS).all():
+        for client_id, oin in _HOOKED_CLIENTS.run(conn).fetchall():
             clients.setdefault(oin, []).append(client_id)
         if not clients:
             return
