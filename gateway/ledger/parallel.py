@@ -1,10 +1,12 @@
 """Verification spread over cores, with the same verdict as :func:`verify_entries`.
 
-Everything that is checked about one entry on its own — its body, its hash, its subject index,
-its seal — runs in worker processes, a chunk of entries at a time. What ties entries together —
-the sequence and the hash links — is checked here, in order, while the rows stream in; it needs
-only stored values. Chunks are answered in order and at most ``2 × workers`` are in flight, so
-memory stays flat at any ledger size.
+The ledger is cut into spans of consecutive sequence numbers. A worker process reads a span
+itself (a store another process can open: nothing crosses the process boundary but two numbers)
+and checks everything the span allows, in the sequential order — each entry's body, hash,
+subject index and seal, and the sequence numbers and hash links inside the span. This process
+checks only what joins the spans: that each span's first entry follows the one before and links
+to its hash. Spans are answered in order and at most ``2 × workers`` are in flight, so memory
+stays flat at any ledger size, and this process reads nothing but the last sequence number.
 
 The verdict is the sequential one: a failure is reported for the first entry, in order, at which
 the sequential verifier would stop, with the same message (per entry the sequential order is:
@@ -81,37 +83,70 @@ def _init(key_raw: bytes, shredded: frozenset[str], url: str | None) -> None:
         _worker_store = open_store(url)  # read-only, as the auditor's own
 
 
-def _check_range(first: int, last: int) -> _Finding | None:
+@dataclass(frozen=True)
+class _Span:
+    """What a worker found in a run of consecutive entries: its ends (for the links between
+    spans, checked in order by the parent), its last valid seal, and its first failure."""
+
+    first: int | None
+    """The first entry's sequence number; None when the range held no entry."""
+    first_prev: str
+    last: int
+    last_hash: str
+    last_seal: int | None
+    """The last entry with a valid seal before any failure."""
+    finding: _Finding | None
+    checked: int
+
+
+_EMPTY = _Span(None, "", 0, "", None, None, 0)
+
+
+def _check_range(first: int, last: int) -> _Span:
     """Read entries ``first``..``last`` from the store itself (nothing crosses the process
     boundary but two numbers) and check them."""
     assert _worker_store is not None
-    entries = _worker_store.entry_range(first, last)
-    # What is read here must be the range the chain was checked on in order (a row that
-    # changed or went away meanwhile fails; it never passes unchecked).
-    wanted = range(first, last + 1)
-    got = [e.seq for e in entries]
-    if got != list(wanted):
-        at = next((w for w, g in zip(wanted, got, strict=False) if w != g), first + len(got))
-        message = "changed while it was being verified (read twice, not the same)"
-        return _Finding.of(at, _CONTENT, _fail(at, message))
-    return _check_chunk(entries)
+    return _check_span(_worker_store.entry_range(first, last))
 
 
-def _check_chunk(entries: Iterable[StoredEntry]) -> _Finding | None:
-    """The first entry of ``entries`` that fails a check of its own, if any."""
+def _check_span(entries: list[StoredEntry]) -> _Span:
+    """Every check of the sequential verifier, in its order, that the entries of one span
+    allow: all but the first entry's sequence number and link, which need the span before."""
     assert _worker_key is not None
+    if not entries:
+        return _EMPTY
+    expected, prev, last_seal = entries[0].seq, None, None
+    finding: _Finding | None = None
     for entry in entries:
+        seq = entry.seq
+        if seq != expected:
+            message = f"expected sequence {expected} (entry missing or reordered)"
+            finding = _Finding.of(seq, _SEQUENCE, _fail(seq, message))
+            break
         try:
             body = check_content(entry)
         except LedgerCorrupted as exc:
-            return _Finding.of(entry.seq, _CONTENT, exc)
+            finding = _Finding.of(seq, _CONTENT, exc)
+            break
+        if prev is not None and entry.header.prev_hash != prev:
+            finding = _Finding.of(seq, _LINK, _fail(seq, f"does not link to entry {seq - 1}"))
+            break
         try:
             sealed = check_index_and_seal(entry, body, _worker_shredded, _worker_key)
         except LedgerCorrupted as exc:
-            return _Finding.of(entry.seq, _INDEX, exc)
+            finding = _Finding.of(seq, _INDEX, exc)
+            break
         if not sealed:
-            return _Finding(entry.seq, _SEAL, None)
-    return None
+            finding = _Finding(seq, _SEAL, None)
+            break
+        if entry.seal is not None:
+            last_seal = seq
+        prev = entry.entry_hash
+        expected += 1
+    head, tail = entries[0], entries[-1]
+    return _Span(
+        head.seq, head.header.prev_hash, tail.seq, tail.entry_hash, last_seal, finding, len(entries)
+    )
 
 
 def verify_store_parallel(
@@ -141,6 +176,10 @@ def verify_store_parallel(
         raise LedgerUnavailable("the verification workers could not read the ledger") from exc
 
 
+_LOWEST = -(2**62)
+"""The first span reaches down to here: an entry numbered below 1 is then read, and fails."""
+
+
 def _verify(
     store: LedgerStore,
     head: StoredHead | None,
@@ -152,82 +191,70 @@ def _verify(
 ) -> VerifyReport:
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     url = store.reopen_url()
-    expected, prev = 1, GENESIS
-    covered = 0  # the last seal in the chunks answered so far (all valid)
-    ordered: _Finding | None = None  # a sequence or link failure found here
-    pending: deque[tuple[Future[_Finding | None], list[int], int]] = deque()
+    expected, prev, covered = 1, GENESIS, 0
+    pending: deque[Future[_Span]] = deque()
 
-    def settle(future: Future[_Finding | None], seals: list[int], size: int) -> None:
-        nonlocal covered
-        found = future.result()
+    def settle(span: _Span) -> None:
+        """In order: the link into this span from the one before, then what the worker found;
+        the failure the sequential verifier would meet first is the one reported."""
+        nonlocal expected, prev, covered
+        found = span.finding
+        if span.first is not None:
+            boundary = None
+            if span.first != expected:
+                message = f"expected sequence {expected} (entry missing or reordered)"
+                boundary = _Finding.of(span.first, _SEQUENCE, _fail(span.first, message))
+            elif span.first_prev != prev:
+                message = f"does not link to entry {span.first - 1}"
+                boundary = _Finding.of(span.first, _LINK, _fail(span.first, message))
+            if boundary is not None and (
+                found is None or (boundary.seq, boundary.stage) < (found.seq, found.stage)
+            ):
+                found = boundary
         if found is not None:
-            if ordered is not None and (ordered.seq, ordered.stage) < (found.seq, found.stage):
-                raise ordered.error()
             if found.message is not None:
                 raise found.error()
-            before = [s for s in seals if s < found.seq]
-            raise seal_failure(found.seq, before[-1] if before else covered)
-        if seals:
-            covered = seals[-1]
+            raise seal_failure(found.seq, covered if span.last_seal is None else span.last_seal)
+        if span.first is not None:
+            expected, prev = span.last + 1, span.last_hash
+            covered = covered if span.last_seal is None else span.last_seal
         if progress is not None:
-            progress(size)
+            progress(span.checked)
 
-    # A store another process can open is read by the workers themselves, a range each; here
-    # only the chain's columns are read. Otherwise (a store in this process) entries are sent.
-    links: Iterator[tuple[int, str, str, bool]] | Iterator[StoredEntry]
-    links = store.links() if url is not None else store.entries()
+    # A store another process can open is read by the workers themselves, a range of sequence
+    # numbers each: this process reads nothing but the last number. Otherwise (a store in this
+    # process) the entries are read here and sent.
+    entries = store.entries() if url is None else None
+    jobs: Iterator[tuple[Callable[..., _Span], tuple[Any, ...]]]
+    if entries is None:
+        last = store.last()
+        top = 0 if last is None else last.seq
+        jobs = (
+            (_check_range, (_LOWEST if start == 1 else start, min(start + chunk - 1, top)))
+            for start in range(1, max(top, 1) + 1, chunk)
+        )
+    else:
+        jobs = ((_check_span, (batch,)) for batch in _batches(entries, chunk))
     context = multiprocessing.get_context("spawn")
     try:
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init, initargs=(raw, shredded, url)
         ) as pool:
             try:
-                for batch in _batches(links, chunk):
-                    sent: list[Any] = []
-                    seals: list[int] = []
-                    for item in batch:
-                        seq, prev_hash, stored_hash, sealed = _link(item)
-                        if seq != expected:
-                            message = f"expected sequence {expected} (entry missing or reordered)"
-                            ordered = _Finding.of(seq, _SEQUENCE, _fail(seq, message))
-                            break
-                        sent.append(item)
-                        if sealed:
-                            seals.append(seq)
-                        if prev_hash != prev:
-                            message = f"does not link to entry {seq - 1}"
-                            ordered = _Finding.of(seq, _LINK, _fail(seq, message))
-                            break
-                        prev = stored_hash
-                        expected += 1
-                    if sent:
-                        job = (
-                            pool.submit(_check_range, _link(sent[0])[0], _link(sent[-1])[0])
-                            if url is not None
-                            else pool.submit(_check_chunk, sent)
-                        )
-                        pending.append((job, seals, len(sent)))
-                    while len(pending) > 2 * workers or (ordered is not None and pending):
-                        settle(*pending.popleft())
-                    if ordered is not None:
-                        raise ordered.error()
+                for fn, args in jobs:
+                    pending.append(pool.submit(fn, *args))
+                    while len(pending) > 2 * workers:
+                        settle(pending.popleft().result())
                 while pending:
-                    settle(*pending.popleft())
+                    settle(pending.popleft().result())
             finally:
-                for future, _, _ in pending:
+                for future in pending:
                     future.cancel()
     finally:
-        close = getattr(links, "close", None)
+        close = getattr(entries, "close", None)
         if close is not None:
             close()  # a streaming read holds a transaction open
     return check_head(expected - 1, prev, covered, head, key)
-
-
-def _link(item: Any) -> tuple[int, str, str, bool]:
-    if isinstance(item, StoredEntry):
-        return item.seq, item.header.prev_hash, item.entry_hash, item.seal is not None
-    seq, prev_hash, stored_hash, sealed = item
-    return seq, prev_hash, stored_hash, sealed
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
