@@ -210,18 +210,50 @@ _escape = json.encoder.encode_basestring
 
 def _leaf_fast(header: Header, body_json: str) -> bytes | None:
     f = header.facts
-    seq = header.seq
-    if type(f.review) is not bool or type(seq) is not int or not -_SAFE_INT < seq < _SAFE_INT:
+    return leaf_text(
+        f.action,
+        body_json,
+        f.case_id,
+        f.outcome,
+        f.policy_version,
+        header.prev_hash,
+        f.purpose,
+        f.requester_oin,
+        f.review,
+        header.seq,
+        header.subject_commit,
+        header.time,
+    )
+
+
+def leaf_text(
+    action: Any,
+    body_json: str,
+    case_id: Any,
+    outcome: Any,
+    policy_version: Any,
+    prev_hash: Any,
+    purpose: Any,
+    requester_oin: Any,
+    review: Any,
+    seq: Any,
+    subject_commit: Any,
+    time: Any,
+) -> bytes | None:
+    """The leaf of an entry from its values (in the leaf's key order), written directly; None
+    where a value is not of its type or needs the plain path (see :func:`entry_hash_of`).
+    Verification calls it on stored rows before building any entry."""
+    if type(review) is not bool or type(seq) is not int or not -_SAFE_INT < seq < _SAFE_INT:
         return None
     e = _escape  # raises TypeError for anything but a string
     try:
         text = (
-            f'{{"action":{e(f.action)},"body":{body_json},"case_id":{e(f.case_id)},'
-            f'"outcome":{e(f.outcome)},"policy_version":{e(f.policy_version)},'
-            f'"prev_hash":{e(header.prev_hash)},"purpose":{e(f.purpose)},'
-            f'"requester_oin":{e(f.requester_oin)},"review":{"true" if f.review else "false"},'
-            f'"seq":{seq},"subject_commit":{e(header.subject_commit)},'
-            f'"time":{e(header.time)},"v":{FORMAT_VERSION}}}'
+            f'{{"action":{e(action)},"body":{body_json},"case_id":{e(case_id)},'
+            f'"outcome":{e(outcome)},"policy_version":{e(policy_version)},'
+            f'"prev_hash":{e(prev_hash)},"purpose":{e(purpose)},'
+            f'"requester_oin":{e(requester_oin)},"review":{"true" if review else "false"},'
+            f'"seq":{seq},"subject_commit":{e(subject_commit)},'
+            f'"time":{e(time)},"v":{FORMAT_VERSION}}}'
         )
         return text.encode("utf-8")
     except TypeError:
@@ -234,7 +266,7 @@ def _verify(key: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
     try:
         raw = base64.b64decode(signature_b64, validate=True)
         key.verify(raw, message)
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, TypeError):  # TypeError: a stored value not text
         return False
     # NOTE: only the canonical encoding: base64's last character has spare bits, so other
     # strings decode to the same signature — a stored byte that changed must not verify.

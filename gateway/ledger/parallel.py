@@ -31,12 +31,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
 from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+from gateway.ledger.stores.sql import SqlStore, entry_from_row
+from gateway.ledger.tables import ENTRY_AT
 from gateway.ledger.verify import (
     VerifyReport,
     _fail,
     check_content,
     check_head,
     check_index_and_seal,
+    row_is_sound,
     seal_failure,
     verify_entries,
 )
@@ -100,53 +103,79 @@ class _Span:
 
 
 _EMPTY = _Span(None, "", 0, "", None, None, 0)
+_SEQ, _PREV, _HASH, _SEAL = (ENTRY_AT[n] for n in ("seq", "prev_hash", "entry_hash", "seal"))
 
 
 def _check_range(first: int, last: int) -> _Span:
     """Read entries ``first``..``last`` from the store itself (nothing crosses the process
-    boundary but two numbers) and check them."""
-    assert _worker_store is not None
-    return _check_span(_worker_store.entry_range(first, last))
+    boundary but two numbers) and check them: each row on the fast path, and the long way
+    (an entry built and checked as the sequential verifier does) wherever that says no."""
+    assert isinstance(_worker_store, SqlStore) and _worker_key is not None
+    rows = _worker_store.entry_rows(first, last)
+    if not rows:
+        return _EMPTY
+    first_row, last_row = rows[0], rows[-1]
+    expected, prev, last_seal = first_row[_SEQ], None, None
+    finding: _Finding | None = None
+    for row in rows:
+        if not row_is_sound(row, expected, prev, _worker_key):
+            finding = _check_entry(entry_from_row(row), expected, prev)
+            if finding is not None:
+                break
+        if row[_SEAL] is not None:
+            last_seal = expected
+        prev = row[_HASH]
+        expected += 1
+    return _Span(
+        first_row[_SEQ],
+        first_row[_PREV],
+        last_row[_SEQ],
+        last_row[_HASH],
+        last_seal,
+        finding,
+        len(rows),
+    )
 
 
 def _check_span(entries: list[StoredEntry]) -> _Span:
-    """Every check of the sequential verifier, in its order, that the entries of one span
-    allow: all but the first entry's sequence number and link, which need the span before."""
-    assert _worker_key is not None
+    """:func:`_check_range` for entries sent from the parent (a store only it can read)."""
     if not entries:
         return _EMPTY
     expected, prev, last_seal = entries[0].seq, None, None
     finding: _Finding | None = None
     for entry in entries:
-        seq = entry.seq
-        if seq != expected:
-            message = f"expected sequence {expected} (entry missing or reordered)"
-            finding = _Finding.of(seq, _SEQUENCE, _fail(seq, message))
-            break
-        try:
-            body = check_content(entry)
-        except LedgerCorrupted as exc:
-            finding = _Finding.of(seq, _CONTENT, exc)
-            break
-        if prev is not None and entry.header.prev_hash != prev:
-            finding = _Finding.of(seq, _LINK, _fail(seq, f"does not link to entry {seq - 1}"))
-            break
-        try:
-            sealed = check_index_and_seal(entry, body, _worker_shredded, _worker_key)
-        except LedgerCorrupted as exc:
-            finding = _Finding.of(seq, _INDEX, exc)
-            break
-        if not sealed:
-            finding = _Finding(seq, _SEAL, None)
+        finding = _check_entry(entry, expected, prev)
+        if finding is not None:
             break
         if entry.seal is not None:
-            last_seal = seq
+            last_seal = entry.seq
         prev = entry.entry_hash
         expected += 1
     head, tail = entries[0], entries[-1]
     return _Span(
         head.seq, head.header.prev_hash, tail.seq, tail.entry_hash, last_seal, finding, len(entries)
     )
+
+
+def _check_entry(entry: StoredEntry, expected: int, prev: str | None) -> _Finding | None:
+    """Every check of the sequential verifier on one entry, in its order (``prev`` None: the
+    link is checked by the parent); the first failure."""
+    assert _worker_key is not None
+    seq = entry.seq
+    if seq != expected:
+        message = f"expected sequence {expected} (entry missing or reordered)"
+        return _Finding.of(seq, _SEQUENCE, _fail(seq, message))
+    try:
+        body = check_content(entry)
+    except LedgerCorrupted as exc:
+        return _Finding.of(seq, _CONTENT, exc)
+    if prev is not None and entry.header.prev_hash != prev:
+        return _Finding.of(seq, _LINK, _fail(seq, f"does not link to entry {seq - 1}"))
+    try:
+        sealed = check_index_and_seal(entry, body, _worker_shredded, _worker_key)
+    except LedgerCorrupted as exc:
+        return _Finding.of(seq, _INDEX, exc)
+    return None if sealed else _Finding(seq, _SEAL, None)
 
 
 def verify_store_parallel(

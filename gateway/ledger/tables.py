@@ -47,6 +47,8 @@ ledger_entry = Table(
     Column("subject_salt", String(32), nullable=True),
 )
 Index("ix_ledger_entry_purpose_time", ledger_entry.c.purpose, ledger_entry.c.time)
+ENTRY_AT = {column.name: i for i, column in enumerate(ledger_entry.columns)}
+"""Each ledger_entry column's position in a row that selects every column in table order."""
 
 ledger_head = Table(
     "ledger_head",

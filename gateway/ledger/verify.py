@@ -20,9 +20,11 @@ entry not covered by a valid seal.
 from __future__ import annotations
 
 import json
+import operator
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -35,9 +37,12 @@ from gateway.ledger.entry import (
     commit_subject,
     entry_hash_of,
     head_signature_valid,
+    leaf_hash,
+    leaf_text,
 )
 from gateway.ledger.sealing import SealedBody
 from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+from gateway.ledger.tables import ENTRY_AT
 
 _BODY_KEYS = frozenset(SealedBody.__dataclass_fields__)
 
@@ -170,6 +175,71 @@ def check_index_and_seal(
     """Checks 4 and 5: raises for a bad subject index; False if the entry's seal is bad."""
     _check_subject(entry, body["key_id"], shredded)
     return entry.seal is None or head_signature_valid(entry.seq, entry.entry_hash, entry.seal, key)
+
+
+_R = ENTRY_AT
+_R_SEQ, _R_PREV, _R_BODY, _R_HASH, _R_SEAL = (
+    _R[n] for n in ("seq", "prev_hash", "body", "entry_hash", "seal")
+)
+_R_SUBJECT, _R_SALT, _R_COMMIT = _R["subject"], _R["subject_salt"], _R["subject_commit"]
+_R_LEAF = tuple(
+    _R[n]
+    for n in (
+        "action",
+        "body",
+        "case_id",
+        "outcome",
+        "policy_version",
+        "prev_hash",
+        "purpose",
+        "requester_oin",
+        "review",
+        "seq",
+        "subject_commit",
+        "time",
+    )
+)
+
+
+_leaf_values = operator.itemgetter(*_R_LEAF)
+
+
+def row_is_sound(
+    row: Sequence[Any], expected: int, prev: str | None, key: Ed25519PublicKey
+) -> bool:
+    """True only where every check above passes on a stored row (every ledger_entry column,
+    table order) — sequence ``expected``, canonical body, hash, link to ``prev`` (None: the
+    caller checks it), subject index and seal — without building an entry: the fast path of
+    parallel verification. False says nothing but "check it the long way" (which names the
+    failure, or passes what this path never takes, such as a shredded subject index), so a
+    verdict never rests on this function alone. A test holds it to the long way."""
+    seq, body, entry_hash = row[_R_SEQ], row[_R_BODY], row[_R_HASH]
+    if type(seq) is not int or seq != expected or (prev is not None and row[_R_PREV] != prev):
+        return False
+    if type(body) is not str or _CANONICAL_BODY.fullmatch(body) is None:
+        return False
+    action, _, case_id, outcome, version, prev_hash, purpose, oin, review, _, commit, time = (
+        _leaf_values(row)
+    )
+    if type(review) is int and review in (0, 1):
+        review = review == 1  # SQLite's form of a boolean
+    if outcome not in OUTCOMES or action not in ACTIONS:
+        return False
+    leaf = leaf_text(
+        action, body, case_id, outcome, version, prev_hash, purpose, oin, review, seq, commit, time
+    )
+    if leaf is None or leaf_hash(leaf) != entry_hash:
+        return False
+    subject, salt = row[_R_SUBJECT], row[_R_SALT]
+    if type(subject) is not str or type(salt) is not str:
+        return False
+    try:
+        if commit_subject(subject, salt) != commit or bytes.fromhex(salt).hex() != salt:
+            return False
+    except ValueError:
+        return False
+    seal = row[_R_SEAL]
+    return seal is None or (type(seal) is str and head_signature_valid(seq, entry_hash, seal, key))
 
 
 def seal_failure(seq: int, covered: int) -> LedgerCorrupted:

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.db import create_schema, make_engine
 from gateway.errors import LedgerCorrupted
@@ -168,3 +171,70 @@ def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_
     )
     assert parallel == sequential
     assert (sequential[0] == "intact") == (damage == "intact")  # type: ignore[index]
+
+
+def _rows() -> list[list[Any]]:
+    from gateway.ledger.tables import ENTRY_AT
+
+    rows = []
+    for entry in ledger().entries():
+        values = entry_to_row(entry)
+        row = [values[name] for name in ENTRY_AT]
+        row[ENTRY_AT["review"]] = int(row[ENTRY_AT["review"]])  # as SQLite gives it back
+        rows.append(row)
+    return rows
+
+
+ROWS = _rows()
+
+
+def _worker() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from gateway.ledger import parallel
+
+    raw = SIGNING.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    parallel._init(raw, frozenset(), None)
+
+
+def test_the_row_fast_path_takes_every_intact_entry() -> None:
+    from gateway.ledger.tables import ENTRY_AT
+    from gateway.ledger.verify import row_is_sound
+
+    prev = None
+    for seq, row in enumerate(ROWS, start=1):
+        assert row_is_sound(row, seq, prev, SIGNING.public_key())
+        assert not row_is_sound(row, seq + 1, prev, SIGNING.public_key())
+        prev = row[ENTRY_AT["entry_hash"]]
+
+
+def _edited(value: Any) -> st.SearchStrategy[Any]:
+    others = st.one_of(st.none(), st.booleans(), st.integers(-3, 70), st.text(max_size=8))
+    if not isinstance(value, str) or not value:
+        return others
+    edit = st.tuples(st.integers(0, len(value) - 1), st.characters()).map(
+        lambda at: value[: at[0]] + at[1] + value[at[0] + 1 :]
+    )
+    return st.one_of(edit, others)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_the_row_fast_path_only_takes_what_the_long_way_passes(data: st.DataObject) -> None:
+    """A changed row is either refused by the fast path (and checked the long way, which names
+    the failure) or passes the long way too: the fast path never decides a verdict alone."""
+    from gateway.ledger import parallel
+    from gateway.ledger.stores.sql import entry_from_row
+    from gateway.ledger.tables import ENTRY_AT
+    from gateway.ledger.verify import row_is_sound
+
+    _worker()
+    at = data.draw(st.integers(0, len(ROWS) - 1))
+    row = list(ROWS[at])
+    for column in data.draw(st.lists(st.sampled_from(list(ENTRY_AT)), min_size=1, max_size=2)):
+        row[ENTRY_AT[column]] = data.draw(_edited(row[ENTRY_AT[column]]))
+    prev = ROWS[at - 1][ENTRY_AT["entry_hash"]] if at else None
+    if row_is_sound(row, at + 1, prev, SIGNING.public_key()):
+        assert parallel._check_entry(entry_from_row(row), at + 1, prev) is None
