@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
-from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
+from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
 from gateway.ledger.stores.sql import SqlStore, entry_from_row
 from gateway.ledger.tables import ENTRY_AT
 from gateway.ledger.verify import (
@@ -255,9 +255,11 @@ def _verify(
     # process) the entries are read here and sent.
     entries = store.entries() if url is None else None
     jobs: Iterator[tuple[Callable[..., _Span], tuple[Any, ...]]]
+    last = store.last() if entries is None else None
+    # NOTE: not past the number of entries: one entry numbered far beyond the end must not
+    # make the spans up to it (empty, and endless); it is met after them (below).
+    top = 0 if last is None else min(last.seq, store.count())
     if entries is None:
-        last = store.last()
-        top = 0 if last is None else last.seq
         jobs = (
             (_check_range, (_LOWEST if start == 1 else start, min(start + chunk - 1, top)))
             for start in range(1, max(top, 1) + 1, chunk)
@@ -283,6 +285,15 @@ def _verify(
         close = getattr(entries, "close", None)
         if close is not None:
             close()  # a streaming read holds a transaction open
+    if last is not None and last.seq > top:
+        beyond = store.entries(EntryFilter(first_seq=top + 1))
+        try:
+            stray = next(beyond, None)
+        finally:
+            beyond.close()  # type: ignore[attr-defined]
+        if stray is not None:  # the next entry in order, where the sequential verifier stops
+            message = f"expected sequence {expected} (entry missing or reordered)"
+            raise _fail(stray.seq, message)
     return check_head(expected - 1, prev, covered, head, key)
 
 

@@ -105,6 +105,15 @@ def _numbered_zero(store: MemoryStore) -> None:
     store.rewrite(1, replace(e, header=replace(e.header, seq=0)))
 
 
+def _renumbered(seq: int, to: int) -> Callable[[MemoryStore], None]:
+    def damage(store: MemoryStore) -> None:
+        e = store.entry(seq)
+        assert e is not None
+        store.rewrite(seq, replace(e, header=replace(e.header, seq=to)))
+
+    return damage
+
+
 def _link_at(seq: int) -> Callable[[MemoryStore], None]:
     def damage(store: MemoryStore) -> None:
         e = store.entry(seq)
@@ -133,6 +142,8 @@ DAMAGE: dict[str, Callable[[MemoryStore], None]] = {
     "an entry numbered 0": _numbered_zero,
     "a broken link into a span": _link_at(8),
     "a broken link into the last span": _link_at(57),
+    "the last entry renumbered far beyond the end": _renumbered(60, 2**40),
+    "an entry renumbered far beyond the end": _renumbered(30, 2**40),
 }
 
 
