@@ -205,10 +205,6 @@ def verify_store_parallel(
         raise LedgerUnavailable("the verification workers could not read the ledger") from exc
 
 
-_LOWEST = -(2**62)
-"""The first span reaches down to here: an entry numbered below 1 is then read, and fails."""
-
-
 def _verify(
     store: LedgerStore,
     head: StoredHead | None,
@@ -260,9 +256,12 @@ def _verify(
     # make the spans up to it (empty, and endless); it is met after them (below).
     top = 0 if last is None else min(last.seq, store.count())
     if entries is None:
+        below = _first_entry(store, EntryFilter(last_seq=0))
+        if below is not None:  # numbered below 1: the first entry in order, and a failure
+            raise _fail(below.seq, "expected sequence 1 (entry missing or reordered)")
         jobs = (
-            (_check_range, (_LOWEST if start == 1 else start, min(start + chunk - 1, top)))
-            for start in range(1, max(top, 1) + 1, chunk)
+            (_check_range, (start, min(start + chunk - 1, top)))
+            for start in range(1, top + 1, chunk)
         )
     else:
         jobs = ((_check_span, (batch,)) for batch in _batches(entries, chunk))
@@ -286,15 +285,21 @@ def _verify(
         if close is not None:
             close()  # a streaming read holds a transaction open
     if last is not None and last.seq > top:
-        beyond = store.entries(EntryFilter(first_seq=top + 1))
-        try:
-            stray = next(beyond, None)
-        finally:
-            beyond.close()  # type: ignore[attr-defined]
+        stray = _first_entry(store, EntryFilter(first_seq=top + 1))
         if stray is not None:  # the next entry in order, where the sequential verifier stops
             message = f"expected sequence {expected} (entry missing or reordered)"
             raise _fail(stray.seq, message)
     return check_head(expected - 1, prev, covered, head, key)
+
+
+def _first_entry(store: LedgerStore, where: EntryFilter) -> StoredEntry | None:
+    found = store.entries(where)
+    try:
+        return next(found, None)
+    finally:
+        close = getattr(found, "close", None)
+        if close is not None:
+            close()  # a streaming read holds a transaction open
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
