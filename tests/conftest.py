@@ -5,8 +5,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gateway.testing import TestGateway, make_test_gateway
+
+# Tests never fail on timings: Hypothesis's per-example deadline (200 ms) turns a slow moment
+# on a loaded CI machine into "unreliable test timings" — seen on the RFC 8785 property test.
+settings.register_profile("gateway", deadline=None)
+settings.load_profile("gateway")
 
 # Test homes run the policy directory unsigned (development mode), as `make_test_gateway`
 # does; this covers the CLI commands tests run on them too. The tests of signed bundles set
