@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import threading
 from collections import OrderedDict
@@ -62,9 +61,7 @@ class MemoEngine:
         self._memo: OrderedDict[bytes, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._tripped = False
-        self._checker = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="memo-verify", initializer=lowest_cpu_priority
-        )
+        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memo-verify")
         self.hits = 0
         self.misses = 0
 
@@ -164,16 +161,6 @@ class MemoEngine:
 
     def close(self) -> None:
         self._checker.shutdown(wait=False, cancel_futures=True)
-
-
-def lowest_cpu_priority() -> None:
-    """Run the calling thread at the lowest CPU priority (Linux: nice 19 for this thread
-    alone). A background re-check is an engine evaluation, which releases the GIL and burns a
-    core: one overlapping a request competes with it (measured: a signal registration's p99
-    3.9 ms without re-checks, 4.3–4.9 ms with 1 %; at nice 19 the difference was within this
-    machine's noise). Where the platform has no per-thread priority the thread runs as it is."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _dump(answer: Any) -> bytes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -128,17 +126,3 @@ def test_a_gateway_whose_memo_disagrees_denies_everything_after(tmp_path: Any) -
         assert {r for s in denied.json()["sources"] for r in s["reasons"]} == {"engine_error"}
     finally:
         gw.close()
-
-
-@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no per-thread priority here")
-def test_background_rechecks_run_at_the_lowest_cpu_priority() -> None:
-    """A re-check is an engine evaluation that burns a core; requests must come first."""
-    memo = MemoEngine(ENGINE, POLICY.modules, verify_share=1.0)
-    try:
-        nice = memo._checker.submit(
-            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        ).result(timeout=10)
-        here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    finally:
-        memo.close()
-    assert nice == 19 and here != 19
