@@ -41,6 +41,20 @@ class PolicyEngine(Protocol):
         ...
 
 
+def recalled(
+    recall: Callable[[Mapping[str, Any]], Any] | None,
+    policy_input: Mapping[str, Any],
+    **context: str,
+) -> tuple[Any, str | None]:
+    """An engine's remembered answer (gateway/policy/memo.py), on the calling thread: (the raw
+    answer or :data:`MISSING`, None), or (None, the reason code of the failure) — a memo that
+    tripped its fail-closed switch raises, and that is a denial like any engine failure."""
+    try:
+        return (recall(policy_input) if recall is not None else MISSING), None
+    except Exception as exc:
+        return None, _failure(exc, context)
+
+
 async def ask(
     evaluate: Callable[[Mapping[str, Any]], Any],
     recall: Callable[[Mapping[str, Any]], Any] | None,
@@ -53,14 +67,13 @@ async def ask(
     """One evaluation of any entrypoint: (the raw answer, None), or (None, the reason code of
     the failure) — every failure, never an exception. ``timeout`` bounds the evaluation itself,
     ``queue_timeout`` the wait for a free policy worker; ``context`` goes into the log lines."""
+    # A remembered answer is read here, on the event loop: a few microseconds, where a hop to
+    # a policy worker and back costs far more.
+    raw, failed = recalled(recall, policy_input, **context)
+    if failed is not None or raw is not MISSING:
+        return raw, failed
     try:
-        # A remembered answer (gateway/policy/memo.py) is read here, on the event loop: a few
-        # microseconds, where a hop to a policy worker and back costs far more.
-        raw = recall(policy_input) if recall is not None else MISSING
-        if raw is MISSING:
-            raw = await lane.run(
-                evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout
-            )
+        raw = await lane.run(evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout)
     except TimeoutError:
         # NOTE: the lane retires the worker still evaluating, so an overrun cannot hold the
         # engine for the requests after this one.
@@ -69,13 +82,17 @@ async def ask(
     except LaneFull:
         log.warning("policy.busy", **context)
         return None, "engine_busy"
-    except EngineError as exc:
-        log.error("policy.engine_error", error=str(exc)[:200], **context)
-        return None, "engine_error"
-    except Exception as exc:  # an engine bug is a denial too, never a release
-        log.error("policy.engine_crashed", error=exc.__class__.__name__, **context)
-        return None, "engine_error"
+    except Exception as exc:
+        return None, _failure(exc, context)
     return raw, None
+
+
+def _failure(exc: Exception, context: Mapping[str, str]) -> str:
+    if isinstance(exc, EngineError):
+        log.error("policy.engine_error", error=str(exc)[:200], **context)
+    else:  # an engine bug is a denial too, never a release
+        log.error("policy.engine_crashed", error=exc.__class__.__name__, **context)
+    return "engine_error"
 
 
 async def decide(

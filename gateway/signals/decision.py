@@ -11,13 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
-from gateway.errors import EngineError
 from gateway.lanes import Lane
-from gateway.policy.engine import MISSING, PolicyEngine, ask
-
-log = structlog.get_logger(__name__)
+from gateway.policy.engine import MISSING, PolicyEngine, ask, recalled
 
 
 @dataclass(frozen=True)
@@ -72,22 +67,13 @@ async def decide_signal(
 
 
 def recalled_signal(engine: PolicyEngine, policy_input: Mapping[str, Any]) -> SignalDecision | None:
-    """The engine's remembered answer (gateway/policy/memo.py) as a decision, on the calling
-    thread — or None when nothing is remembered and the engine must be asked
-    (:func:`decide_signal`). A memo that tripped its fail-closed switch is a denial, as in
-    ``ask``."""
-    evaluate = getattr(engine, "evaluate_signal", None)
-    recall = getattr(engine, "recall_signal", None)
-    if evaluate is None:
+    """:func:`decide_signal` from the engine's memory alone, on the calling thread — None when
+    nothing is remembered and the engine must be asked. Failures are denials, as there."""
+    if getattr(engine, "evaluate_signal", None) is None:
         return SignalDecision.deny("policy_undefined")
-    if recall is None:
-        return None
-    try:
-        raw = recall(policy_input)
-    except EngineError as exc:
-        log.error("policy.engine_error", error=str(exc)[:200], entrypoint="signals")
-        return SignalDecision.deny("engine_error")
-    except Exception as exc:  # a memo bug is a denial too, never a release
-        log.error("policy.engine_crashed", error=exc.__class__.__name__, entrypoint="signals")
-        return SignalDecision.deny("engine_error")
+    raw, failed = recalled(
+        getattr(engine, "recall_signal", None), policy_input, entrypoint="signals"
+    )
+    if failed is not None:
+        return SignalDecision.deny(failed)
     return None if raw is MISSING else parse(raw)
