@@ -18,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
 from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
-from gateway.ledger.stores.sql import SqlStore, entry_from_row
+from gateway.ledger.stores.sql import SqlStore, entry_from_row, entry_to_row
 from gateway.ledger.tables import ENTRY_AT
 from gateway.ledger.verify import (
     VerifyReport,
@@ -108,10 +108,17 @@ _SEQ, _PREV, _HASH, _SEAL = (ENTRY_AT[n] for n in ("seq", "prev_hash", "entry_ha
 
 def _check_range(first: int, last: int) -> _Span:
     """Read entries ``first``..``last`` from the store itself (nothing crosses the process
-    boundary but two numbers) and check them: each row on the fast path, and the long way
-    (an entry built and checked as the sequential verifier does) wherever that says no."""
-    assert isinstance(_worker_store, SqlStore) and _worker_key is not None
-    rows = _worker_store.entry_rows(first, last)
+    boundary but two numbers) and check them."""
+    assert isinstance(_worker_store, SqlStore)
+    return _check_rows(_worker_store.entry_rows(first, last))
+
+
+def _check_rows(rows: Sequence[Sequence[Any]]) -> _Span:
+    """Every check of the sequential verifier, in its order, that a span allows (all but its
+    first entry's sequence number and link, which need the span before): each row on the fast
+    path, and the long way (an entry built and checked as the sequential verifier does)
+    wherever that says no."""
+    assert _worker_key is not None
     if not rows:
         return _EMPTY
     first_row, last_row = rows[0], rows[-1]
@@ -137,24 +144,10 @@ def _check_range(first: int, last: int) -> _Span:
     )
 
 
-def _check_span(entries: list[StoredEntry]) -> _Span:
-    """:func:`_check_range` for entries sent from the parent (a store only it can read)."""
-    if not entries:
-        return _EMPTY
-    expected, prev, last_seal = entries[0].seq, None, None
-    finding: _Finding | None = None
-    for entry in entries:
-        finding = _check_entry(entry, expected, prev)
-        if finding is not None:
-            break
-        if entry.seal is not None:
-            last_seal = entry.seq
-        prev = entry.entry_hash
-        expected += 1
-    head, tail = entries[0], entries[-1]
-    return _Span(
-        head.seq, head.header.prev_hash, tail.seq, tail.entry_hash, last_seal, finding, len(entries)
-    )
+def _row(entry: StoredEntry) -> tuple[Any, ...]:
+    """An entry as the row it is stored as (a store in this process sends its entries so)."""
+    values = entry_to_row(entry)
+    return tuple(values[name] for name in ENTRY_AT)
 
 
 def _check_entry(entry: StoredEntry, expected: int, prev: str | None) -> _Finding | None:
@@ -196,11 +189,12 @@ def verify_store_parallel(
         k.key_id for k in store.period_keys(live=False) if k.destroyed_at is not None
     )
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or store.count() < sequential_below:
+    count = store.count()
+    if workers == 1 or count < sequential_below:
         step = (lambda _seq: progress(1)) if progress is not None else None
         return verify_entries(store.entries(), store.head(), key, shredded, step)
     try:
-        return _verify(store, store.head(), key, shredded, workers, progress, chunk)
+        return _verify(store, store.head(), count, key, shredded, workers, progress, chunk)
     except BrokenProcessPool as exc:  # a worker could not start or read (its store, memory)
         raise LedgerUnavailable("the verification workers could not read the ledger") from exc
 
@@ -208,6 +202,7 @@ def verify_store_parallel(
 def _verify(
     store: LedgerStore,
     head: StoredHead | None,
+    count: int,
     key: Ed25519PublicKey,
     shredded: frozenset[str],
     workers: int,
@@ -254,7 +249,7 @@ def _verify(
     last = store.last() if entries is None else None
     # NOTE: not past the number of entries: one entry numbered far beyond the end must not
     # make the spans up to it (empty, and endless); it is met after them (below).
-    top = 0 if last is None else min(last.seq, store.count())
+    top = 0 if last is None else min(last.seq, count)
     if entries is None:
         below = _first_entry(store, EntryFilter(last_seq=0))
         if below is not None:  # numbered below 1: the first entry in order, and a failure
@@ -264,7 +259,7 @@ def _verify(
             for start in range(1, top + 1, chunk)
         )
     else:
-        jobs = ((_check_span, (batch,)) for batch in _batches(entries, chunk))
+        jobs = ((_check_rows, ([_row(e) for e in batch],)) for batch in _batches(entries, chunk))
     context = multiprocessing.get_context("spawn")
     try:
         with ProcessPoolExecutor(

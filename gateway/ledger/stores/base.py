@@ -133,19 +133,9 @@ class LedgerStore(Protocol):
     def entries(self, where: EntryFilter | None = None) -> Iterator[StoredEntry]:
         """Stored entries in sequence order, streamed (memory stays flat at any size)."""
 
-    def entry_range(self, first: int, last: int) -> list[StoredEntry]:
-        """The entries ``first``..``last`` (a chunk: parallel verification reads one per job),
-        in order, read at once."""
-        ...
-
     def entry(self, seq: int) -> StoredEntry | None: ...
 
     def last(self) -> StoredEntry | None: ...
-
-    def links(self) -> Iterator[tuple[int, str, str, bool]]:
-        """(seq, prev_hash, entry_hash, sealed) of every entry, in order: the chain without the
-        rest (what parallel verification checks in order while the workers read the rest)."""
-        ...
 
     def reopen_url(self) -> str | None:
         """A URL another process can open this store with (None: it lives in this process)."""

@@ -123,9 +123,6 @@ class MemoryStore:
             if where is None or _matches(entry, where):
                 yield entry
 
-    def entry_range(self, first: int, last: int) -> list[StoredEntry]:
-        return list(self.entries(EntryFilter(first_seq=first, last_seq=last)))
-
     def entry(self, seq: int) -> StoredEntry | None:
         self._up()
         return self._entries[seq - 1] if 0 < seq <= len(self._entries) else None
@@ -133,11 +130,6 @@ class MemoryStore:
     def last(self) -> StoredEntry | None:
         self._up()
         return self._entries[-1] if self._entries else None
-
-    def links(self) -> Iterator[tuple[int, str, str, bool]]:
-        self._up()
-        for e in list(self._entries):
-            yield e.seq, e.header.prev_hash, e.entry_hash, e.seal is not None
 
     def reopen_url(self) -> str | None:
         return None
