@@ -294,6 +294,7 @@ def _overview(home: Path, connectors: Mapping[str, Any], rounds: int) -> float:
     time (HTTP routing, token, validation, policy, ledger, fan-out, JSON) without an HTTP
     client's work in the same process (benchmarks/asgi.py)."""
     from benchmarks.asgi import post_json
+    from benchmarks.bench_signals import on_server_loop
     from gateway.api.app import create_app
     from gateway.testing import demo_bsn, make_test_gateway
 
@@ -312,16 +313,9 @@ def _overview(home: Path, connectors: Mapping[str, Any], rounds: int) -> float:
             assert status == 200, status
         return samples
 
-    samples = _on_server_loop(run())
+    samples = on_server_loop(run())  # the event loop a served gateway runs on
     gw.close()
     return statistics.median(samples)
-
-
-def _on_server_loop(work: Any) -> Any:
-    """The event loop a served gateway runs on (uvicorn picks uvloop where installed)."""
-    from benchmarks.bench_signals import on_server_loop
-
-    return on_server_loop(work)
 
 
 # -- the report ----------------------------------------------------------------------------------
