@@ -59,6 +59,7 @@ from gateway.ledger.integrity import (
 )
 from gateway.ledger.sealing import key_id
 from gateway.ledger.stores import LedgerStore, store_for
+from gateway.ledger.wraps import KeyWraps
 from gateway.ledger.writer import Ledger, Record, append_with
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
@@ -235,6 +236,7 @@ class Gateway:
         committer = self.ledger.committer
         if committer is not None:
             committer.close()
+        self.ledger.close()
         for connector in self.disclosures.connectors.values():
             dispose = getattr(connector, "dispose", None)
             if dispose is not None:
@@ -393,7 +395,8 @@ def build_gateway(
     active = ActivePolicy(snapshot)
     catalog = snapshot.catalog
     store = store or store_for(db)
-    ledger = Ledger(store, keys.ledger_signing, keys.auditor_public)
+    # The seals' key agreements are made ahead, off the requests' path (gateway/ledger/wraps.py).
+    ledger = Ledger(store, keys.ledger_signing, keys.auditor_public, wraps=KeyWraps())
     _check_auditor_key(store, keys.auditor_public)
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
     ledger.observe(check_startup(store, keys.ledger_signing.public_key(), checkpoints))

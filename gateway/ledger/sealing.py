@@ -19,12 +19,11 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-_WRAP_INFO = b"gateway-ledger-v1 body-key wrap"
+from gateway.ledger.wraps import KeyWraps, agree, derive_kek, raw_public
+
 _WRAP_AAD = b"gateway-ledger-v1 body-key"
 
 
@@ -36,18 +35,12 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-def _raw(public: X25519PublicKey) -> bytes:
-    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def key_id(public: X25519PublicKey) -> str:
-    return "x25519:" + hashlib.sha256(_raw(public)).hexdigest()[:16]
+    return _key_id(raw_public(public))
 
 
-def _kek(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=_WRAP_INFO
-    ).derive(shared)
+def _key_id(raw: bytes) -> str:
+    return "x25519:" + hashlib.sha256(raw).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -83,19 +76,22 @@ class SealedBody:
         )
 
 
-def seal(plaintext: bytes, aad: bytes, auditor: X25519PublicKey) -> SealedBody:
+def seal(
+    plaintext: bytes, aad: bytes, auditor: X25519PublicKey, wraps: KeyWraps | None = None
+) -> SealedBody:
+    """``plaintext`` sealed for ``auditor``; the key agreement taken from ``wraps`` (made
+    ahead, gateway/ledger/wraps.py) where given, else made here."""
     data_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(12)
     ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, aad)
 
-    ephemeral = X25519PrivateKey.generate()
-    ephemeral_raw = _raw(ephemeral.public_key())
-    kek = _kek(ephemeral.exchange(auditor), ephemeral_raw, _raw(auditor))
+    recipient = raw_public(auditor)
+    agreed = agree(auditor, recipient) if wraps is None else wraps.take(auditor, recipient)
     # NOTE: a zero nonce is safe here: each KEK is used exactly once (fresh ephemeral key).
-    wrapped = AESGCM(kek).encrypt(b"\0" * 12, data_key, _WRAP_AAD)
+    wrapped = AESGCM(agreed.kek).encrypt(b"\0" * 12, data_key, _WRAP_AAD)
     return SealedBody(
-        key_id=key_id(auditor),
-        ephemeral=_b64(ephemeral_raw),
+        key_id=_key_id(recipient),
+        ephemeral=_b64(agreed.ephemeral),
         wrapped_key=_b64(wrapped),
         nonce=_b64(nonce),
         ciphertext=_b64(ciphertext),
@@ -106,6 +102,6 @@ def open_sealed(sealed: SealedBody, aad: bytes, auditor: X25519PrivateKey) -> by
     """Auditor side: unwrap the data key and decrypt. Raises ``InvalidTag`` on any tampering."""
     ephemeral_raw = _unb64(sealed.ephemeral)
     ephemeral = X25519PublicKey.from_public_bytes(ephemeral_raw)
-    kek = _kek(auditor.exchange(ephemeral), ephemeral_raw, _raw(auditor.public_key()))
+    kek = derive_kek(auditor.exchange(ephemeral), ephemeral_raw, raw_public(auditor.public_key()))
     data_key = AESGCM(kek).decrypt(b"\0" * 12, _unb64(sealed.wrapped_key), _WRAP_AAD)
     return AESGCM(data_key).decrypt(_unb64(sealed.nonce), _unb64(sealed.ciphertext), aad)

@@ -38,6 +38,7 @@ from gateway.ledger.entry import (
 from gateway.ledger.periods import PeriodKeys
 from gateway.ledger.sealing import seal
 from gateway.ledger.stores.base import Also, LedgerStore, StoredEntry, StoredHead, Tip
+from gateway.ledger.wraps import KeyWraps
 
 if TYPE_CHECKING:
     from gateway.ledger.batcher import GroupCommitter
@@ -110,8 +111,12 @@ class Ledger:
         signing_key: Ed25519PrivateKey,
         auditor: X25519PublicKey,
         clock: Callable[[], str] = _ledger_time,
+        wraps: KeyWraps | None = None,
     ) -> None:
         self.store = store
+        self._wraps = wraps
+        """Key agreements made ahead for the seals (gateway/ledger/wraps.py); None: each seal
+        makes its own."""
         self._signing_key = signing_key
         self._auditor = auditor
         self._clock = clock
@@ -178,7 +183,8 @@ class Ledger:
         salt = new_salt()
         commit = commit_subject(record.subject, salt)
         period = self._periods.public_for(record.facts.purpose, time, auditor)
-        body = seal(_plaintext(record.body), content_aad(time, record.facts, commit), period)
+        aad = content_aad(time, record.facts, commit)
+        body = seal(_plaintext(record.body), aad, period, self._wraps)
         return Prepared(
             time, record.facts, record.subject, salt, commit, body.as_dict(), body.canonical_json()
         )
@@ -267,6 +273,11 @@ class Ledger:
         if superseded and self.on_superseded is not None:
             self.on_superseded(superseded[0].in_force)
         return list(results)
+
+    def close(self) -> None:
+        """Stop making key agreements ahead (appends still work: they make their own)."""
+        if self._wraps is not None:
+            self._wraps.close()
 
     @property
     def committer(self) -> GroupCommitter | None:
