@@ -7,18 +7,19 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlmodel import create_engine
 
 from gateway.errors import ConfigurationError, LedgerUnavailable
 from gateway.files import touch_private
+
+if TYPE_CHECKING:
+    # NOTE: Alembic is imported where migrations run, not here: every process that opens a
+    # database imports this module (a verification worker, every CLI command), and Alembic
+    # (with Mako and Pygments) is a sixth of a second of it.
+    from alembic.config import Config
 
 
 class Sql:
@@ -128,6 +129,8 @@ _MIGRATION_LOCK = 0x6761_7465  # any constant shared by every gateway process ("
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     if connection is not None:
@@ -139,6 +142,10 @@ def migrate(engine: Engine) -> None:
     """Bring the gateway database to the newest schema (Alembic), or refuse one that is newer
     than this version knows. Several processes may start at once: they take turns (an advisory
     lock on PostgreSQL, the write lock on SQLite), and all but the first find nothing to do."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config())
     try:
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
