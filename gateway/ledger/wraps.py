@@ -156,7 +156,9 @@ class KeyWraps:
 
     def _top_up(self) -> None:
         """One round: every pool filled to its depth (called on the refill thread)."""
-        for raw, pool in list(self._pools.items()):
+        with self._lock:  # a snapshot: take() may add a recipient meanwhile
+            pools = list(self._pools.items())
+        for raw, pool in pools:
             while len(pool.ready) < self._depth and not self._closed:
                 if self._pools.get(raw) is not pool:
                     break  # forgotten meanwhile (closed, or a newer recipient took its place)
