@@ -361,10 +361,15 @@ def main() -> None:
         "fanout": lambda: fanout(args.quick),
         "signals": lambda: signals(args.quick),
     }
+    from benchmarks.steadiness import describe
+
     rows: list[Row] = []
+    before = describe()
     for name in args.only or PARTS:
         rows += parts[name]()
     print(f"machine: {machine()}")
+    # p99 figures are no steadier than the machine: measured before and after the parts.
+    print(f"steadiness before: {before}; after: {describe()}")
     if args.markdown:
         print("| figure | measured | goal | met |\n|---|---|---|---|")
         for r in rows:

@@ -196,7 +196,11 @@ def main() -> None:
     parser.add_argument("--signals", type=int, default=1_000_000)
     parser.add_argument("--registrations", type=int, default=2000)
     args = parser.parse_args()
+    from benchmarks.steadiness import describe
+
+    steadiness = describe()
     r = run(args.signals, args.registrations)
+    print(f"machine steadiness before the run: {steadiness}")
     print(
         f"signals {r['signals']:,} (loaded in {r['load_s']:.0f} s): registration p50 "
         f"{r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms (goal < 5 ms); through the API "
