@@ -59,7 +59,6 @@ from gateway.ledger.integrity import (
 )
 from gateway.ledger.sealing import key_id
 from gateway.ledger.stores import LedgerStore, store_for
-from gateway.ledger.wraps import KeyWraps
 from gateway.ledger.writer import Ledger, Record, append_with
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
@@ -395,8 +394,7 @@ def build_gateway(
     active = ActivePolicy(snapshot)
     catalog = snapshot.catalog
     store = store or store_for(db)
-    # The seals' key agreements are made ahead, off the requests' path (gateway/ledger/wraps.py).
-    ledger = Ledger(store, keys.ledger_signing, keys.auditor_public, wraps=KeyWraps())
+    ledger = Ledger(store, keys.ledger_signing, keys.auditor_public)
     _check_auditor_key(store, keys.auditor_public)
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
     ledger.observe(check_startup(store, keys.ledger_signing.public_key(), checkpoints))

@@ -7,6 +7,13 @@ HKDF-SHA256 (RFC 5869) over the shared secret, and AES-256-GCM key wrap — the 
 RFC 9180 (HPKE) base mode without its wire format. The gateway keeps neither the data key nor
 the ephemeral private key, so once written it cannot read a body back; only the auditor can.
 
+Two forms of ``wrapped_key``, told apart by length (both open with :func:`open_sealed`):
+
+* 48 bytes — the data key and its tag under a KEK used for this one body (zero nonce);
+* 60 bytes — a random 96-bit nonce, then the data key and its tag, under the KEK of an epoch
+  of seals sharing one agreement (``wraps.py``); the wrap's associated data also carries the
+  body's nonce, which binds the wrapped key to its body.
+
 ``key_id`` names the wrapping key (a fingerprint of the auditor public key) so that per-period
 keys can follow: a retention job that destroys a period's private key makes that period's
 bodies unreadable while every hash and signature still verifies.
@@ -19,12 +26,16 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.ledger.wraps import KeyWraps, agree, derive_kek, raw_public
 
 _WRAP_AAD = b"gateway-ledger-v1 body-key"
+_EPOCH_WRAP_AAD = b"gateway-ledger-v2 body-key\x00"  # then the body's nonce
+_ONE_WRAP = 32 + 16  # a data key and its tag
+_EPOCH_WRAP = 12 + _ONE_WRAP  # a nonce in front
 
 
 def _b64(data: bytes) -> str:
@@ -79,19 +90,26 @@ class SealedBody:
 def seal(
     plaintext: bytes, aad: bytes, auditor: X25519PublicKey, wraps: KeyWraps | None = None
 ) -> SealedBody:
-    """``plaintext`` sealed for ``auditor``; the key agreement taken from ``wraps`` (made
-    ahead, gateway/ledger/wraps.py) where given, else made here."""
+    """``plaintext`` sealed for ``auditor``: under the current epoch's KEK where ``wraps`` is
+    given (gateway/ledger/wraps.py), else under a KEK agreed here for this body alone."""
     data_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(12)
     ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, aad)
 
     recipient = raw_public(auditor)
-    agreed = agree(auditor, recipient) if wraps is None else wraps.take(auditor, recipient)
-    # NOTE: a zero nonce is safe here: each KEK is used exactly once (fresh ephemeral key).
-    wrapped = AESGCM(agreed.kek).encrypt(b"\0" * 12, data_key, _WRAP_AAD)
+    if wraps is None:
+        agreed = agree(auditor, recipient)
+        ephemeral = agreed.ephemeral
+        # NOTE: a zero nonce is safe here: this KEK is used exactly once (fresh ephemeral key).
+        wrapped = AESGCM(agreed.kek).encrypt(b"\0" * 12, data_key, _WRAP_AAD)
+    else:
+        epoch = wraps.take(auditor, recipient)
+        ephemeral = epoch.ephemeral
+        wrap_nonce = os.urandom(12)
+        wrapped = wrap_nonce + epoch.wrap.encrypt(wrap_nonce, data_key, _EPOCH_WRAP_AAD + nonce)
     return SealedBody(
         key_id=_key_id(recipient),
-        ephemeral=_b64(agreed.ephemeral),
+        ephemeral=_b64(ephemeral),
         wrapped_key=_b64(wrapped),
         nonce=_b64(nonce),
         ciphertext=_b64(ciphertext),
@@ -102,6 +120,14 @@ def open_sealed(sealed: SealedBody, aad: bytes, auditor: X25519PrivateKey) -> by
     """Auditor side: unwrap the data key and decrypt. Raises ``InvalidTag`` on any tampering."""
     ephemeral_raw = _unb64(sealed.ephemeral)
     ephemeral = X25519PublicKey.from_public_bytes(ephemeral_raw)
-    kek = derive_kek(auditor.exchange(ephemeral), ephemeral_raw, raw_public(auditor.public_key()))
-    data_key = AESGCM(kek).decrypt(b"\0" * 12, _unb64(sealed.wrapped_key), _WRAP_AAD)
-    return AESGCM(data_key).decrypt(_unb64(sealed.nonce), _unb64(sealed.ciphertext), aad)
+    kek = AESGCM(
+        derive_kek(auditor.exchange(ephemeral), ephemeral_raw, raw_public(auditor.public_key()))
+    )
+    wrapped, nonce = _unb64(sealed.wrapped_key), _unb64(sealed.nonce)
+    if len(wrapped) == _ONE_WRAP:
+        data_key = kek.decrypt(b"\0" * 12, wrapped, _WRAP_AAD)
+    elif len(wrapped) == _EPOCH_WRAP:
+        data_key = kek.decrypt(wrapped[:12], wrapped[12:], _EPOCH_WRAP_AAD + nonce)
+    else:
+        raise InvalidTag
+    return AESGCM(data_key).decrypt(nonce, _unb64(sealed.ciphertext), aad)

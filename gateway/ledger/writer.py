@@ -114,9 +114,8 @@ class Ledger:
         wraps: KeyWraps | None = None,
     ) -> None:
         self.store = store
-        self._wraps = wraps
-        """Key agreements made ahead for the seals (gateway/ledger/wraps.py); None: each seal
-        makes its own."""
+        self._wraps = wraps if wraps is not None else KeyWraps()
+        """The seals' key agreements, one per short epoch (gateway/ledger/wraps.py)."""
         self._signing_key = signing_key
         self._auditor = auditor
         self._clock = clock
@@ -275,9 +274,8 @@ class Ledger:
         return list(results)
 
     def close(self) -> None:
-        """Stop making key agreements ahead (appends still work: they make their own)."""
-        if self._wraps is not None:
-            self._wraps.close()
+        """Forget the current key agreements (appends still work: they agree afresh)."""
+        self._wraps.close()
 
     @property
     def committer(self) -> GroupCommitter | None:

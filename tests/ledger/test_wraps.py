@@ -1,50 +1,97 @@
-"""Key agreements made ahead (gateway/ledger/wraps.py): each used once, per recipient, and
-forgotten in a forked child."""
+"""One key agreement per epoch of seals (gateway/ledger/wraps.py): bounded in uses and time,
+per recipient, bound to each body, and forgotten in a forked child."""
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from gateway.ledger.sealing import open_sealed, seal
+from gateway.ledger.sealing import SealedBody, open_sealed, seal
 from gateway.ledger.wraps import KeyWraps, raw_public
 
 AUDITOR = X25519PrivateKey.generate()
 OTHER = X25519PrivateKey.generate()
 
 
-def _until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
-    """Wait for the refill thread (a bound for a hung test, not a timing assertion)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_a_body_sealed_from_the_pool_opens_with_the_recipients_key_only() -> None:
-    wraps = KeyWraps(depth=8)
-    try:
-        for n in range(40):  # both recipients interleaved, the pools drained and refilled
-            to = AUDITOR if n % 2 else OTHER
-            sealed = seal(b"body %d" % n, b"aad", to.public_key(), wraps)
-            assert open_sealed(sealed, b"aad", to) == b"body %d" % n
-            wrong = OTHER if to is AUDITOR else AUDITOR
-            with pytest.raises(Exception):  # noqa: B017 - InvalidTag, or a bad key size
-                open_sealed(sealed, b"aad", wrong)
-        assert _until(lambda: wraps.ready(AUDITOR.public_key()) == 8)
-    finally:
-        wraps.close()
+def _wrapped_length(sealed: SealedBody) -> int:
+    return len(base64.b64decode(sealed.wrapped_key))
 
 
-def test_no_agreement_is_handed_out_twice_under_concurrent_takes() -> None:
-    wraps = KeyWraps(depth=16)
+def test_bodies_sealed_in_one_epoch_open_with_the_recipients_key_only() -> None:
+    wraps = KeyWraps()
+    sealed = []
+    for n in range(40):  # both recipients interleaved
+        to = AUDITOR if n % 2 else OTHER
+        sealed.append((to, seal(b"body %d" % n, b"aad", to.public_key(), wraps)))
+    for n, (to, body) in enumerate(sealed):
+        assert _wrapped_length(body) == 60  # the epoch form: a nonce in front
+        assert open_sealed(body, b"aad", to) == b"body %d" % n
+        wrong = OTHER if to is AUDITOR else AUDITOR
+        with pytest.raises(InvalidTag):
+            open_sealed(body, b"aad", wrong)
+    assert wraps.agreements == 2  # one per recipient, not one per body
+    assert len({b.ephemeral for to, b in sealed if to is AUDITOR}) == 1
+
+
+def test_a_body_sealed_alone_keeps_the_single_use_form() -> None:
+    sealed = seal(b"alone", b"aad", AUDITOR.public_key())
+    assert _wrapped_length(sealed) == 48
+    assert open_sealed(sealed, b"aad", AUDITOR) == b"alone"
+
+
+def test_a_wrapped_key_moved_to_another_body_of_its_epoch_does_not_open() -> None:
+    wraps = KeyWraps()
+    first = seal(b"first", b"aad", AUDITOR.public_key(), wraps)
+    second = seal(b"second", b"aad", AUDITOR.public_key(), wraps)
+    assert first.ephemeral == second.ephemeral
+    moved = SealedBody(
+        first.key_id, first.ephemeral, second.wrapped_key, first.nonce, first.ciphertext
+    )
+    with pytest.raises(InvalidTag):
+        open_sealed(moved, b"aad", AUDITOR)
+    # and a wrapped key of any other length is refused as tampering, not guessed at
+    cut = SealedBody(
+        first.key_id,
+        first.ephemeral,
+        base64.b64encode(base64.b64decode(first.wrapped_key)[:-1]).decode(),
+        first.nonce,
+        first.ciphertext,
+    )
+    with pytest.raises(InvalidTag):
+        open_sealed(cut, b"aad", AUDITOR)
+
+
+def test_an_epoch_ends_after_its_uses_and_after_its_time() -> None:
+    clock = Clock()
+    wraps = KeyWraps(uses=3, seconds=1.0, clock=clock)
+    public = AUDITOR.public_key()
+    raw = raw_public(public)
+    firsts = [wraps.take(public, raw).ephemeral for _ in range(3)]
+    assert len(set(firsts)) == 1
+    fourth = wraps.take(public, raw).ephemeral  # uses exhausted: a new agreement
+    assert fourth != firsts[0]
+    clock.now += 0.999
+    assert wraps.take(public, raw).ephemeral == fourth
+    clock.now += 0.001  # the epoch's second is over
+    assert wraps.take(public, raw).ephemeral != fourth
+    assert wraps.agreements == 3
+
+
+def test_concurrent_seals_never_overuse_an_epoch() -> None:
+    wraps = KeyWraps(uses=10)
     public = AUDITOR.public_key()
     raw = raw_public(public)
     taken: list[bytes] = []
@@ -56,66 +103,45 @@ def test_no_agreement_is_handed_out_twice_under_concurrent_takes() -> None:
             taken.extend(mine)
 
     threads = [threading.Thread(target=take) for _ in range(4)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        wraps.close()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert len(taken) == 600
-    assert len(set(taken)) == 600
+    uses = {e: taken.count(e) for e in set(taken)}
+    assert max(uses.values()) <= 10
+    assert len(uses) == wraps.agreements == 60
 
 
-def test_only_the_recipients_used_last_are_kept() -> None:
-    wraps = KeyWraps(depth=4, keep=2)
+def test_only_the_recipients_used_last_are_kept_and_close_forgets_all() -> None:
+    wraps = KeyWraps(keep=2)
     keys = [X25519PrivateKey.generate().public_key() for _ in range(3)]
-    try:
-        for key in keys:
-            wraps.take(key, raw_public(key))
-        assert _until(lambda: wraps.ready(keys[2]) == 4)
-        assert wraps.ready(keys[0]) == 0  # the oldest recipient's pool is gone
-        assert _until(lambda: wraps.ready(keys[1]) == 4)
-    finally:
-        wraps.close()
-
-
-def test_a_closed_pool_holds_nothing_and_seals_still_work() -> None:
-    wraps = KeyWraps(depth=4)
-    wraps.take(AUDITOR.public_key(), raw_public(AUDITOR.public_key()))
-    assert _until(lambda: wraps.ready(AUDITOR.public_key()) == 4)
+    first = [wraps.take(key, raw_public(key)).ephemeral for key in keys]
+    assert wraps.take(keys[2], raw_public(keys[2])).ephemeral == first[2]
+    assert wraps.take(keys[0], raw_public(keys[0])).ephemeral != first[0]  # it was dropped
     wraps.close()
-    assert wraps.ready(AUDITOR.public_key()) == 0
+    assert wraps.take(keys[2], raw_public(keys[2])).ephemeral != first[2]
     sealed = seal(b"after close", b"", AUDITOR.public_key(), wraps)
     assert open_sealed(sealed, b"", AUDITOR) == b"after close"
-    assert wraps.ready(AUDITOR.public_key()) == 0  # closed: nothing is made ahead any more
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
-def test_a_forked_child_never_uses_its_parents_agreements() -> None:
-    wraps = KeyWraps(depth=8)
+def test_a_forked_child_never_uses_its_parents_epoch() -> None:
+    wraps = KeyWraps()
     public = AUDITOR.public_key()
     raw = raw_public(public)
-    try:
-        wraps.take(public, raw)
-        assert _until(lambda: wraps.ready(public) == 8)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: report what it would use, then leave at once
-            try:
-                ready = wraps.ready(public)
-                ephemeral = wraps.take(public, raw).ephemeral.hex().encode()
-                os.write(write, b"%d:" % ready + ephemeral)
-            finally:
-                os._exit(0)
-        os.close(write)
-        report = os.read(read, 200)
-        os.close(read)
-        os.waitpid(pid, 0)
-        ready_in_child, child_ephemeral = report.split(b":")
-        assert ready_in_child == b"0"
-        # Everything the parent has ready, and what it takes next, differs from the child's.
-        parents = {wraps.take(public, raw).ephemeral.hex().encode() for _ in range(8)}
-        assert child_ephemeral not in parents
-    finally:
-        wraps.close()
+    parents = wraps.take(public, raw).ephemeral
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it would use, then leave at once
+        try:
+            os.write(write, wraps.take(public, raw).ephemeral.hex().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = bytes.fromhex(os.read(read, 200).decode())
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 32
+    assert child != parents
+    assert wraps.take(public, raw).ephemeral == parents  # the parent's epoch goes on
