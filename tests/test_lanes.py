@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -89,3 +90,48 @@ def test_a_closed_lane_refuses_work() -> None:
     lane.close()
     with pytest.raises(LaneFull):
         lane.submit(str, 1)
+
+
+def test_a_job_that_waits_too_long_for_a_worker_is_dropped_but_a_started_one_may_run_on() -> None:
+    lane = Lane("t", 1)
+    release = threading.Event()
+    ran: list[str] = []
+    lane.submit(release.wait, 10)
+
+    async def scenario() -> str:
+        with pytest.raises(TimeoutError, match="no worker free"):
+            await lane.run(ran.append, "queued", timeout=5, queue_timeout=0.05)
+        release.set()
+        # A worker is free now: the queue bound is met, and the run may take longer than it.
+        return await lane.run(
+            lambda: (time.sleep(0.1), ran.append("started"), "done")[2],
+            timeout=5,
+            queue_timeout=0.05,
+        )
+
+    assert asyncio.run(scenario()) == "done"
+    assert ran == ["started"]
+    lane.close()
+
+
+def test_an_answer_for_a_closed_event_loop_does_not_break_the_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    lane = Lane("t", 1, max_stuck=1)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        with pytest.raises(TimeoutError):
+            await lane.run(release.wait, 10, timeout=0.05)
+
+    asyncio.run(scenario())  # the loop is closed before the hung job answers
+    release.set()
+    deadline = time.monotonic() + 10
+    while lane.stuck and time.monotonic() < deadline:  # a bound for a hung test, not a timing
+        time.sleep(0.01)
+    assert lane.stuck == 0
+    assert errors == []
+    assert lane.submit(str.upper, "still serving").result(timeout=5) == "STILL SERVING"
+    lane.close()
