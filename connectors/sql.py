@@ -3,12 +3,18 @@
 The SELECT names only the columns the decision allows; column names are checked against the
 connector's known columns before any SQL is built, and are quoted by SQLAlchemy. Values stored
 as JSON text (lists) are decoded for fields whose catalogue type is ``list``.
+
+SQLAlchemy builds each projection's statement once, compiled for the source's dialect; a fetch
+runs that text on the driver's cursor of a pooled connection (the pool still checks out,
+pings a network database and resets). A family overview makes seven fetches, and SQLAlchemy's
+per-statement machinery cost more than the indexed lookup itself.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +52,20 @@ def records_table(columns: Mapping[str, str], table: str = "records", key: str =
     )
 
 
+@dataclass(frozen=True)
+class _Query:
+    """One projection's SELECT, compiled for the source's dialect: its text, the fields in
+    the order the row holds them, and whether the driver takes its one parameter (the
+    subject's digits) by position or by name."""
+
+    sql: str
+    fields: tuple[str, ...]
+    positional: bool
+
+    def __str__(self) -> str:
+        return self.sql
+
+
 class SqlConnector:
     def __init__(
         self,
@@ -62,7 +82,8 @@ class SqlConnector:
         # NOTE: no pre-ping for a local SQLite file (it would cost a round trip per fetch);
         # a network database is pinged, so a dropped connection is replaced, not an error.
         self._engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-        self._statements: dict[tuple[str, ...], Any] = {}
+        self._driver_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        self._statements: dict[tuple[str, ...], _Query] = {}
         self._table = records_table(self._types, table, key_column)
         self._key = self._table.c[key_column]
 
@@ -70,7 +91,7 @@ class SqlConnector:
     def source(self) -> str:
         return self._source
 
-    def statement_for(self, fields: Sequence[str]) -> Any:
+    def statement_for(self, fields: Sequence[str]) -> _Query:
         key = tuple(fields)
         found = self._statements.get(key)
         if found is None:
@@ -79,25 +100,35 @@ class SqlConnector:
                 self._statements[key] = found
         return found
 
-    def _build(self, fields: Sequence[str]) -> Any:
+    def _build(self, fields: Sequence[str]) -> _Query:
         unknown = [f for f in fields if f not in self._types]
         if unknown or not fields:
             raise ConnectorError(f"{self._source}: asked for fields it does not offer")
-        return select(*(self._table.c[f] for f in fields)).where(self._key == bindparam("subject"))
+        statement = select(*(self._table.c[f] for f in fields)).where(
+            self._key == bindparam("subject")
+        )
+        compiled = statement.compile(dialect=self._engine.dialect)
+        return _Query(str(compiled), tuple(fields), bool(compiled.positional))
 
     def fetch(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
-        statement = self.statement_for(fields)
+        query = self.statement_for(fields)
+        params: Any = (subject.digits,) if query.positional else {"subject": subject.digits}
         try:
             with self._engine.connect() as conn:
-                row = conn.execute(statement, {"subject": subject.digits}).mappings().first()
-        except SQLAlchemyError as exc:
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.execute(query.sql, params)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+        except (SQLAlchemyError, self._driver_error) as exc:
             # NOTE: the driver's message can contain the bound BSN; do not chain its text.
             raise ConnectorError(
                 f"{self._source}: query failed ({exc.__class__.__name__})"
             ) from None
         if row is None:
             return None
-        return {f: self._decode(f, row[f]) for f in fields}
+        return {f: self._decode(f, value) for f, value in zip(query.fields, row, strict=True)}
 
     def _decode(self, field: str, value: Any) -> Any:
         if value is None:

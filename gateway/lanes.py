@@ -206,6 +206,10 @@ class Lane:
 
     def _grow(self) -> None:
         """Start a worker if the lane is below its size and the stuck ones leave room."""
+        if self._active >= self._size:
+            # Without the lock (on every job's path): a stale read is harmless, since whoever
+            # lowers the count (a retirement, an exiting worker) calls this itself afterwards.
+            return
         with self._lock:
             if (
                 self._closed

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.exc import OperationalError
 
 from connectors.interface import ConnectorError
 from connectors.memory import InMemoryConnector
@@ -41,6 +43,7 @@ def test_sql_selects_only_the_allowed_columns(sql: SqlConnector) -> None:
     select_list = statement.split("FROM")[0]
     assert "wapens" in select_list and "incidentsoorten" in select_list
     assert "naam" not in select_list and "geheim_veld" not in select_list
+    assert sql.statement_for(["wapens", "incidentsoorten"]).positional  # SQLite's qmark style
 
 
 def test_sql_fetch_decodes_types(sql: SqlConnector) -> None:
@@ -73,3 +76,39 @@ def test_memory_connector_projects_and_records() -> None:
     mem.fail = True
     with pytest.raises(ConnectorError):
         mem.fetch(Bsn("999993847"), ["a"])
+
+
+@pytest.mark.postgres
+def test_sql_fetch_on_postgresql_binds_by_name() -> None:
+    """psycopg takes its parameter by name (``%(subject)s``), SQLite's driver by position."""
+    server = "postgresql+psycopg://root@127.0.0.1:5432/test"
+    schema = "src_" + secrets.token_hex(4)
+    admin = create_engine(server)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError:
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (the CI machine runs one)")
+    url = f"{server}?options=-csearch_path%3D{schema}"
+    try:
+        engine = create_engine(url)
+        table = records_table(COLUMNS)
+        table.metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                insert(table),
+                [{"bsn": "999993847", "naam": "Demo", "wapens": True, "incidentsoorten": "[]"}],
+            )
+        engine.dispose()
+        source = SqlConnector("test.bron", url, columns=COLUMNS)
+        assert not source.statement_for(["naam"]).positional
+        assert source.fetch(Bsn("999993847"), ["wapens", "naam"]) == {
+            "wapens": True,
+            "naam": "Demo",
+        }
+        assert source.fetch(Bsn("123456782"), ["naam"]) is None
+        source.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
