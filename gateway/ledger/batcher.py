@@ -1,12 +1,17 @@
 """Group commit: the entries of concurrent requests sequenced and committed together.
 
-Each caller seals its own record (:meth:`Ledger.prepare`, the public-key work, in its own
-thread) and hands it to the committer's one thread. That thread takes whatever has queued up
-since its last commit — up to ``max_group`` entries, never waiting for more — and commits them
-as one group: one transaction, one fsync, one seal. Each caller is answered only when its group
-is durable; if the commit fails, every caller in the group gets the failure and nothing of the
-group was written. Under no load a group is one entry (no added latency); under load the groups
-grow by themselves while the previous commit is on disk.
+Each caller hands its record to the committer's one thread. That thread takes whatever has
+queued up since its last commit — up to ``max_group`` entries, never waiting for more — seals
+each (:meth:`Ledger.prepare`) and commits them as one group: one transaction, one fsync, one
+seal. Sealing here rather than in each caller's thread: since one key agreement serves an epoch
+of seals (wraps.py) a seal is ~0.1 ms of work that holds the GIL either way, and callers
+sealing at once only fought over it (measured, 32 threads: 2,175-2,271 appends/s sealing in
+the callers, 2,529-3,163 here). A caller may still hand over an entry it prepared itself.
+
+Each caller is answered only when its group is durable; if the commit fails, every caller in
+the group gets the failure and nothing of the group was written. Under no load a group is one
+entry (no added latency); under load the groups grow by themselves while the previous commit is
+on disk.
 """
 
 from __future__ import annotations
@@ -47,10 +52,10 @@ class GroupCommitter:
             self._queue.put((item, future))
         return future
 
-    def append(self, prepared: Prepared) -> Receipt:
+    def append(self, item: Prepared | Record) -> Receipt:
         """Submit and wait until the entry's group is durable."""
         try:
-            return self.submit(prepared).result(timeout=self._timeout)
+            return self.submit(item).result(timeout=self._timeout)
         except TimeoutError as exc:
             raise LedgerUnavailable("the access ledger could not record the decision") from exc
 

@@ -162,9 +162,10 @@ class Ledger:
 
     def append(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Receipt:
         """Append one record; durable when this returns. With a group committer attached the
-        record joins whatever other threads are appending (one commit for the group)."""
+        record joins whatever other threads are appending, sealed and committed with that
+        group by the committer's thread (batcher.py)."""
         if self._committer is not None and sealed_for is None:
-            return self._committer.append(self.prepare(record))
+            return self._committer.append(record)
         return self.append_batch([record], sealed_for)[0]
 
     def submit(self, record: Record) -> Future[Receipt]:
