@@ -122,8 +122,16 @@ def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
                 await asyncio.sleep(1.0)
                 await _guarded("db.checkpoint_failed", lambda: checkpoint_wal(gw.db))
 
+        async def key_epochs() -> None:
+            # The seals' key-encryption keys go when their epoch ends, even if no seal comes
+            # to replace them (gateway/ledger/wraps.py): an idle gateway holds none.
+            while True:
+                await asyncio.sleep(1.0)
+                gw.ledger.forget_ended_keys()
+
         tasks = [
             asyncio.create_task(every_interval()),
+            asyncio.create_task(key_epochs()),
             asyncio.create_task(wal_checkpoints()),
             asyncio.create_task(signal_clock()),
             asyncio.create_task(webhooks()),

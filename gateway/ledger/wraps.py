@@ -15,10 +15,11 @@ What keeps this safe:
   random nonces is 2^32 messages a key; 1,024 leaves a collision chance below 2^-76), and the
   wrap's associated data carries the body's own nonce, so a wrapped key moved to another body
   of the same epoch does not open;
-* an epoch ends after ``seconds``: the gateway holds a KEK — and with it the means to unwrap
-  that epoch's data keys — for at most that long, which bounds what a memory compromise of a
-  running gateway exposes beyond the bodies it is writing anyway (per-seal agreements bounded it
-  to nothing; ADR 0008 weighs the two);
+* an epoch ends after ``seconds``, and an ended epoch's KEK is dropped by the next seal or by
+  :meth:`KeyWraps.forget_ended` (a serving gateway calls it every second): a memory compromise
+  of a running gateway exposes at most the current epoch's bodies — ``uses`` at most, sealed in
+  the last ``seconds`` or two, bodies it was writing anyway (per-seal agreements exposed none;
+  ADR 0008 weighs the two);
 * epochs are kept per recipient key (a ledger period's key changes with the period), so a KEK
   never wraps for another key;
 * a forked child forgets every epoch (``os.register_at_fork``) and agrees afresh: random
@@ -129,6 +130,18 @@ class KeyWraps:
                 self._epochs.move_to_end(recipient_raw)
             epoch.left -= 1
             return epoch
+
+    def forget_ended(self) -> None:
+        """Forget the epochs whose time is up, so that no KEK outlives its epoch for long
+        when no seal comes to replace it."""
+        now = self._clock()
+        with self._lock:
+            for raw in [raw for raw, epoch in self._epochs.items() if now >= epoch.ends]:
+                del self._epochs[raw]
+
+    def held(self) -> int:
+        """How many epochs (KEKs) are held (for tests and metrics)."""
+        return len(self._epochs)
 
     def close(self) -> None:
         """Forget every epoch (later seals agree afresh)."""

@@ -278,6 +278,11 @@ class Ledger:
         """Forget the current key agreements (appends still work: they agree afresh)."""
         self._wraps.close()
 
+    def forget_ended_keys(self) -> None:
+        """Forget the key agreements whose epoch has ended (a serving gateway calls this
+        every second)."""
+        self._wraps.forget_ended()
+
     @property
     def committer(self) -> GroupCommitter | None:
         return self._committer

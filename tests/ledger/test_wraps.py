@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import os
 import threading
+import time
+from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -13,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from gateway.ledger.sealing import SealedBody, open_sealed, seal
 from gateway.ledger.wraps import KeyWraps, raw_public
+from gateway.testing import make_test_gateway
 
 AUDITOR = X25519PrivateKey.generate()
 OTHER = X25519PrivateKey.generate()
@@ -145,3 +148,31 @@ def test_a_forked_child_never_uses_its_parents_epoch() -> None:
     assert len(child) == 32
     assert child != parents
     assert wraps.take(public, raw).ephemeral == parents  # the parent's epoch goes on
+
+
+def test_an_ended_epoch_is_forgotten_without_waiting_for_the_next_seal() -> None:
+    clock = Clock()
+    wraps = KeyWraps(seconds=1.0, clock=clock)
+    for key in (AUDITOR, OTHER):
+        wraps.take(key.public_key(), raw_public(key.public_key()))
+    clock.now += 0.5
+    wraps.take(OTHER.public_key(), raw_public(OTHER.public_key()))  # still the same epoch
+    wraps.forget_ended()
+    assert wraps.held() == 2
+    clock.now += 0.5  # both epochs began at 1000.0 and end at 1001.0
+    wraps.forget_ended()
+    assert wraps.held() == 0
+
+
+def test_a_serving_gateway_drops_its_keys_once_their_epoch_is_over(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path)
+    try:
+        wraps = gw.gateway.ledger._wraps
+        with gw.client:  # the app's lifespan runs: its background tasks with it
+            assert wraps.held() >= 1  # the demo's seeded entries were sealed in an epoch
+            deadline = time.monotonic() + 20  # a bound for a hung test, not a timing
+            while wraps.held() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert wraps.held() == 0
+    finally:
+        gw.close()
