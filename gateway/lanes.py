@@ -155,14 +155,17 @@ class Lane:
             and not await within(loop, started, queue_timeout)
         ):
             self._abandon(job)
+            waiter.cancel()  # a late answer is dropped, not left unretrieved
             raise TimeoutError(f"{self.name}: no worker free within {queue_timeout} s")
         try:
             answered = await within(loop, waiter, timeout)
         except asyncio.CancelledError:
             self._abandon(job)
+            waiter.cancel()
             raise
         if not answered:
             self._abandon(job)
+            waiter.cancel()
             raise TimeoutError(f"{self.name}: no answer within {timeout} s")
         return waiter.result()
 
