@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from gateway.testing import TestGateway, make_test_gateway
 
@@ -39,3 +42,26 @@ def gw(tmp_path: Path) -> Iterator[TestGateway]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``after_all`` check what the others observed, so they run last."""
     items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+
+
+POSTGRES = "postgresql+psycopg://root@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL on a throwaway schema of the PostgreSQL at 127.0.0.1:5432, dropped afterwards
+    (dispose engines on it first); skipped where none answers — the CI machine runs one."""
+    schema = "gw_" + secrets.token_hex(4)
+    admin = create_engine(POSTGRES)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError:
+        admin.dispose()
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (the CI machine runs one)")
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

@@ -1,41 +1,41 @@
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import create_engine, insert
 
 from connectors.interface import ConnectorError
 from connectors.memory import InMemoryConnector
 from connectors.sql import SqlConnector, records_table
 from gateway.bsn import Bsn
-from gateway.db import make_engine
 
 COLUMNS = {"naam": "string", "wapens": "bool", "incidentsoorten": "list", "geheim_veld": "string"}
 
 
-@pytest.fixture
-def sql(tmp_path: Path) -> SqlConnector:
-    url = f"sqlite:///{tmp_path / 'src.db'}"
-    engine = make_engine(url)
+RECORD = {
+    "bsn": "999993847",
+    "naam": "Demo",
+    "wapens": True,
+    "incidentsoorten": '["a", "b"]',
+    "geheim_veld": "nooit",
+}
+
+
+def _source(url: str) -> SqlConnector:
+    """A source table at ``url`` holding :data:`RECORD`, and a connector on it."""
+    engine = create_engine(url)
     table = records_table(COLUMNS)
     table.metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(
-            insert(table),
-            [
-                {
-                    "bsn": "999993847",
-                    "naam": "Demo",
-                    "wapens": True,
-                    "incidentsoorten": '["a", "b"]',
-                    "geheim_veld": "nooit",
-                }
-            ],
-        )
+        conn.execute(insert(table), [RECORD])
+    engine.dispose()
     return SqlConnector("test.bron", url, columns=COLUMNS)
+
+
+@pytest.fixture
+def sql(tmp_path: Path) -> SqlConnector:
+    return _source(f"sqlite:///{tmp_path / 'src.db'}")
 
 
 def test_sql_selects_only_the_allowed_columns(sql: SqlConnector) -> None:
@@ -79,36 +79,15 @@ def test_memory_connector_projects_and_records() -> None:
 
 
 @pytest.mark.postgres
-def test_sql_fetch_on_postgresql_binds_by_name() -> None:
+def test_sql_fetch_on_postgresql_binds_by_name(pg_url: str) -> None:
     """psycopg takes its parameter by name (``%(subject)s``), SQLite's driver by position."""
-    server = "postgresql+psycopg://root@127.0.0.1:5432/test"
-    schema = "src_" + secrets.token_hex(4)
-    admin = create_engine(server)
+    source = _source(pg_url)
     try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError:
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (the CI machine runs one)")
-    url = f"{server}?options=-csearch_path%3D{schema}"
-    try:
-        engine = create_engine(url)
-        table = records_table(COLUMNS)
-        table.metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                insert(table),
-                [{"bsn": "999993847", "naam": "Demo", "wapens": True, "incidentsoorten": "[]"}],
-            )
-        engine.dispose()
-        source = SqlConnector("test.bron", url, columns=COLUMNS)
         assert not source.statement_for(["naam"]).positional
-        assert source.fetch(Bsn("999993847"), ["wapens", "naam"]) == {
+        assert source.fetch(Bsn("999993847"), ["wapens", "incidentsoorten"]) == {
             "wapens": True,
-            "naam": "Demo",
+            "incidentsoorten": ["a", "b"],
         }
         assert source.fetch(Bsn("123456782"), ["naam"]) is None
-        source.dispose()
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        source.dispose()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
 from gateway.db import create_schema, make_engine
@@ -21,27 +19,16 @@ from gateway.testing import run_writers
 from gateway.testing import sample_record as record
 
 pytestmark = pytest.mark.postgres
-SERVER = "postgresql+psycopg://root@127.0.0.1:5432/test"
 
 
 @pytest.fixture
-def pg() -> Iterator[Engine]:
-    schema = "gw_" + secrets.token_hex(4)
-    admin = create_engine(SERVER)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError:
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (the CI machine runs one)")
-    engine = make_engine(f"{SERVER}?options=-csearch_path%3D{schema}")
+def pg(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
     create_schema(engine)
     try:
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_ledger_appends_and_verifies_on_postgresql(pg: Engine) -> None:

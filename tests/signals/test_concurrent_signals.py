@@ -4,46 +4,31 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
 from gateway.signals.tables import signal_match
 from gateway.testing import TestGateway, demo_bsn, make_test_gateway, synthetic_bsn
 
-SERVER = "postgresql+psycopg://root@127.0.0.1:5432/test"
 PAIRS = [("woco-consulent", "schulden"), ("zaanstad-regie", "overlast")]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def home(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway]:
     settings: dict[str, str] = {}
-    admin = None
-    schema = "gw_" + secrets.token_hex(4)
     if request.param == "postgresql":
-        admin = create_engine(SERVER)
-        try:
-            with admin.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-        except OperationalError:
-            pytest.skip("no PostgreSQL at 127.0.0.1:5432 (the CI machine runs one)")
-        settings["database_url"] = f"{SERVER}?options=-csearch_path%3D{schema}"
+        settings["database_url"] = request.getfixturevalue("pg_url")
     gw = make_test_gateway(tmp_path, **settings)
     try:
         yield gw
     finally:
         gw.close()
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
 
 
 def test_simultaneous_registrations_match_exactly_once(home: TestGateway) -> None:
