@@ -55,6 +55,23 @@ class Decision:
         }
 
 
+_GRANTS: dict[tuple[str, str, bool], Grant] = {}
+_GRANTS_KEPT = 4096
+
+
+def _grant(transform: Transform, basis: str, break_glass: bool) -> Grant:
+    """The one :class:`Grant` for these values (a grant is immutable, so one object serves
+    every decision that names it). A family overview parses some fifty grants, and a frozen
+    dataclass is slow to build; the distinct grants are few (transforms × legal bases)."""
+    key = (transform, basis, break_glass)
+    found = _GRANTS.get(key)
+    if found is None:
+        found = Grant(transform=transform, basis=basis, break_glass=break_glass)
+        if len(_GRANTS) < _GRANTS_KEPT:  # bounded: bases are the policy's text, not input
+            _GRANTS[key] = found
+    return found
+
+
 def _str_list(value: Any, what: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise MalformedDecision(f"{what} must be a list of strings")
@@ -89,9 +106,7 @@ def parse_decision(raw: Any, source: SourceId) -> Decision:
             raise MalformedDecision("a granted field has an unknown transform")
         if not isinstance(basis, str) or not basis:
             raise MalformedDecision("a granted field has no legal basis")
-        grants[FieldName(name)] = Grant(
-            transform=transform, basis=basis, break_glass=grant.get("break_glass") is True
-        )
+        grants[FieldName(name)] = _grant(transform, basis, grant.get("break_glass") is True)
     withheld: dict[FieldName, str] = {}
     for name, reason in withheld_raw.items():
         if not isinstance(reason, str):
