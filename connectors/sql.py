@@ -62,9 +62,6 @@ class _Query:
     fields: tuple[str, ...]
     positional: bool
 
-    def __str__(self) -> str:
-        return self.sql
-
 
 class SqlConnector:
     def __init__(

@@ -39,7 +39,7 @@ def sql(tmp_path: Path) -> SqlConnector:
 
 
 def test_sql_selects_only_the_allowed_columns(sql: SqlConnector) -> None:
-    statement = str(sql.statement_for(["wapens", "incidentsoorten"]))
+    statement = sql.statement_for(["wapens", "incidentsoorten"]).sql
     select_list = statement.split("FROM")[0]
     assert "wapens" in select_list and "incidentsoorten" in select_list
     assert "naam" not in select_list and "geheim_veld" not in select_list
