@@ -18,6 +18,24 @@ def iso_now(timespec: str = "milliseconds") -> str:
     return utc_now().isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
+_this_second: tuple[int, str] = (-1, "")
+
+
+def iso_now_micro() -> str:
+    """``iso_now("microseconds")`` for the ledger's stamps, without building a datetime: the
+    second's text is made once a second (every append stamps its entry; datetime's way cost
+    ~5 µs of an append's ~100, measured)."""
+    global _this_second
+    micros = time.time_ns() // 1000
+    second, fraction = divmod(micros, 1_000_000)
+    cached, text = _this_second
+    if cached != second:
+        # NOTE: one tuple, swapped whole: another thread sees the old second or the new one.
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _this_second = (second, text)
+    return f"{text}.{fraction:06d}Z"
+
+
 def today() -> date:
     # NOTE: the machine's local date: ages and years are about Dutch calendar days, and the
     # gateway runs on Dutch time; UTC would age a person an hour late on their birthday.

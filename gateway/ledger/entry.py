@@ -180,6 +180,22 @@ class Header:
 
 
 def content_aad(time: str, facts: Facts, subject_commit: str) -> bytes:
+    """Canonical JSON of the content (``Header.content()``): written directly in RFC 8785's key
+    order, as :func:`leaf_text` writes the leaf — every append seals a body under it, and the
+    general encoder cost ~15 µs of an append's ~100 (measured). Anything unexpected takes the
+    general path; a property test holds the two to the same bytes."""
+    if type(facts.review) is bool:
+        e = _escape
+        try:
+            return (
+                f'{{"action":{e(facts.action)},"case_id":{e(facts.case_id)},'
+                f'"outcome":{e(facts.outcome)},"policy_version":{e(facts.policy_version)},'
+                f'"purpose":{e(facts.purpose)},"requester_oin":{e(facts.requester_oin)},'
+                f'"review":{"true" if facts.review else "false"},'
+                f'"subject_commit":{e(subject_commit)},"time":{e(time)},"v":{FORMAT_VERSION}}}'
+            ).encode()
+        except (TypeError, UnicodeEncodeError):
+            pass  # not a string, or a lone surrogate: the general path decides
     return canonical(Header(0, "", time, facts, subject_commit).content())
 
 

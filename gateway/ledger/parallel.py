@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger.entry import GENESIS
 from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
-from gateway.ledger.stores.sql import SqlStore, entry_from_row, entry_to_row
+from gateway.ledger.stores.sql import SqlStore, entry_from_row, entry_values
 from gateway.ledger.tables import ENTRY_AT
 from gateway.ledger.verify import (
     VerifyReport,
@@ -144,12 +144,6 @@ def _check_rows(rows: Sequence[Sequence[Any]]) -> _Span:
     )
 
 
-def _row(entry: StoredEntry) -> tuple[Any, ...]:
-    """An entry as the row it is stored as (a store in this process sends its entries so)."""
-    values = entry_to_row(entry)
-    return tuple(values[name] for name in ENTRY_AT)
-
-
 def _check_entry(entry: StoredEntry, expected: int, prev: str | None) -> _Finding | None:
     """Every check of the sequential verifier on one entry, in its order (``prev`` None: the
     link is checked by the parent); the first failure."""
@@ -259,7 +253,9 @@ def _verify(
             for start in range(1, top + 1, chunk)
         )
     else:
-        jobs = ((_check_rows, ([_row(e) for e in batch],)) for batch in _batches(entries, chunk))
+        jobs = (
+            (_check_rows, ([entry_values(e) for e in batch],)) for batch in _batches(entries, chunk)
+        )
     context = multiprocessing.get_context("spawn")
     try:
         with ProcessPoolExecutor(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from gateway.clock import iso_now
 from gateway.errors import BodyShredded, LedgerUnavailable
-from gateway.ledger.sealing import SealedBody, key_id, open_sealed, seal
+from gateway.ledger.sealing import Recipient, SealedBody, key_id, open_sealed, seal
 from gateway.ledger.stores.base import LedgerStore, PeriodKey, StoredEntry
 
 
@@ -36,14 +36,18 @@ class PeriodKeys:
 
     def __init__(self, store: LedgerStore) -> None:
         self._store = store
-        self._cache: dict[tuple[str, str, str], X25519PublicKey] = {}
+        self._cache: dict[tuple[str, str, str], Recipient] = {}
         self._lock = threading.Lock()
 
-    def public_for(self, scope: str, time: str, auditor: X25519PublicKey) -> X25519PublicKey:
-        slot = (scope, time[:7], key_id(auditor))
+    def public_for(self, scope: str, time: str, auditor: Recipient) -> Recipient:
+        slot = (scope, time[:7], auditor.key_id)
+        found = self._cache.get(slot)  # NOTE: no lock to read: a slot, once set, never changes
+        if found is not None:
+            return found
         with self._lock:
             if slot not in self._cache:
-                self._cache[slot] = self._find_or_make(*slot, auditor)
+                made = self._find_or_make(*slot, auditor.public)
+                self._cache[slot] = Recipient.of(made)
             return self._cache[slot]
 
     def _find_or_make(

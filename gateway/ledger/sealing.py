@@ -22,6 +22,7 @@ bodies unreadable while every hash and signature still verifies.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ _EPOCH_WRAP = 12 + _ONE_WRAP  # a nonce in front
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -52,6 +53,21 @@ def key_id(public: X25519PublicKey) -> str:
 
 def _key_id(raw: bytes) -> str:
     return "x25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A key bodies are sealed for, with its raw bytes and key id worked out once: a seal
+    needs all three, and working them out per seal cost ~5 µs of an append's ~100."""
+
+    public: X25519PublicKey
+    raw: bytes
+    key_id: str
+
+    @classmethod
+    def of(cls, public: X25519PublicKey) -> Recipient:
+        raw = raw_public(public)
+        return cls(public, raw, _key_id(raw))
 
 
 @dataclass(frozen=True)
@@ -88,27 +104,31 @@ class SealedBody:
 
 
 def seal(
-    plaintext: bytes, aad: bytes, auditor: X25519PublicKey, wraps: KeyWraps | None = None
+    plaintext: bytes,
+    aad: bytes,
+    auditor: X25519PublicKey | Recipient,
+    wraps: KeyWraps | None = None,
 ) -> SealedBody:
     """``plaintext`` sealed for ``auditor``: under the current epoch's KEK where ``wraps`` is
     given (gateway/ledger/wraps.py), else under a KEK agreed here for this body alone."""
-    data_key = AESGCM.generate_key(bit_length=256)
-    nonce = os.urandom(12)
+    to = auditor if isinstance(auditor, Recipient) else Recipient.of(auditor)
+    # One read of the system's CSPRNG for the data key, the body's nonce and the wrap's nonce
+    # (AESGCM.generate_key is os.urandom too): one system call per seal instead of three.
+    fresh = os.urandom(32 + 12 + 12)
+    data_key, nonce, wrap_nonce = fresh[:32], fresh[32:44], fresh[44:]
     ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, aad)
 
-    recipient = raw_public(auditor)
     if wraps is None:
-        agreed = agree(auditor, recipient)
+        agreed = agree(to.public, to.raw)
         ephemeral = agreed.ephemeral
         # NOTE: a zero nonce is safe here: this KEK is used exactly once (fresh ephemeral key).
         wrapped = AESGCM(agreed.kek).encrypt(b"\0" * 12, data_key, _WRAP_AAD)
     else:
-        epoch = wraps.take(auditor, recipient)
+        epoch = wraps.take(to.public, to.raw)
         ephemeral = epoch.ephemeral
-        wrap_nonce = os.urandom(12)
         wrapped = wrap_nonce + epoch.wrap.encrypt(wrap_nonce, data_key, _EPOCH_WRAP_AAD + nonce)
     return SealedBody(
-        key_id=_key_id(recipient),
+        key_id=to.key_id,
         ephemeral=_b64(ephemeral),
         wrapped_key=_b64(wrapped),
         nonce=_b64(nonce),

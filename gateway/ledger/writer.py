@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Connection, Engine
 
-from gateway.clock import iso_now
+from gateway.clock import iso_now_micro
 from gateway.errors import LedgerUnavailable, PolicySuperseded
 from gateway.ledger.entry import (
     GENESIS,
@@ -36,7 +36,7 @@ from gateway.ledger.entry import (
     sign_head,
 )
 from gateway.ledger.periods import PeriodKeys
-from gateway.ledger.sealing import seal
+from gateway.ledger.sealing import Recipient, seal
 from gateway.ledger.stores.base import Also, LedgerStore, StoredEntry, StoredHead, Tip
 from gateway.ledger.wraps import KeyWraps
 
@@ -96,7 +96,7 @@ def _plaintext(body: Mapping[str, Any]) -> bytes:
 
 
 def _ledger_time() -> str:
-    return iso_now("microseconds")
+    return iso_now_micro()
 
 
 _DECIDED = frozenset({"disclosure.decision", "signal.register", "signal.match"})
@@ -117,7 +117,7 @@ class Ledger:
         self._wraps = wraps if wraps is not None else KeyWraps()
         """The seals' key agreements, one per short epoch (gateway/ledger/wraps.py)."""
         self._signing_key = signing_key
-        self._auditor = auditor
+        self._auditor = Recipient.of(auditor)
         self._clock = clock
         self._lock = threading.Lock()
         self._periods = PeriodKeys(store)
@@ -157,7 +157,7 @@ class Ledger:
         key, and seal every later entry for it. The change is itself in the chain, so nobody
         can swap the auditor key without leaving a signed, ordered trace."""
         receipt = self.append(record, new_auditor)
-        self._auditor = new_auditor
+        self._auditor = Recipient.of(new_auditor)
         return receipt
 
     def append(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Receipt:
@@ -178,7 +178,7 @@ class Ledger:
     def prepare(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Prepared:
         """Everything that does not need the ledger's order: time, salted subject commitment,
         the body sealed for the auditor (the public-key work). Any thread, no lock."""
-        auditor = sealed_for or self._auditor
+        auditor = self._auditor if sealed_for is None else Recipient.of(sealed_for)
         time = self._clock()
         salt = new_salt()
         commit = commit_subject(record.subject, salt)

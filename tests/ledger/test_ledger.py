@@ -29,6 +29,7 @@ from gateway.ledger.entry import (
     Header,
     canonical,
     commit_subject,
+    content_aad,
     entry_hash,
     entry_hash_of,
 )
@@ -370,6 +371,23 @@ def test_the_spliced_leaf_hash_is_the_plain_one(
     facts = Facts(action, text, text[::-1], "p" + text, text, "permit", review)  # type: ignore[arg-type]
     header = Header(seq, "ab" * 32, "2026-11-23T00:00:00.000000Z", facts, text)
     assert entry_hash_of(header, body, canonical(body).decode()) == entry_hash(header, body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(action=st.sampled_from(sorted(ACTIONS)), text=st.text(max_size=40), review=st.booleans())
+def test_the_written_aad_is_the_canonical_content(action: str, text: str, review: bool) -> None:
+    """content_aad() writes the content directly; a body sealed under other bytes than the
+    canonical content would not open for the auditor (Header.aad() recomputes it)."""
+    facts = Facts(action, text, text[::-1], "p" + text, text, "permit", review)  # type: ignore[arg-type]
+    time = "2026-11-24T00:00:00.000000Z" if review else text
+    header = Header(9, "ab" * 32, time, facts, text[:7])
+    try:
+        expected = canonical(header.content())
+    except Exception as exc:  # a lone surrogate: refused on both paths
+        with pytest.raises(type(exc)):
+            content_aad(time, facts, text[:7])
+    else:
+        assert content_aad(time, facts, text[:7]) == expected == header.aad()
 
 
 def test_a_store_opened_on_an_existing_file_writes_to_that_file_only(

@@ -249,3 +249,20 @@ def test_the_row_fast_path_only_takes_what_the_long_way_passes(data: st.DataObje
     prev = ROWS[at - 1][ENTRY_AT["entry_hash"]] if at else None
     if row_is_sound(row, at + 1, prev, SIGNING.public_key()):
         assert parallel._check_entry(entry_from_row(row), at + 1, prev) is None
+
+
+def test_an_entry_as_values_is_the_row_the_database_holds(tmp_path: Path) -> None:
+    """Appends insert entry_values() positionally and verification reads rows by position:
+    both must follow the table's column order, or entries would be stored scrambled."""
+    from gateway.ledger.stores.sql import entry_from_row, entry_values
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    store = open_store(url)
+    Ledger(store, SIGNING, AUDITOR.public_key()).append_batch([sample_record(i) for i in range(3)])
+    rows = store.entry_rows(1, 3)  # type: ignore[attr-defined]
+    entries = list(store.entries())
+    assert [tuple(r) for r in rows] == [entry_values(e) for e in entries]
+    assert [entry_from_row(r) for r in rows] == entries
+    assert entries[1].header.facts.purpose == sample_record(1).facts.purpose

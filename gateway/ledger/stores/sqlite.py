@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import LedgerUnavailable
 from gateway.ledger.stores.base import Also, Build, StoredHead, Tip
-from gateway.ledger.stores.sql import SqlStore, entry_to_row
+from gateway.ledger.stores.sql import SqlStore, entry_values
 from gateway.ledger.tables import ledger_entry
 
 
@@ -74,7 +74,7 @@ _IN_FORCE_SQL = (
 # Column names from the table definition, never from input.
 _INSERT_SQL = "INSERT INTO ledger_entry ({}) VALUES ({})".format(  # noqa: S608
     ", ".join(c.name for c in ledger_entry.columns),
-    ", ".join(f":{c.name}" for c in ledger_entry.columns),
+    ", ".join("?" for _ in ledger_entry.columns),
 )
 _MOVE_SQL = "UPDATE ledger_head SET seq = ?, entry_hash = ?, signature = ? WHERE id = 1"
 
@@ -132,7 +132,7 @@ class SqliteStore(SqlStore):
                 entries, head = build(locked, tip)
                 if not entries:
                     return
-                cursor.executemany(_INSERT_SQL, [entry_to_row(e) for e in entries])
+                cursor.executemany(_INSERT_SQL, [entry_values(e) for e in entries])
                 cursor.execute(_MOVE_SQL, (head.seq, head.entry_hash, head.signature))
                 if also is not None:
                     also(conn)
