@@ -157,36 +157,45 @@ def decisions(quick: bool) -> list[Row]:
 def ledger(quick: bool) -> list[Row]:
     from sqlalchemy import create_engine, text
 
-    from benchmarks.bench_ledger import PG, concurrent_rate, postgres_url, rates
+    from benchmarks.bench_ledger import PG, concurrent_rate, loop_rate, postgres_url, rates
     from gateway.testing import run_writers
 
     appends = 300 if quick else 1000
     rows = []
+
+    def fresh(url: str) -> str:
+        """The PostgreSQL schema emptied for the next measurement (SQLite: a new file)."""
+        if url.startswith("sqlite"):
+            return url.replace(".db", "+.db")
+        schema = url.split("%3D")[1]
+        with create_engine(PG).begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        return url
+
     with tempfile.TemporaryDirectory() as tmp:
-        note("SQLite appends")
-        single, _ = rates(f"sqlite:///{Path(tmp) / 'one.db'}", appends)
-        group, size = concurrent_rate(f"sqlite:///{Path(tmp) / 'group.db'}", appends * 4)
-        measured = {"SQLite": (single, group, size)}
-        url = postgres_url()
-        if url is not None:
-            note("PostgreSQL appends")
-            p_single, _ = rates(url, appends)
-            schema = url.split("%3D")[1]
-            with create_engine(PG).begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            p_group, p_size = concurrent_rate(url, appends * 4)
-            measured["PostgreSQL"] = (p_single, p_group, p_size)
-            with create_engine(PG).begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        for db, (one, grouped, mean) in measured.items():
+        urls = {"SQLite": f"sqlite:///{Path(tmp) / 'one.db'}"}
+        pg = postgres_url()
+        if pg is not None:
+            urls["PostgreSQL"] = pg
+        for db, url in urls.items():
+            note(f"{db} appends")
+            single, _ = rates(url, appends)
+            url = fresh(url)
+            grouped, size = concurrent_rate(url, appends * 4)
+            url = fresh(url)
+            looped, loop_size = loop_rate(url, appends * 20)
+            if db == "PostgreSQL":
+                with create_engine(PG).begin() as conn:
+                    conn.execute(text(f"DROP SCHEMA {url.split('%3D')[1]} CASCADE"))
             rows.append(
                 Row(
                     f"durable ledger appends/s, {db}",
-                    f"one writer {one:,.0f} · 32 threads group commit {grouped:,.0f} "
-                    f"(mean group {mean:.1f})",
+                    f"one writer {single:,.0f} · group commit: 32 threads {grouped:,.0f} "
+                    f"(mean group {size:.1f}), 256 callers on an event loop {looped:,.0f} "
+                    f"(mean group {loop_size:.0f})",
                     "≥ 50,000",
-                    grouped >= 50_000,
+                    max(grouped, looped) >= 50_000,
                 )
             )
         note("four writer processes on one new SQLite file")

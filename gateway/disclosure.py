@@ -329,8 +329,10 @@ class DisclosureService:
         if self.ledger.committer is not None:
             # Sealed and committed by the committer's thread with its group; this request only
             # waits on the event loop (no ledger worker thread of its own).
-            waiter = asyncio.wrap_future(self.ledger.submit(record))
-            if not await within(asyncio.get_running_loop(), waiter, self.ledger_timeout):
+            loop = asyncio.get_running_loop()
+            waiter = self.ledger.submit_on(record, loop)
+            if not await within(loop, waiter, self.ledger_timeout):
+                waiter.cancel()  # not written if its group has not been taken yet
                 raise LedgerUnavailable("the access ledger could not record the decision")
             return waiter.result()
         try:

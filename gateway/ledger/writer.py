@@ -10,6 +10,7 @@ durable; if anything fails, none of it was written and the caller must release n
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -174,6 +175,12 @@ class Ledger:
         if self._committer is None:
             raise LedgerUnavailable("no group committer is attached")
         return self._committer.submit(record)
+
+    def submit_on(self, record: Record, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Receipt]:
+        """:meth:`submit`, answered on ``loop`` (the caller's event loop; batcher.py)."""
+        if self._committer is None:
+            raise LedgerUnavailable("no group committer is attached")
+        return self._committer.submit_on(record, loop)
 
     def prepare(self, record: Record, sealed_for: X25519PublicKey | None = None) -> Prepared:
         """Everything that does not need the ledger's order: time, salted subject commitment,

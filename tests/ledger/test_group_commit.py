@@ -3,6 +3,7 @@ its group is durable."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -103,3 +104,50 @@ def test_a_closed_committer_refuses_new_entries() -> None:
     committer.close()
     with pytest.raises(LedgerUnavailable, match="shutting down"):
         committer.append(ledger.prepare(sample_record(0)))
+
+
+def test_callers_on_an_event_loop_are_answered_there_and_may_give_up() -> None:
+    store = SlowStore(delay=0.2)
+    ledger = Ledger(store, SIGNING, AUDITOR)
+    committer = GroupCommitter(ledger)
+    ledger.attach(committer)
+
+    async def scenario() -> tuple[list[int], int]:
+        loop = asyncio.get_running_loop()
+        first = ledger.submit_on(sample_record(0), loop)
+        while not store.committing.is_set():  # the first group is on its way to disk …
+            await asyncio.sleep(0.01)
+        rest = [ledger.submit_on(sample_record(i), loop) for i in range(1, 9)]
+        rest[3].cancel()  # … one caller gives up before its group is taken: not written
+        done = [await f for f in [first, *rest[:3], *rest[4:]]]
+        return [r.seq for r in done], store.count()
+
+    try:
+        seqs, count = asyncio.run(scenario())
+        assert seqs == list(range(1, 9))
+        assert count == 8
+        assert committer.groups == 2
+        store.fail_appends = True
+
+        async def failing() -> None:
+            await ledger.submit_on(sample_record(9), asyncio.get_running_loop())
+
+        with pytest.raises(LedgerUnavailable):
+            asyncio.run(failing())
+    finally:
+        committer.close()
+
+
+def test_an_answer_for_a_closed_loop_does_not_stop_the_committer() -> None:
+    store = SlowStore(delay=0.2)
+    ledger = Ledger(store, SIGNING, AUDITOR)
+    committer = GroupCommitter(ledger, timeout=5)
+    loop = asyncio.new_event_loop()
+    try:
+        orphan = committer.submit_on(sample_record(0), loop)
+        assert store.committing.wait(5)
+        loop.close()  # its caller is gone before the group is durable
+        assert committer.append(sample_record(1)).seq == 2  # the committer lives on
+        assert not orphan.done()
+    finally:
+        committer.close()
