@@ -491,7 +491,7 @@ def _ledger_body(
             "justification": request.justification,
         },
         "subject": {"relation": subject.relation, "minor": subject.minor, "linked": subject.linked},
-        "decisions": [d.as_dict() for d in decisions],
+        "decisions": [d.ledger_json for d in decisions],
         "trace_id": request.trace_id,
         "span_id": request.span_id,
         "parent_span_id": request.parent_span_id,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+import orjson
 
 from gateway.errors import MalformedDecision
 from gateway.typing import TRANSFORM_NAMES, FieldName, SourceId, Transform
@@ -53,6 +56,13 @@ class Decision:
             "reasons": list(self.reasons),
             "obligations": [dict(o) for o in self.obligations],
         }
+
+    @cached_property
+    def ledger_json(self) -> orjson.Fragment:
+        """:meth:`as_dict` as JSON with sorted keys, made once per decision object, for the
+        ledger body (which orjson writes with this embedded as it is): a remembered decision
+        is one object shared by every request that gets it (gateway/policy/engine.py)."""
+        return orjson.Fragment(orjson.dumps(self.as_dict(), option=orjson.OPT_SORT_KEYS))
 
 
 _GRANTS: dict[tuple[str, str, bool], Grant] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import orjson
 import structlog
 
 from gateway.errors import EngineError, MalformedDecision
@@ -104,14 +105,48 @@ async def decide(
     queue_timeout: float,
 ) -> Decision:
     """Evaluate and validate; any failure is a denial (fail closed)."""
-    recall = getattr(engine, "recall", None)
+    recall_json = getattr(engine, "recall_json", None)
+    if recall_json is not None:
+        # A remembered answer as its JSON: parsed once per distinct answer, not per request.
+        remembered, failed = recalled(recall_json, policy_input)
+        if failed is not None:
+            return Decision.deny(source, failed)
+        if remembered is not MISSING:
+            return _parsed_once(remembered, source)
+    recall = None if recall_json is not None else getattr(engine, "recall", None)
     raw, failed = await ask(engine.evaluate, recall, lane, policy_input, timeout, queue_timeout)
     if failed is not None:
         return Decision.deny(source, failed)
+    return _parsed(raw, source)[0]
+
+
+def _parsed(raw: Any, source: SourceId) -> tuple[Decision, bool]:
+    """The decision in an answer, and whether it is the policy's own (False: the denial that
+    stands in for an undefined or malformed answer)."""
     if raw is None:
-        return Decision.deny(source, "policy_undefined")
+        return Decision.deny(source, "policy_undefined"), False
     try:
-        return parse_decision(raw, source)
+        return parse_decision(raw, source), True
     except MalformedDecision as exc:
         log.error("policy.malformed_decision", source=source, error=str(exc))
-        return Decision.deny(source, "malformed_decision")
+        return Decision.deny(source, "malformed_decision"), False
+
+
+_PARSED: dict[tuple[bytes, str], Decision] = {}
+_PARSED_KEPT = 8192
+
+
+def _parsed_once(answer: bytes, source: SourceId) -> Decision:
+    """The decision in a remembered answer, for ``source``: one :class:`Decision` object per
+    (answer, source) — a decision is immutable, and the seven a family overview needs were
+    parsed again on every request. Bounded; an undefined or malformed answer is parsed (and
+    logged) each time, never kept."""
+    key = (answer, source)
+    found = _PARSED.get(key)
+    if found is None:
+        found, own = _parsed(orjson.loads(answer), source)
+        if own:
+            if len(_PARSED) >= _PARSED_KEPT:
+                _PARSED.clear()  # bounded: a new policy version's answers replace the old ones
+            _PARSED[key] = found
+    return found

@@ -99,6 +99,13 @@ class MemoEngine:
     def recall(self, policy_input: Mapping[str, Any]) -> Any:
         """The remembered answer, or :data:`MISSING` — never an engine call, so it is cheap
         enough to run on the event loop (no hop to a policy worker for a hit)."""
+        found = self.recall_json(policy_input)
+        return found if found is MISSING else orjson.loads(found)
+
+    def recall_json(self, policy_input: Mapping[str, Any]) -> Any:
+        """:meth:`recall` as the remembered JSON itself (bytes), or :data:`MISSING`: the same
+        bytes object for every hit on an input, so a caller may keep what it parsed from it
+        (gateway/policy/engine.py keeps parsed decisions)."""
         return self._recall(policy_input, self.key(policy_input), self._engine.evaluate)
 
     def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
@@ -107,7 +114,9 @@ class MemoEngine:
     # The signals entrypoint (data.signals.decision): the same memory, keys of their own.
 
     def recall_signal(self, policy_input: Mapping[str, Any]) -> Any:
-        return self._recall(policy_input, _SIGNAL + self.key(policy_input), self._inner_signal)
+        key = _SIGNAL + self.key(policy_input)
+        found = self._recall(policy_input, key, self._inner_signal)
+        return found if found is MISSING else orjson.loads(found)
 
     def evaluate_signal(self, policy_input: Mapping[str, Any]) -> Any:
         return self._evaluate(policy_input, _SIGNAL + self.key(policy_input), self._inner_signal)
@@ -117,6 +126,7 @@ class MemoEngine:
         return evaluate(policy_input) if evaluate is not None else None
 
     def _recall(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
+        """The remembered answer's JSON (the stored bytes object), or :data:`MISSING`."""
         if self._tripped:
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
         with self._lock:
@@ -129,12 +139,12 @@ class MemoEngine:
             # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
             with contextlib.suppress(RuntimeError):
                 self._checker.submit(self._verify, engine, dict(policy_input), key, answer)
-        return orjson.loads(answer)
+        return answer
 
     def _evaluate(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
         found = self._recall(policy_input, key, engine)
         if found is not MISSING:
-            return found
+            return orjson.loads(found)
         result = engine(policy_input)
         if self._tripped:  # tripped while this evaluation ran: do not refill the memo
             raise EngineError("memoised decisions disagreed with the engine; failing closed")

@@ -126,3 +126,45 @@ def test_a_gateway_whose_memo_disagrees_denies_everything_after(tmp_path: Any) -
         assert {r for s in denied.json()["sources"] for r in s["reasons"]} == {"engine_error"}
     finally:
         gw.close()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inp=policy_inputs(Catalog(POLICY.catalog)))
+def test_a_remembered_decision_is_the_engines_parsed_once(inp: dict[str, Any]) -> None:
+    """decide() reads a remembered answer's JSON and keeps what it parsed from it: the decision
+    must be the one parsed from the engine's own answer, and the ledger's JSON of it its
+    as_dict(); a second request gets the very same object."""
+    import asyncio
+    import json
+
+    import orjson
+
+    from gateway.lanes import Lane
+    from gateway.policy.engine import _parsed, decide
+
+    asked = inp.get("request")
+    source = asked.get("source") if isinstance(asked, dict) else None
+    source = source if isinstance(source, str) else "brp"  # what a caller passes is a name
+    memo = MemoEngine(ENGINE, POLICY.modules, verify_share=0.0)
+    memo.evaluate(inp)  # remembered
+    lane = Lane("test-policy", workers=1)
+    try:
+        first, second = (asyncio.run(decide(memo, lane, inp, source, 5, 5)) for _ in range(2))
+    finally:
+        lane.close()
+    expected, _ = _parsed(ENGINE.evaluate(inp), source)
+    assert first == expected
+    kept = first.reasons not in {("policy_undefined",), ("malformed_decision",)}
+    assert second is first if kept else second == first
+    assert json.loads(orjson.dumps([first.ledger_json])) == [first.as_dict()]
+    assert memo.misses == 1  # both requests were answered from memory
+
+
+def test_a_malformed_remembered_answer_is_denied_every_time_and_not_kept() -> None:
+    from gateway.policy.engine import _PARSED, _parsed_once
+
+    answer = b'{"allow": true, "source": "brp", "fields": {}}'  # allow without a grant
+    for _ in range(2):
+        decision = _parsed_once(answer, "brp")  # type: ignore[arg-type]
+        assert not decision.allow and decision.reasons == ("malformed_decision",)
+    assert not any(key[0] == answer for key in _PARSED)
