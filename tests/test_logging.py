@@ -5,6 +5,8 @@ import json
 import logging
 
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.logging import REFUSED, configure_logging, refuse_personal_data
 from gateway.testing import TestGateway, demo_bsn
@@ -68,3 +70,29 @@ def test_validation_errors_do_not_echo_the_input(shared_gw: TestGateway) -> None
     assert "999993848" not in r.text
     # A member the API does not define is located as "*": its name is the client's choice.
     assert {e["location"] for e in r.json()["errors"]} == {"/case_id", "/bsn", "/urgency", "/*"}
+
+
+def _refused_plainly(value: object) -> bool:
+    """The rule in its plainest words: a nine-digit run (or a number of nine digits) that
+    passes the elfproef."""
+    import re
+
+    from gateway.identifiers import elfproef
+
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int):
+        return value >= 10**8 and elfproef(f"{value:09d}")
+    assert isinstance(value, str)
+    return any(elfproef(m) for m in re.findall(r"(?=(?<!\d)(\d{9})(?!\d))", value))
+
+
+@settings(max_examples=500)
+@given(
+    value=st.integers(-(10**10), 10**10)
+    | st.text(alphabet="0123456789 x-٣", max_size=30)
+    | st.sampled_from(["999993847", "a999993847b", "1999993847", "x 123456782 y", None, True])
+)
+def test_the_net_refuses_exactly_what_the_rule_says(value: object) -> None:
+    event = refuse_personal_data(None, "info", {"v": value})
+    assert (event["v"] == REFUSED) == _refused_plainly(value)
