@@ -111,13 +111,17 @@ class SqlConnector:
         query = self.statement_for(fields)
         params: Any = (subject.digits,) if query.positional else {"subject": subject.digits}
         try:
-            with self._engine.connect() as conn:
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            # A pooled driver connection without SQLAlchemy's Connection (gateway.db.Reads).
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
                 try:
                     cursor.execute(query.sql, params)
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
+            finally:
+                raw.close()
         except (SQLAlchemyError, self._driver_error) as exc:
             # NOTE: the driver's message can contain the bound BSN; do not chain its text.
             raise ConnectorError(

@@ -18,7 +18,7 @@ from gateway.bsn import Bsn, Pseudonymiser
 from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
 from gateway.catalog import Catalog
 from gateway.clock import iso_now
-from gateway.db import Sql
+from gateway.db import Reads, Sql
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
 from gateway.ledger.entry import Action, Facts
 from gateway.ledger.sealing import seal
@@ -145,7 +145,7 @@ class CaseRegistry:
         # answer takes does not tell an outsider which case ids are real. Plain statements on
         # the driver's cursor of one connection: this runs on every disclosure (gateway.db.Sql).
         params = {"case_id": case_id, "subject": pseudonym}
-        with self._engine.connect() as conn:
+        with Reads(self._engine) as conn:
             case = _CASE.run(conn, params).fetchone()
             participants = [oin for (oin,) in _PARTICIPANTS.run(conn, params).fetchall()]
             link = _LINK.run(conn, params).fetchone()

@@ -96,6 +96,24 @@ def _failure(exc: Exception, context: Mapping[str, str]) -> str:
     return "engine_error"
 
 
+def remembered(
+    engine: PolicyEngine, policy_input: Mapping[str, Any], source: SourceId
+) -> Decision | None:
+    """The decision from the engine's memory (gateway/policy/memo.py), on the calling thread —
+    no task, no lane; None if the engine does not remember this input. A memo that tripped its
+    fail-closed switch gives a denial, like any engine failure."""
+    recall_json = getattr(engine, "recall_json", None)
+    if recall_json is None:
+        return None
+    found, failed = recalled(recall_json, policy_input)
+    if failed is not None:
+        return Decision.deny(source, failed)
+    if found is MISSING:
+        return None
+    # The answer's JSON: parsed once per distinct answer, not per request.
+    return _parsed_once(found, source)
+
+
 async def decide(
     engine: PolicyEngine,
     lane: Lane,
@@ -105,15 +123,22 @@ async def decide(
     queue_timeout: float,
 ) -> Decision:
     """Evaluate and validate; any failure is a denial (fail closed)."""
-    recall_json = getattr(engine, "recall_json", None)
-    if recall_json is not None:
-        # A remembered answer as its JSON: parsed once per distinct answer, not per request.
-        remembered, failed = recalled(recall_json, policy_input)
-        if failed is not None:
-            return Decision.deny(source, failed)
-        if remembered is not MISSING:
-            return _parsed_once(remembered, source)
-    recall = None if recall_json is not None else getattr(engine, "recall", None)
+    found = remembered(engine, policy_input, source)
+    if found is not None:
+        return found
+    return await evaluated(engine, lane, policy_input, source, timeout, queue_timeout)
+
+
+async def evaluated(
+    engine: PolicyEngine,
+    lane: Lane,
+    policy_input: Mapping[str, Any],
+    source: SourceId,
+    timeout: float,
+    queue_timeout: float,
+) -> Decision:
+    """:func:`decide` for an input :func:`remembered` did not answer: the engine, on the lane."""
+    recall = None if hasattr(engine, "recall_json") else getattr(engine, "recall", None)
     raw, failed = await ask(engine.evaluate, recall, lane, policy_input, timeout, queue_timeout)
     if failed is not None:
         return Decision.deny(source, failed)
