@@ -50,7 +50,7 @@ from gateway.lanes import Lane, LaneFull, within
 from gateway.ledger.entry import Facts, Outcome
 from gateway.ledger.writer import Ledger, Receipt, Record
 from gateway.policy.decision import Decision
-from gateway.policy.engine import evaluated, remembered
+from gateway.policy.engine import evaluated, remembered_each
 from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
 from gateway.transforms import apply
 from gateway.typing import FieldName, SourceId, Urgency
@@ -311,19 +311,16 @@ class DisclosureService:
             "case": case.policy_view(),
             "subject": subject.policy_view(),
         }
-        inputs = [
+        requests = [
             {
-                **views,
-                "request": {
-                    "source": source,
-                    "fields": list(request.fields.get(source, ())),
-                    "urgency": request.urgency,
-                    "justified": request.justified,
-                },
+                "source": source,
+                "fields": list(request.fields.get(source, ())),
+                "urgency": request.urgency,
+                "justified": request.justified,
             }
             for source in sources
         ]
-        found = [remembered(snap.engine, i, s) for i, s in zip(inputs, sources, strict=True)]
+        found = remembered_each(snap.engine, views, requests, sources)
         missing = [n for n, decision in enumerate(found) if decision is None]
         if missing:
             asked = await asyncio.gather(
@@ -331,7 +328,7 @@ class DisclosureService:
                     evaluated(
                         snap.engine,
                         self.lanes.policy,
-                        inputs[n],
+                        {**views, "request": requests[n]},
                         sources[n],
                         self.policy_timeout,
                         self.policy_queue_timeout,

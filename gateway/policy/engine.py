@@ -8,7 +8,7 @@ sees an engine failure as anything but "deny".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -112,6 +112,31 @@ def remembered(
         return None
     # The answer's JSON: parsed once per distinct answer, not per request.
     return _parsed_once(found, source)
+
+
+def remembered_each(
+    engine: PolicyEngine,
+    shared: Mapping[str, Any],
+    requests: Sequence[Mapping[str, Any]],
+    sources: Sequence[SourceId],
+) -> list[Decision | None]:
+    """:func:`remembered` for the inputs ``{**shared, "request": r}`` of one disclosure, one per
+    source (an engine that can recall them together encodes ``shared`` once)."""
+    each = getattr(engine, "recall_json_each", None)
+    if each is None:
+        return [
+            remembered(engine, {**shared, "request": r}, s)
+            for r, s in zip(requests, sources, strict=True)
+        ]
+    try:
+        found = each(shared, requests)
+    except Exception as exc:  # a tripped memo: a denial for every source, like any failure
+        failed = _failure(exc, {})
+        return [Decision.deny(s, failed) for s in sources]
+    return [
+        None if answer is MISSING else _parsed_once(answer, s)
+        for answer, s in zip(found, sources, strict=True)
+    ]
 
 
 async def decide(

@@ -20,7 +20,7 @@ import json
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -83,18 +83,42 @@ class MemoEngine:
         return explain(policy_input) if explain is not None else None
 
     def key(self, policy_input: Mapping[str, Any]) -> bytes:
+        """The input without the droppable members, in canonical form — in two parts, the
+        ``request`` and everything else, so that the decisions of one disclosure (which share
+        everything but the request) encode what they share once (:meth:`recall_json_each`).
+        Neither encoding holds a raw newline, so the two joined by one are unambiguous."""
+        shared = {part: value for part, value in policy_input.items() if part != "request"}
+        own = {"request": policy_input["request"]} if "request" in policy_input else {}
+        return self._encode(shared) + b"\n" + self._encode(own)
+
+    def _encode(self, parts: Mapping[str, Any]) -> bytes:
         doc = {
             part: (
                 {k: v for k, v in value.items() if (part, k) not in self._drop}
                 if isinstance(value, dict)
                 else value
             )
-            for part, value in policy_input.items()
+            for part, value in parts.items()
         }
         try:
             return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # what orjson will not write (e.g. integers past 64 bits)
             return b"j" + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+    def recall_json_each(
+        self, shared: Mapping[str, Any], requests: Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
+        """:meth:`recall_json` for each input ``{**shared, "request": request}`` (``shared``
+        holds no ``request``), the shared part encoded once."""
+        prefix = self._encode(shared) + b"\n"
+        return [
+            self._recall(
+                {**shared, "request": request},
+                prefix + self._encode({"request": request}),
+                self._engine.evaluate,
+            )
+            for request in requests
+        ]
 
     def recall(self, policy_input: Mapping[str, Any]) -> Any:
         """The remembered answer, or :data:`MISSING` — never an engine call, so it is cheap

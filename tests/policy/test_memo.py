@@ -168,3 +168,20 @@ def test_a_malformed_remembered_answer_is_denied_every_time_and_not_kept() -> No
         decision = _parsed_once(answer, "brp")  # type: ignore[arg-type]
         assert not decision.allow and decision.reasons == ("malformed_decision",)
     assert not any(key[0] == answer for key in _PARSED)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inputs=st.lists(policy_inputs(Catalog(POLICY.catalog)), min_size=1, max_size=3))
+def test_recalling_one_disclosures_inputs_together_is_recalling_each(
+    inputs: list[dict[str, Any]],
+) -> None:
+    """A disclosure recalls its sources' decisions with the shared part encoded once: each must
+    be what recalling that input alone gives (remembered or not)."""
+    memo = MemoEngine(ENGINE, POLICY.modules, verify_share=0.0)
+    memo.evaluate(inputs[0])  # one remembered, the others maybe not
+    for inp in inputs:
+        shared = {k: v for k, v in inp.items() if k != "request"}
+        requests = [inp.get("request"), *(i.get("request") for i in inputs)]
+        together = memo.recall_json_each(shared, requests)
+        alone = [memo.recall_json({**shared, "request": r}) for r in requests]
+        assert together == alone
