@@ -336,3 +336,23 @@ def test_ledger_body_names_the_trace_and_the_requester(gw: TestGateway) -> None:
     # The complete policy input, so the decision can be replayed exactly.
     assert body["input"]["case"]["stage"] == "plan"
     assert body["input"]["case"]["participants"] and "consents" in body["input"]["subject"]
+
+
+def test_the_answer_is_the_response_models_own_serialisation(shared_gw: TestGateway) -> None:
+    """The endpoint writes its answer with orjson, not through FastAPI's response model: the
+    bytes must be the model's own, and a value orjson does not know is written as pydantic
+    writes it."""
+    from datetime import date
+    from decimal import Decimal
+
+    import orjson
+    from pydantic import TypeAdapter
+
+    from gateway.api.routers.disclosures import _jsonable
+    from gateway.api.schemas import DisclosureOut
+
+    r = disclose(shared_gw, "zaanstad-regie", "mda", "mda.ex_partner")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.content == DisclosureOut.model_validate_json(r.content).model_dump_json().encode()
+    odd = {"v": Decimal("1.50"), "d": date(2026, 11, 24), "b": b"x", "t": (1, "a")}
+    assert orjson.dumps(odd, default=_jsonable) == TypeAdapter(dict[str, Any]).dump_json(odd)
