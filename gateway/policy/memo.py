@@ -109,16 +109,23 @@ class MemoEngine:
         self, shared: Mapping[str, Any], requests: Sequence[Mapping[str, Any]]
     ) -> list[Any]:
         """:meth:`recall_json` for each input ``{**shared, "request": request}`` (``shared``
-        holds no ``request``), the shared part encoded once."""
+        holds no ``request``): the shared part encoded once, the memory locked once."""
+        if self._tripped:
+            raise EngineError("memoised decisions disagreed with the engine; failing closed")
         prefix = self._encode(shared) + b"\n"
-        return [
-            self._recall(
-                {**shared, "request": request},
-                prefix + self._encode({"request": request}),
-                self._engine.evaluate,
-            )
-            for request in requests
-        ]
+        keys = [prefix + self._encode({"request": request}) for request in requests]
+        with self._lock:
+            answers = [self._memo.get(key, MISSING) for key in keys]
+            for key, answer in zip(keys, answers, strict=True):
+                if answer is not MISSING:
+                    self._memo.move_to_end(key)
+                    self.hits += 1
+        for key, answer, request in zip(keys, answers, requests, strict=True):
+            if answer is not MISSING and random.random() < self._verify_share:  # noqa: S311
+                self._check_later(
+                    self._engine.evaluate, {**shared, "request": request}, key, answer
+                )
+        return answers
 
     def recall(self, policy_input: Mapping[str, Any]) -> Any:
         """The remembered answer, or :data:`MISSING` — never an engine call, so it is cheap
@@ -160,10 +167,15 @@ class MemoEngine:
             self._memo.move_to_end(key)
             self.hits += 1
         if random.random() < self._verify_share:  # noqa: S311 - sampling, not secrecy
-            # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
-            with contextlib.suppress(RuntimeError):
-                self._checker.submit(self._verify, engine, dict(policy_input), key, answer)
+            self._check_later(engine, policy_input, key, answer)
         return answer
+
+    def _check_later(
+        self, engine: _Evaluate, policy_input: Mapping[str, Any], key: bytes, answer: bytes
+    ) -> None:
+        # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
+        with contextlib.suppress(RuntimeError):
+            self._checker.submit(self._verify, engine, dict(policy_input), key, answer)
 
     def _evaluate(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
         found = self._recall(policy_input, key, engine)
