@@ -184,6 +184,32 @@ def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_
     assert (sequential[0] == "intact") == (damage == "intact")  # type: ignore[index]
 
 
+@pytest.mark.parametrize("also", ["intact", "a body byte", "an entry numbered 0", "a broken link"])
+def test_a_malformed_boolean_is_named_first_by_both(also: str, tmp_path: Path) -> None:
+    """A boolean stored as 2 is named before any other damage, wherever it is: the parallel
+    verifier scans for it while its workers start, before it acts on any span's verdict."""
+    from sqlalchemy import text
+
+    memory = ledger()
+    DAMAGE[also](memory)
+    store = on_sqlite(memory, tmp_path / "ledger.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_entry SET review = 2 WHERE seq = 50"))
+    engine.dispose()
+    key = SIGNING.public_key()
+    found = []
+    for run in (
+        lambda: verify_store(store, key),
+        lambda: verify_store_parallel(store, key, workers=2, chunk=7, sequential_below=0),
+    ):
+        with pytest.raises(LedgerCorrupted) as info:
+            run()
+        found.append((info.value.sequence, str(info.value)))
+    assert found[0] == found[1]
+    assert found[0][0] == 50 and "outside its hashed form" in found[0][1]
+
+
 def _rows() -> list[list[Any]]:
     from gateway.ledger.tables import ENTRY_AT
 
