@@ -59,7 +59,7 @@ def family_request(rounds: int) -> tuple[list[float], list[float], int]:
     try:
         return (
             measure(engine.evaluate, inputs, rounds),
-            measure(served, [None], rounds),
+            measure(served, [{}], rounds),
             len(inputs),
         )
     finally:

@@ -4,12 +4,14 @@ Same HTTP stack (FastAPI on uvicorn), same connectors, same source files and the
 guarded gateway — but no token, no case, no policy, no ledger: every field of every source of the
 purpose is read and returned. What the guarded path costs is measured against this.
 
-    python -m benchmarks.passthrough --home HOME --port 8001
+    python -m benchmarks.passthrough --home HOME --port 8001 [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -45,14 +47,33 @@ def create_passthrough(settings: Settings, purpose: str) -> FastAPI:
     return app
 
 
+def from_environment() -> FastAPI:
+    """The app for each of several worker processes (uvicorn imports it by name)."""
+    return create_passthrough(
+        Settings(home=Path(os.environ["PASSTHROUGH_HOME"])), os.environ["PASSTHROUGH_PURPOSE"]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--purpose", default="mda_plus_plus")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    app = create_passthrough(Settings(home=args.home), args.purpose)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    common: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": args.port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if args.workers > 1:
+        os.environ.update(PASSTHROUGH_HOME=args.home, PASSTHROUGH_PURPOSE=args.purpose)
+        uvicorn.run(
+            "benchmarks.passthrough:from_environment", factory=True, workers=args.workers, **common
+        )
+        return
+    uvicorn.run(create_passthrough(Settings(home=args.home), args.purpose), **common)
 
 
 if __name__ == "__main__":

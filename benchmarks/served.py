@@ -72,10 +72,11 @@ def guarded(home: Path, workers: int = 1) -> Iterator[Served]:
 
 
 @contextlib.contextmanager
-def unguarded(home: Path) -> Iterator[Served]:
+def unguarded(home: Path, workers: int = 1) -> Iterator[Served]:
     """The passthrough (benchmarks/passthrough.py) on ``home``'s source files."""
     port = free_port()
     argv = [sys.executable, "-m", "benchmarks.passthrough", "--home", str(home)]
+    argv += ["--workers", str(workers)]
     proc = start_server(argv, port, home / f"server-{port}.log")
     try:
         yield Served(proc, port)
