@@ -8,10 +8,12 @@
 * served — the guarded gateway (`gateway serve`) and the unguarded passthrough
   (benchmarks/passthrough.py: same HTTP stack, connectors, source files and BSN) as real
   processes on loopback, loaded by benchmarks/load.py at several concurrencies; requests/s, the
-  ratio, server CPU per request (from /proc) and RSS after 100 and after 10,000 requests;
+  ratio, server CPU per request (from /proc) and RSS after 100 and after 10,000 requests; and
+  the ratio at c = 64 with two worker processes each;
 * decisions — one request's seven policy decisions in process: engine and memo;
-* ledger — durable appends/s on SQLite and PostgreSQL (one writer, and 32 threads through the
-  group committer); four writer processes on one new SQLite file;
+* ledger — durable appends/s on SQLite and PostgreSQL (one writer; through the group
+  committer from 32 threads and from 256 callers on one event loop); four writer processes on
+  one new SQLite file;
 * verify — `verify` rate and peak RSS over a ledger of --entries entries (in a child process);
 * fanout — a family overview whose seven sources each take 50 ms: total ÷ slowest source;
 * signals — registrations answered with their matches against a million active signals
