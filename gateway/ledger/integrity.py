@@ -30,22 +30,23 @@ from gateway.ledger.stores.base import EntryFilter, LedgerStore
 
 def check_head(store: LedgerStore, key: Ed25519PublicKey) -> int:
     """The ledger's size, after checking that the signed head names its last entry."""
-    head = store.head()
-    last = store.last()
+    # Read together: another worker may be appending while this one starts (serve --workers).
+    head, last = store.head_and_last()
     if last is None and (head is None or head.seq == 0):
         if head is not None and not head_signature_valid(0, GENESIS, head.signature, key):
             raise LedgerCorrupted("the genesis head does not verify", sequence=None)
         return 0
     if head is None or last is None:
         raise LedgerCorrupted("the signed head and the entries disagree", sequence=None)
-    if (head.seq, head.entry_hash) != (last.seq, last.entry_hash):
+    last_seq, last_hash = last
+    if (head.seq, head.entry_hash) != (last_seq, last_hash):
         raise LedgerCorrupted(
-            f"the signed head names entry {head.seq} but the ledger ends at entry {last.seq}",
-            sequence=min(head.seq, last.seq + 1),
+            f"the signed head names entry {head.seq} but the ledger ends at entry {last_seq}",
+            sequence=min(head.seq, last_seq + 1),
         )
     if not head_signature_valid(head.seq, head.entry_hash, head.signature, key):
         raise LedgerCorrupted("the chain head signature does not verify", sequence=head.seq)
-    return last.seq
+    return last_seq
 
 
 def check_startup(store: LedgerStore, key: Ed25519PublicKey, checkpoints: CheckpointDir) -> int:

@@ -200,3 +200,40 @@ def test_a_writer_stops_when_its_store_is_replaced_or_recreated(tmp_path: Path) 
     sql(engine, "UPDATE ledger_head SET store_id = 'another store'")
     with pytest.raises(LedgerUnavailable, match="replaced or re-created"):
         ledger.append(sample_record(6))
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_worker_starting_beside_a_busy_one_sees_a_consistent_head(
+    db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`serve --workers 2`: one worker may append while the other runs its start-up check.
+    The check reads the head and the last entry together; read one after the other, an append
+    between them looked like a ledger cut short (seen in CI: a worker refused to start)."""
+    import threading
+
+    from gateway.ledger.integrity import check_head
+
+    url = f"sqlite:///{tmp_path / 'l.db'}" if db == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    create_schema(engine)
+    store = store_for(engine)
+    writer = Ledger(store, SIGNING, AUDITOR)
+    writer.append(sample_record(0))
+    stop = threading.Event()
+
+    def busy() -> None:
+        i = 1
+        while not stop.is_set():
+            writer.append(sample_record(i))
+            i += 1
+
+    appender = threading.Thread(target=busy)
+    appender.start()
+    try:
+        sizes = [check_head(store_for(engine), SIGNING.public_key()) for _ in range(300)]
+    finally:
+        stop.set()
+        appender.join()
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[0]  # it grew while checked, never "cut"
+    store.close()
+    engine.dispose()

@@ -137,6 +137,11 @@ class LedgerStore(Protocol):
 
     def last(self) -> StoredEntry | None: ...
 
+    def head_and_last(self) -> tuple[StoredHead | None, tuple[int, str] | None]:
+        """The head and the last entry's (sequence, hash), read together: another process may
+        append between two separate reads, and its head and entries move together."""
+        ...
+
     def reopen_url(self) -> str | None:
         """A URL another process can open this store with (None: it lives in this process)."""
         ...

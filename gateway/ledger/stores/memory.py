@@ -131,6 +131,12 @@ class MemoryStore:
         self._up()
         return self._entries[-1] if self._entries else None
 
+    def head_and_last(self) -> tuple[StoredHead | None, tuple[int, str] | None]:
+        self._up()
+        with self._lock:
+            last = self._entries[-1] if self._entries else None
+            return self._head, None if last is None else (last.seq, last.entry_hash)
+
     def reopen_url(self) -> str | None:
         return None
 

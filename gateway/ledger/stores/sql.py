@@ -167,6 +167,21 @@ _IN_FORCE = (
     select(_E.policy_version).where(_E.action == "policy.activate").order_by(_E.seq.desc()).limit(1)
 )
 _INSERT = ledger_entry.insert()
+_H = ledger_head.c
+_NEWEST = select(_E.seq, _E.entry_hash).order_by(_E.seq.desc()).limit(1).subquery()
+_HEAD_AND_LAST = select(
+    *(
+        select(column).where(_H.id == 1).scalar_subquery().label(f"head_{name}")
+        for column, name in (
+            (_H.seq, "seq"),
+            (_H.entry_hash, "hash"),
+            (_H.signature, "signature"),
+            (_H.store_id, "store"),
+        )
+    ),
+    select(_NEWEST.c.seq).scalar_subquery().label("last_seq"),
+    select(_NEWEST.c.entry_hash).scalar_subquery().label("last_hash"),
+)
 _MOVE_HEAD = (
     update(ledger_head)
     .where(ledger_head.c.id == 1)
@@ -266,6 +281,20 @@ class SqlStore:
     def last(self) -> StoredEntry | None:
         row = self._one(select(ledger_entry).order_by(_E.seq.desc()).limit(1))
         return None if row is None else entry_from_row(tuple(row.values()))
+
+    def head_and_last(self) -> tuple[StoredHead | None, tuple[int, str] | None]:
+        # NOTE: one statement, so one snapshot on SQLite and PostgreSQL alike (two statements
+        # in a pysqlite "transaction" are not one: it begins none before a SELECT).
+        row = self._one(_HEAD_AND_LAST)
+        if row is None:
+            return None, None
+        head = None
+        if row["head_seq"] is not None:
+            head = StoredHead(
+                row["head_seq"], row["head_hash"], row["head_signature"], row["head_store"]
+            )
+        last = None if row["last_seq"] is None else (row["last_seq"], row["last_hash"])
+        return head, last
 
     def reopen_url(self) -> str | None:
         if self.engine.url.database in (None, "", ":memory:"):
