@@ -343,12 +343,19 @@ SignalId = Annotated[str, Field(pattern=r"^sig-[0-9a-f]{20}$", description="A si
 MatchId = Annotated[str, Field(pattern=r"^match-[0-9a-f]{20}$", description="A match id.")]
 
 
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f\uFEFF]"
+EMAIL_REGEX = rf"^{_EMAIL_PART}{{1,64}}@{_EMAIL_PART}{{1,189}}$"
+
+
 class SignalContact(Strict):
     """Whom another partner should call: a professional or a team, never the person."""
 
     name: str = Field(min_length=1, max_length=120, description="A name or a team.")
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{6,24}$")
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}$")
+    # NOTE: no `\s` alone: the published pattern is read as ECMAScript (U+FEFF is a space, U+0085
+    # is not) and checked here by Rust's regex (the other way round); spelled out, both refuse
+    # spaces, control characters (C0, DEL, C1) and U+FEFF alike.
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_REGEX)
 
 
 class SignalCreate(Strict):
