@@ -68,18 +68,21 @@ def served(quick: bool) -> list[Row]:
         cases, clients = secrets["cases"], secrets["clients"]
         assert isinstance(cases, dict) and isinstance(clients, dict)
         body = json.dumps({"case_id": cases["mda"], "bsn": "999990019"}).encode()
+
+        def overview(srv: Any, with_token: bool) -> bytes:
+            """The family overview request, with a token for the guarded gateway."""
+            headers = {}
+            if with_token:
+                bearer = token(srv.base, "zaanstad-regie", str(clients["zaanstad-regie"]))
+                headers = {"Authorization": f"Bearer {bearer}"}
+            return build_request("127.0.0.1", srv.port, "POST", "/v1/disclosures", body, headers)
+
         results: dict[str, dict[int, tuple[float, float, float]]] = {}
         rss: tuple[float, float] = (0.0, 0.0)
         for name, start in (("unguarded", unguarded), ("guarded", guarded)):
             results[name] = {}
             with start(home) as srv:
-                headers = {}
-                if name == "guarded":
-                    bearer = token(srv.base, "zaanstad-regie", str(clients["zaanstad-regie"]))
-                    headers = {"Authorization": f"Bearer {bearer}"}
-                request = build_request(
-                    "127.0.0.1", srv.port, "POST", "/v1/disclosures", body, headers
-                )
+                request = overview(srv, name == "guarded")
                 done = 0
                 while done < 100:  # warm up: pools, memo, first-use allocations
                     done += run_load("127.0.0.1", srv.port, request, 1, 0.5).requests
@@ -125,13 +128,7 @@ def served(quick: bool) -> list[Row]:
         both = {}
         for name, start in (("unguarded", unguarded), ("guarded", guarded)):
             with start(home, workers=2) as srv:
-                headers = {}
-                if name == "guarded":
-                    bearer = token(srv.base, "zaanstad-regie", str(clients["zaanstad-regie"]))
-                    headers = {"Authorization": f"Bearer {bearer}"}
-                request = build_request(
-                    "127.0.0.1", srv.port, "POST", "/v1/disclosures", body, headers
-                )
+                request = overview(srv, name == "guarded")
                 run_load("127.0.0.1", srv.port, request, 8, 1.0)  # warm up both workers
                 cpu = srv.cpu_seconds()
                 r = run_load("127.0.0.1", srv.port, request, 64, seconds)
