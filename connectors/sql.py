@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeEngine
 
 from connectors.interface import ConnectorError, SubjectKey
+from gateway.db import Reads
 
 _COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {
     "bool": Boolean,
@@ -111,17 +112,13 @@ class SqlConnector:
         query = self.statement_for(fields)
         params: Any = (subject.digits,) if query.positional else {"subject": subject.digits}
         try:
-            # A pooled driver connection without SQLAlchemy's Connection (gateway.db.Reads).
-            raw = self._engine.raw_connection()
-            try:
-                cursor = raw.cursor()
+            with Reads(self._engine) as reads:  # the pool's driver connection, no wrapper
+                cursor = reads.raw.cursor()
                 try:
                     cursor.execute(query.sql, params)
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
-            finally:
-                raw.close()
         except (SQLAlchemyError, self._driver_error) as exc:
             # NOTE: the driver's message can contain the bound BSN; do not chain its text.
             raise ConnectorError(

@@ -96,10 +96,6 @@ def _plaintext(body: Mapping[str, Any]) -> bytes:
         raise LedgerUnavailable("a ledger body could not be encoded") from exc
 
 
-def _ledger_time() -> str:
-    return iso_now_micro()
-
-
 _DECIDED = frozenset({"disclosure.decision", "signal.register", "signal.match"})
 """Entries that record a policy decision, so must carry the version in force. The fetch entry
 completes a decision already recorded; case and key events are not policy decisions."""
@@ -111,7 +107,7 @@ class Ledger:
         store: LedgerStore,
         signing_key: Ed25519PrivateKey,
         auditor: X25519PublicKey,
-        clock: Callable[[], str] = _ledger_time,
+        clock: Callable[[], str] = iso_now_micro,
         wraps: KeyWraps | None = None,
     ) -> None:
         self.store = store

@@ -286,8 +286,8 @@ class SqlStore:
         # NOTE: one statement, so one snapshot on SQLite and PostgreSQL alike (two statements
         # in a pysqlite "transaction" are not one: it begins none before a SELECT).
         row = self._one(_HEAD_AND_LAST)
-        if row is None:
-            return None, None
+        if row is None:  # a SELECT of scalar subqueries always has its row; never "empty"
+            raise LedgerUnavailable(_UNREADABLE)
         head = None
         if row["head_seq"] is not None:
             head = StoredHead(
