@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -34,6 +35,20 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_DEPTH = 16
 PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
 _HEX = frozenset("0123456789abcdef")
+_NINE_DIGITS = re.compile(r"[0-9]{9}")
+
+
+def fresh_id(nbytes: int, draw: Callable[[int], str] = secrets.token_hex) -> str:
+    """A random hex id (a trace's or a span's) with no nine digits in a row. The log net
+    (gateway/logging.py) refuses any nine-digit run that passes the elfproef, since it could be
+    a BSN; an id it refused no longer ties the request's log lines to its answer and its ledger
+    entry. Measured: 5 % of 16-hex-digit and 14 % of 32-hex-digit ids hold such a run, about one
+    in eleven of those passes the elfproef. (An id a client sends is kept as sent, and refused in
+    the log if it must be.)"""
+    while True:
+        value = draw(nbytes)
+        if _NINE_DIGITS.search(value) is None:
+            return value
 
 
 def trace_of(traceparent: str | None) -> tuple[str, str | None]:
@@ -47,7 +62,7 @@ def trace_of(traceparent: str | None) -> tuple[str, str | None]:
             parent = parts[2]
             valid = len(parent) == 16 and set(parent) <= _HEX and parent != "0" * 16
             return trace, parent if valid else None
-    return secrets.token_hex(16), None
+    return fresh_id(16), None
 
 
 def trace_id_of(traceparent: str | None) -> str:
@@ -66,7 +81,7 @@ class Conventions:
         headers = dict(scope["headers"])
         traceparent = headers.get(b"traceparent", b"").decode("latin-1")
         trace_id, parent_span_id = trace_of(traceparent)
-        span_id = secrets.token_hex(8)  # this request's span: answered, and ledgered
+        span_id = fresh_id(8)  # this request's span: answered, and ledgered
         public = scope["path"] in PUBLIC_PATHS
 
         async def send_with_headers(message: Message) -> None:
