@@ -266,7 +266,7 @@ def fanout(quick: bool) -> list[Row]:
         probe = make_test_gateway(Path(tmp) / "probe")
         catalog = probe.gateway.catalog
         probe.close()
-        threaded = memory_connectors(catalog)
+        threaded = memory_connectors(catalog, local=False)  # the lanes, not the local path
         direct = {s: AsyncInMemoryConnector(s, c.records) for s, c in threaded.items()}
         for path, connectors in (("threads", threaded), ("async path", direct)):
             note(f"fan-out ({path}): every source answers after {latency * 1e3:.0f} ms")

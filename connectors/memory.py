@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.interface import ConnectorError, SubjectKey
+from connectors.interface import ConnectorError, SubjectKey, WouldWait
 
 
 class InMemoryConnector:
@@ -22,8 +22,12 @@ class InMemoryConnector:
         *,
         fail: bool = False,
         delay_seconds: float = 0.0,
+        local: bool = True,
     ) -> None:
+        """``local=False``: offer no local path, so the gateway fetches on the source's lane
+        (as it does for a source on the network)."""
         self._source = source
+        self._local = local
         self._records = {bsn: dict(rec) for bsn, rec in records.items()}
         self.fail = fail
         self.delay_seconds = delay_seconds
@@ -42,6 +46,18 @@ class InMemoryConnector:
         self.projections.append(tuple(fields))
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
+        return self._answer(subject, fields)
+
+    @property
+    def is_local(self) -> bool:
+        return self._local
+
+    def fetch_local(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:
+        """The local path: a lookup in this process's memory — unless told to stall, which
+        would hold the event loop; then the gateway fetches it on the source's lane."""
+        if self.delay_seconds:
+            raise WouldWait(self._source)
+        self.projections.append(tuple(fields))
         return self._answer(subject, fields)
 
     def _answer(self, subject: SubjectKey, fields: Sequence[str]) -> Mapping[str, Any] | None:

@@ -80,9 +80,12 @@ class InstrumentedEngine:
 TEST_AUDITOR_PASSPHRASE = b"test-auditor-passphrase"  # synthetic test homes only
 
 
-def memory_connectors(catalog: Catalog) -> dict[str, InMemoryConnector]:
-    """One in-memory source per catalogue source, holding the demo region's records."""
-    return {s: InMemoryConnector(s, source_records(catalog, s)) for s in catalog.sources}
+def memory_connectors(catalog: Catalog, *, local: bool = True) -> dict[str, InMemoryConnector]:
+    """One in-memory source per catalogue source, holding the demo region's records
+    (``local=False``: fetched on each source's lane, as a source on the network is)."""
+    return {
+        s: InMemoryConnector(s, source_records(catalog, s), local=local) for s in catalog.sources
+    }
 
 
 @dataclass

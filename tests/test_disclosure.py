@@ -189,16 +189,67 @@ def _async_sources(tmp_path: Path) -> dict[str, AsyncInMemoryConnector]:
     }
 
 
-def test_connectors_with_an_async_path_answer_as_the_threaded_ones(tmp_path: Path) -> None:
-    threaded = make_test_gateway(tmp_path / "threads")
+def test_every_fetch_path_answers_alike(tmp_path: Path) -> None:
+    """The same demo records through the lanes, the async path and the local path."""
+    catalog = make_test_gateway(tmp_path / "probe").gateway.catalog
+    threaded = make_test_gateway(
+        tmp_path / "threads", connectors=memory_connectors(catalog, local=False)
+    )
     direct = make_test_gateway(tmp_path / "async", connectors=_async_sources(tmp_path))
-    results = [ask(gw, "veiligthuis", "mda", "mda.ex_partner") for gw in (threaded, direct)]
+    here = make_test_gateway(tmp_path / "local")
+    gateways = (threaded, direct, here)
+    results = [ask(gw, "veiligthuis", "mda", "mda.ex_partner") for gw in gateways]
     views = [[(s.source, s.status, dict(s.values)) for s in r.sources] for r in results]
-    assert views[0] == views[1] and any(status == "released" for _, status, _ in views[0])
+    assert views[0] == views[1] == views[2]
+    assert any(status == "released" for _, status, _ in views[0])
     calls = direct.connectors["gemeente.brp"]
     assert isinstance(calls, AsyncInMemoryConnector) and calls.projections  # it was used
-    threaded.close()
-    direct.close()
+    # Which path each took: only the threaded gateway started a source lane's worker.
+    assert threaded.gateway.disclosures.lanes.sources["gemeente.brp"].threads == 1
+    for gw in (direct, here):
+        assert all(lane.threads == 0 for lane in gw.gateway.disclosures.lanes.sources.values())
+    for gw in gateways:
+        gw.close()
+
+
+# -- the local path ------------------------------------------------------------------------------
+
+
+def test_a_local_source_that_declines_is_fetched_on_its_lane_and_paused(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path)
+    core = gw.gateway.disclosures
+    police = gw.connectors["politie.incidenten"]
+    assert isinstance(police, InMemoryConnector)
+    police.delay_seconds = 0.01  # it would stall the event loop: the local path declines
+    first = ask(gw, "zaanstad-regie", "mda", "mda.ex_partner")
+    assert {s.source: s.status for s in first.sources}["politie.incidenten"] == "released"
+    lane = gw.gateway.disclosures.lanes.sources["politie.incidenten"]
+    assert lane.threads == 1  # fetched on its lane after all
+    assert set(core._local_off) == {"politie.incidenten"}  # and paused, alone
+    # Paused: fetched on its lane even once it could answer locally again.
+    police.delay_seconds = 0.0
+    before = len(police.projections)
+    ask(gw, "zaanstad-regie", "mda", "mda.ex_partner")
+    assert len(police.projections) == before + 1 and "politie.incidenten" in core._local_off
+    # Once the pause is over, the local path is tried again (and answers).
+    core._local_off["politie.incidenten"] = 0.0
+    again = ask(gw, "zaanstad-regie", "mda", "mda.ex_partner")
+    assert {s.source: s.status for s in again.sources}["politie.incidenten"] == "released"
+    assert core._local_off == {}
+    gw.close()
+
+
+def test_a_failing_local_source_fails_alone(tmp_path: Path) -> None:
+    gw = make_test_gateway(tmp_path)
+    police = gw.connectors["politie.incidenten"]
+    assert isinstance(police, InMemoryConnector)
+    police.fail = True
+    result = ask(gw, "zaanstad-regie", "mda", "mda.ex_partner")
+    status = {s.source: s.status for s in result.sources}
+    assert status.pop("politie.incidenten") == "error"
+    assert "released" in status.values() and "error" not in status.values()
+    assert gw.gateway.disclosures._local_off == {}  # a failure is not a reason to pause
+    gw.close()
 
 
 def _concurrent(gw: TestGateway, count: int) -> list[DisclosureResult]:
