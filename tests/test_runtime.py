@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from typer.testing import CliRunner
 
+from connectors.interface import local
 from gateway.cli import app
 from gateway.errors import ConfigurationError
 from gateway.keys import AUDITOR_PUBLIC, init_keys, load_auditor_pseudonym_key
@@ -19,7 +20,12 @@ from gateway.ledger.periods import open_entry
 from gateway.ledger.sealing import key_id
 from gateway.runtime import build_gateway
 from gateway.settings import Settings, bundled_policy_dir
-from gateway.testing import TEST_AUDITOR_PASSPHRASE, demo_bsn, make_test_gateway
+from gateway.testing import (
+    TEST_AUDITOR_PASSPHRASE,
+    demo_bsn,
+    make_test_gateway,
+    seed_demo_home,
+)
 
 
 def test_a_swapped_auditor_key_stops_the_server_once_the_ledger_has_entries(
@@ -93,3 +99,16 @@ def test_a_new_policy_version_is_announced_in_the_ledger_once(tmp_path: Path) ->
         assert activations[1].facts.policy_version != activations[0].facts.policy_version
     finally:
         gw2.close()
+
+
+def test_the_demo_regions_sources_are_read_on_the_event_loop(tmp_path: Path) -> None:
+    """The demo's source files are local SQLite files keyed by an indexed BSN: each offers the
+    local path (ADR 0015), and a family overview starts no source lane's thread."""
+    seed_demo_home(tmp_path)
+    gw = build_gateway(Settings(home=tmp_path, policy_mode="development"))
+    try:
+        sources = gw.disclosures.connectors
+        assert len(sources) >= 7 and all(local(c) is not None for c in sources.values())
+        assert set(gw.disclosures._local) == set(sources)
+    finally:
+        gw.close()
