@@ -13,8 +13,8 @@ A source that is a local SQLite file, looked up by an indexed key, also offers t
 (:class:`~connectors.interface.LocalConnector`): the gateway reads it on its event loop, on a
 read-only connection of that thread's own that never waits — no busy timeout (a locked file is
 :class:`~connectors.interface.WouldWait` at once) and a progress handler that interrupts a read
-running past :data:`LOCAL_BUDGET_SECONDS` — and runs the fetch on the source's lane whenever
-the local path declines.
+that has used :data:`LOCAL_BUDGET_SECONDS` of CPU time — and runs the fetch on the source's
+lane whenever the local path declines.
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ from connectors.interface import ConnectorError, SubjectKey, WouldWait
 from gateway.db import Reads
 
 LOCAL_BUDGET_SECONDS = 0.002
-"""The longest a local read may hold the event loop before it is interrupted and handed to
-the source's lane (an indexed lookup takes tens of microseconds)."""
+"""The most CPU time a local read may take on the event loop's thread before it is interrupted
+and handed to the source's lane (an indexed lookup takes tens of microseconds). CPU time, not
+wall time: the progress handler is Python, and under load it may first wait for the GIL — a
+wait that is not the read's own work (with a wall-clock deadline, reads were interrupted that
+way and their sources paused)."""
 _PROGRESS_STEPS = 1_000
 """SQLite virtual-machine steps between two looks at the clock: an indexed lookup of one row
 finishes before the first look."""
@@ -195,7 +198,7 @@ class SqlConnector:
         query = self.statement_for(fields)
         here = self._loop_reads
         conn = here.conn if here.conn is not None else self._open_for(here)
-        here.deadline = time.perf_counter() + LOCAL_BUDGET_SECONDS
+        here.deadline = time.thread_time() + LOCAL_BUDGET_SECONDS
         try:
             row = conn.execute(query.sql, (subject.digits,)).fetchone()
         except sqlite3.OperationalError:
@@ -215,7 +218,7 @@ class SqlConnector:
             conn = self._connect_local()
         except sqlite3.Error:
             raise WouldWait(self._source) from None
-        conn.set_progress_handler(lambda: time.perf_counter() > here.deadline, _PROGRESS_STEPS)
+        conn.set_progress_handler(lambda: time.thread_time() > here.deadline, _PROGRESS_STEPS)
         with self._opened_lock:
             self._opened.append(conn)
         here.conn = conn

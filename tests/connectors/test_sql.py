@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -139,6 +140,34 @@ def test_a_read_past_its_budget_is_interrupted(
     monkeypatch.setattr(connectors.sql, "LOCAL_BUDGET_SECONDS", 60.0)
     assert source.fetch_local(Bsn("999993847"), ["naam"]) == {"naam": "Demo"}
     source.dispose()
+
+
+def test_waiting_for_the_gil_is_not_counted_against_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress handler is Python: under load it may wait for the GIL (up to the 5 ms
+    switch interval) before it can look at the clock. That wait is not the read's own work, so
+    it must not interrupt the read (seen under load: indexed lookups declined as 'interrupted'
+    and their sources paused)."""
+    # About once a read (a lookup here is ~30 steps), as in service where the step count
+    # runs on across a cached statement's executions.
+    monkeypatch.setattr(connectors.sql, "_PROGRESS_STEPS", 25)
+    source = _source(f"sqlite:///{tmp_path / 'src.db'}")
+    stop = threading.Event()
+
+    def hog() -> None:  # pure Python: holds the GIL for whole switch intervals
+        while not stop.is_set():
+            sum(range(10_000))
+
+    thread = threading.Thread(target=hog)
+    thread.start()
+    try:
+        for _ in range(100):
+            assert source.fetch_local(Bsn("999993847"), ["naam"]) == {"naam": "Demo"}
+    finally:
+        stop.set()
+        thread.join()
+        source.dispose()
 
 
 def test_the_local_path_cannot_write(sql: SqlConnector) -> None:
