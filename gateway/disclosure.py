@@ -59,7 +59,7 @@ from gateway.lanes import Lane, LaneFull, within
 from gateway.ledger.entry import Facts, Outcome
 from gateway.ledger.writer import Ledger, Receipt, Record
 from gateway.policy.decision import Decision
-from gateway.policy.engine import evaluated, remembered_each
+from gateway.policy.engine import evaluated_each, remembered_each
 from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
 from gateway.transforms import apply
 from gateway.typing import FieldName, SourceId, Urgency
@@ -330,7 +330,7 @@ class DisclosureService:
     ) -> list[Decision]:
         """One decision per source. Remembered ones are read here, on the event loop, one
         after the other (microseconds each: no task per source); only the rest go to the policy
-        lane, together."""
+        lane, in one job."""
         views = {
             "requester": principal.policy_view(),
             "case": case.policy_view(),
@@ -348,18 +348,13 @@ class DisclosureService:
         found = remembered_each(snap.engine, views, requests, sources)
         missing = [n for n, decision in enumerate(found) if decision is None]
         if missing:
-            asked = await asyncio.gather(
-                *(
-                    evaluated(
-                        snap.engine,
-                        self.lanes.policy,
-                        {**views, "request": requests[n]},
-                        sources[n],
-                        self.policy_timeout,
-                        self.policy_queue_timeout,
-                    )
-                    for n in missing
-                )
+            asked = await evaluated_each(
+                snap.engine,
+                self.lanes.policy,
+                [{**views, "request": requests[n]} for n in missing],
+                [sources[n] for n in missing],
+                self.policy_timeout,
+                self.policy_queue_timeout,
             )
             for n, decision in zip(missing, asked, strict=True):
                 found[n] = decision

@@ -37,6 +37,7 @@ from gateway.auth.principal import Principal
 from gateway.catalog import Catalog
 from gateway.demo.region import region
 from gateway.demo.seed import seed, source_records
+from gateway.errors import EngineError
 from gateway.keys import init_keys, keys_exist
 from gateway.ledger.entry import Facts, Outcome
 from gateway.ledger.stores import LedgerStore, StoredEntry
@@ -50,18 +51,21 @@ from gateway.typing import STAGES
 
 
 class InstrumentedEngine:
-    """A fake engine around a real one: counts evaluations and stalls those ``stall`` picks
-    (e.g. one requester's), to show that an overrun holds no one else up."""
+    """A fake engine around a real one: counts evaluations, stalls those ``stall`` picks
+    (e.g. one requester's), to show that an overrun holds no one else up, and fails those
+    ``fail`` picks with :class:`EngineError`."""
 
     def __init__(
         self,
         inner: PolicyEngine,
         stall: Callable[[Mapping[str, Any]], bool] = lambda _input: False,
         stall_seconds: float = 5.0,
+        fail: Callable[[Mapping[str, Any]], bool] = lambda _input: False,
     ) -> None:
         self._inner = inner
         self._stall = stall
         self._stall_seconds = stall_seconds
+        self._fail = fail
         self._lock = threading.Lock()
         self.calls = 0
 
@@ -74,6 +78,8 @@ class InstrumentedEngine:
             self.calls += 1
         if self._stall(policy_input):
             time.sleep(self._stall_seconds)
+        if self._fail(policy_input):
+            raise EngineError("injected engine failure")
         return self._inner.evaluate(policy_input)
 
 

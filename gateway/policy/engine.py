@@ -170,6 +170,78 @@ async def evaluated(
     return _parsed(raw, source)[0]
 
 
+class _Failed:
+    """An evaluation in a batch that raised: the exception, kept for its reason code."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _evaluate_each(
+    evaluate: Callable[[Mapping[str, Any]], Any],
+    inputs: Sequence[Mapping[str, Any]],
+    answers: list[Any],
+) -> None:
+    """On a policy worker: each input in turn, its answer (or :class:`_Failed`) appended to
+    ``answers`` as soon as it is known, so that a caller who stops waiting still has every
+    answer given before the overrun."""
+    for policy_input in inputs:
+        try:
+            answers.append(evaluate(policy_input))
+        except Exception as exc:  # this input fails alone
+            answers.append(_Failed(exc))
+
+
+async def evaluated_each(
+    engine: PolicyEngine,
+    lane: Lane,
+    inputs: Sequence[Mapping[str, Any]],
+    sources: Sequence[SourceId],
+    timeout: float,
+    queue_timeout: float,
+) -> list[Decision]:
+    """:func:`evaluated` for the inputs of one request that the engine did not remember, in
+    **one** job on the policy lane: one hop and one queue slot a request instead of one a
+    source (a burst of first-seen family overviews took the queue's slots seven at a time and
+    was refused as ``engine_busy``). ``timeout`` bounds the job: the inputs answered before it
+    ran out keep their answers, the rest are denied ``engine_timeout``. An input whose
+    evaluation raises is denied alone."""
+    if len(inputs) == 1:
+        return [await evaluated(engine, lane, inputs[0], sources[0], timeout, queue_timeout)]
+    answers: list[Any] = []
+    reason: str | None = None
+    try:
+        await lane.run(
+            _evaluate_each,
+            engine.evaluate,
+            inputs,
+            answers,
+            timeout=timeout,
+            queue_timeout=queue_timeout,
+        )
+    except TimeoutError:
+        # NOTE: the lane retires the worker still evaluating (see `ask`).
+        log.warning("policy.timeout", timeout_s=timeout)
+        reason = "engine_timeout"
+    except LaneFull:
+        log.warning("policy.busy")
+        reason = "engine_busy"
+    except Exception as exc:
+        reason = _failure(exc, {})
+    done = answers[: len(inputs)]  # a snapshot: a retired worker may still append
+    decisions = []
+    for n, source in enumerate(sources):
+        if n >= len(done):
+            decisions.append(Decision.deny(source, reason or "engine_error"))
+        elif isinstance(done[n], _Failed):
+            decisions.append(Decision.deny(source, _failure(done[n].error, {"source": source})))
+        else:
+            decisions.append(_parsed(done[n], source)[0])
+    return decisions
+
+
 def _parsed(raw: Any, source: SourceId) -> tuple[Decision, bool]:
     """The decision in an answer, and whether it is the policy's own (False: the denial that
     stands in for an undefined or malformed answer)."""
