@@ -183,6 +183,11 @@ class Lane:
         return self._stuck
 
     @property
+    def workers(self) -> int:
+        """The lane's size: at most this many jobs run at once."""
+        return self._size
+
+    @property
     def threads(self) -> int:
         return self._active + self._stuck
 

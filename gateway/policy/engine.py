@@ -8,6 +8,8 @@ sees an engine failure as anything but "deny".
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -202,14 +204,34 @@ async def evaluated_each(
     timeout: float,
     queue_timeout: float,
 ) -> list[Decision]:
-    """:func:`evaluated` for the inputs of one request that the engine did not remember, in
-    **one** job on the policy lane: one hop and one queue slot a request instead of one a
-    source (a burst of first-seen family overviews took the queue's slots seven at a time and
-    was refused as ``engine_busy``). ``timeout`` bounds the job: the inputs answered before it
-    ran out keep their answers, the rest are denied ``engine_timeout``. An input whose
-    evaluation raises is denied alone."""
+    """:func:`evaluated` for the inputs of one request that the engine did not remember, in at
+    most as many jobs on the policy lane as it has workers: evaluations run in parallel as
+    before (the engine releases the GIL), but a request takes that many queue slots instead of
+    one a source (a burst of first-seen family overviews took the queue's slots seven at a time
+    and was refused as ``engine_busy``). ``timeout`` bounds each job: the inputs a job answered
+    before it ran out keep their answers, the rest are denied ``engine_timeout``. An input
+    whose evaluation raises is denied alone."""
     if len(inputs) == 1:
         return [await evaluated(engine, lane, inputs[0], sources[0], timeout, queue_timeout)]
+    jobs = min(len(inputs), lane.workers)
+    cuts = [len(inputs) * j // jobs for j in range(jobs + 1)]
+    parts = await asyncio.gather(
+        *(
+            _job(engine, lane, inputs[a:b], sources[a:b], timeout, queue_timeout)
+            for a, b in itertools.pairwise(cuts)
+        )
+    )
+    return [decision for part in parts for decision in part]
+
+
+async def _job(
+    engine: PolicyEngine,
+    lane: Lane,
+    inputs: Sequence[Mapping[str, Any]],
+    sources: Sequence[SourceId],
+    timeout: float,
+    queue_timeout: float,
+) -> list[Decision]:
     answers: list[Any] = []
     reason: str | None = None
     try:

@@ -74,14 +74,29 @@ def test_an_input_whose_evaluation_raises_is_denied_alone(
     assert decisions == expected
 
 
-def test_an_overrun_keeps_the_answers_given_before_it(engine: EmbeddedEngine, lane: Lane) -> None:
-    """The third input hangs: the two before it keep their decisions, it and the ones after it
-    are denied engine_timeout (they were never answered)."""
+def test_an_overrun_denies_only_what_was_not_answered(engine: EmbeddedEngine, lane: Lane) -> None:
+    """Two workers, so two jobs of three inputs; the third input hangs. Its job keeps the two
+    answers given before it and denies it engine_timeout; the other job is not held up."""
     slow = InstrumentedEngine(
         engine, stall=lambda i: i["request"]["source"] == SOURCES[2], stall_seconds=2.0
     )
     decisions = asyncio.run(evaluated_each(slow, lane, _inputs(), SOURCES, 0.5, 5.0))
-    assert decisions[:2] == _one_by_one(engine, lane)[:2]
+    expected = _one_by_one(engine, lane)
+    expected[2] = Decision.deny(SOURCES[2], "engine_timeout")
+    assert decisions == expected
+    assert slow.calls == len(SOURCES)
+
+
+def test_a_hung_job_denies_the_inputs_after_the_overrun(engine: EmbeddedEngine) -> None:
+    one = Lane("policy", 1)  # one worker: one job for all six
+    slow = InstrumentedEngine(
+        engine, stall=lambda i: i["request"]["source"] == SOURCES[2], stall_seconds=2.0
+    )
+    try:
+        decisions = asyncio.run(evaluated_each(slow, one, _inputs(), SOURCES, 0.5, 5.0))
+        assert decisions[:2] == _one_by_one(engine, one)[:2]
+    finally:
+        one.close()
     assert decisions[2:] == [Decision.deny(s, "engine_timeout") for s in SOURCES[2:]]
     assert slow.calls == 3  # nothing after the hung input was evaluated
 
@@ -93,11 +108,12 @@ def test_a_full_lane_denies_every_input_engine_busy(engine: EmbeddedEngine) -> N
     assert decisions == [Decision.deny(s, "engine_busy") for s in SOURCES]
 
 
-def test_one_job_a_request(engine: EmbeddedEngine) -> None:
-    """A burst of requests takes one queue slot each, not one per source: 40 requests of six
-    unremembered decisions fit a queue of 64 (as one job a source, 240 would not)."""
+def test_a_request_takes_a_queue_slot_a_worker(engine: EmbeddedEngine) -> None:
+    """A burst of requests takes as many queue slots each as the lane has workers, not one a
+    source: 40 requests of six unremembered decisions on two workers fit a queue of 100 (as
+    one job a source, 240 would not)."""
     counting = InstrumentedEngine(engine)
-    lane = Lane("policy", 1, queue_limit=64)
+    lane = Lane("policy", 2, queue_limit=100)
 
     async def burst() -> list[list[Decision]]:
         return list(
