@@ -155,10 +155,14 @@ class SqlConnector:
                 finally:
                     cursor.close()
         except (SQLAlchemyError, self._driver_error) as exc:
-            # NOTE: the driver's message can contain the bound BSN; do not chain its text.
-            raise ConnectorError(
-                f"{self._source}: query failed ({exc.__class__.__name__})"
-            ) from None
+            raise self._failure(exc) from None
+        return self._record(query, row)
+
+    def _failure(self, exc: Exception) -> ConnectorError:
+        # NOTE: the driver's message can contain the bound BSN; do not chain its text.
+        return ConnectorError(f"{self._source}: query failed ({exc.__class__.__name__})")
+
+    def _record(self, query: _Query, row: Sequence[Any] | None) -> Mapping[str, Any] | None:
         if row is None:
             return None
         return {f: self._decode(f, value) for f, value in zip(query.fields, row, strict=True)}
@@ -206,12 +210,8 @@ class SqlConnector:
             # (and reports any real failure there). Nothing of the driver's text is kept.
             raise WouldWait(self._source) from None
         except sqlite3.Error as exc:
-            raise ConnectorError(
-                f"{self._source}: query failed ({exc.__class__.__name__})"
-            ) from None
-        if row is None:
-            return None
-        return {f: self._decode(f, value) for f, value in zip(query.fields, row, strict=True)}
+            raise self._failure(exc) from None
+        return self._record(query, row)
 
     def _open_for(self, here: _LoopReads) -> sqlite3.Connection:
         try:
