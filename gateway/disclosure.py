@@ -330,7 +330,7 @@ class DisclosureService:
     ) -> list[Decision]:
         """One decision per source. Remembered ones are read here, on the event loop, one
         after the other (microseconds each: no task per source); only the rest go to the policy
-        lane, in one job."""
+        lane, in one job a policy worker."""
         views = {
             "requester": principal.policy_view(),
             "case": case.policy_view(),
