@@ -213,55 +213,46 @@ async def evaluated_each(
     whose evaluation raises is denied alone."""
     if len(inputs) == 1:
         return [await evaluated(engine, lane, inputs[0], sources[0], timeout, queue_timeout)]
+
+    async def job(part: Sequence[Mapping[str, Any]], named: Sequence[SourceId]) -> list[Decision]:
+        answers: list[Any] = []
+        reason: str | None = None
+        try:
+            await lane.run(
+                _evaluate_each,
+                engine.evaluate,
+                part,
+                answers,
+                timeout=timeout,
+                queue_timeout=queue_timeout,
+            )
+        except TimeoutError:
+            # NOTE: the lane retires the worker still evaluating (see `ask`).
+            log.warning("policy.timeout", timeout_s=timeout)
+            reason = "engine_timeout"
+        except LaneFull:
+            log.warning("policy.busy")
+            reason = "engine_busy"
+        except Exception as exc:
+            reason = _failure(exc, {})
+        done = answers[: len(part)]  # a snapshot: a retired worker may still append
+        decisions = []
+        for n, source in enumerate(named):
+            if n >= len(done):
+                decisions.append(Decision.deny(source, reason or "engine_error"))
+            elif isinstance(done[n], _Failed):
+                failed = _failure(done[n].error, {"source": source})
+                decisions.append(Decision.deny(source, failed))
+            else:
+                decisions.append(_parsed(done[n], source)[0])
+        return decisions
+
     jobs = min(len(inputs), lane.workers)
     cuts = [len(inputs) * j // jobs for j in range(jobs + 1)]
     parts = await asyncio.gather(
-        *(
-            _job(engine, lane, inputs[a:b], sources[a:b], timeout, queue_timeout)
-            for a, b in itertools.pairwise(cuts)
-        )
+        *(job(inputs[a:b], sources[a:b]) for a, b in itertools.pairwise(cuts))
     )
     return [decision for part in parts for decision in part]
-
-
-async def _job(
-    engine: PolicyEngine,
-    lane: Lane,
-    inputs: Sequence[Mapping[str, Any]],
-    sources: Sequence[SourceId],
-    timeout: float,
-    queue_timeout: float,
-) -> list[Decision]:
-    answers: list[Any] = []
-    reason: str | None = None
-    try:
-        await lane.run(
-            _evaluate_each,
-            engine.evaluate,
-            inputs,
-            answers,
-            timeout=timeout,
-            queue_timeout=queue_timeout,
-        )
-    except TimeoutError:
-        # NOTE: the lane retires the worker still evaluating (see `ask`).
-        log.warning("policy.timeout", timeout_s=timeout)
-        reason = "engine_timeout"
-    except LaneFull:
-        log.warning("policy.busy")
-        reason = "engine_busy"
-    except Exception as exc:
-        reason = _failure(exc, {})
-    done = answers[: len(inputs)]  # a snapshot: a retired worker may still append
-    decisions = []
-    for n, source in enumerate(sources):
-        if n >= len(done):
-            decisions.append(Decision.deny(source, reason or "engine_error"))
-        elif isinstance(done[n], _Failed):
-            decisions.append(Decision.deny(source, _failure(done[n].error, {"source": source})))
-        else:
-            decisions.append(_parsed(done[n], source)[0])
-    return decisions
 
 
 def _parsed(raw: Any, source: SourceId) -> tuple[Decision, bool]:
