@@ -421,10 +421,10 @@ _OINS = ["00000099000000000001", "00000099000000000002", "00000099000000000008"]
 _WRONG: list[Any] = [None, 0, 1.5, "", "x", [], ["x"], {}, {"a": 1}, True]
 
 
-def policy_inputs(catalog: Catalog) -> st.SearchStrategy[dict[str, Any]]:
+def policy_inputs(catalog: Catalog, *, malformed: bool = True) -> st.SearchStrategy[dict[str, Any]]:
     """Policy inputs for differential tests: every member drawn from the real domain (so valid
-    inputs reach every branch), then some members or whole parts dropped, made null or given
-    the wrong type."""
+    inputs reach every branch), then (``malformed``) some members or whole parts dropped, made
+    null or given the wrong type."""
     domain: dict[tuple[str, str], list[Any]] = {
         ("requester", "verified"): [True, False],
         ("requester", "oin"): _OINS,
@@ -454,7 +454,7 @@ def policy_inputs(catalog: Catalog) -> st.SearchStrategy[dict[str, Any]]:
         inp: dict[str, Any] = copy.deepcopy(sample_policy_input())
         for (part, member), values in domain.items():
             inp[part][member] = draw(st.sampled_from(values))
-        for _ in range(draw(st.integers(0, 3))):
+        for _ in range(draw(st.integers(0, 3)) if malformed else 0):
             part = draw(st.sampled_from(sorted(inp)))
             action = draw(st.sampled_from(["drop", "wrong", "drop_part", "wrong_part"]))
             if action == "drop_part":

@@ -4,8 +4,10 @@ A decision is a pure function of its input and the policy version, so the answer
 seen before is the answer the engine gave then. The key is the input without the members no
 policy module names (today the requester's pseudonymous ``user`` and the subject's
 ``relation``; checked in the policy text, and nothing is dropped if a module reads input members
-without naming them), in canonical form. A snapshot's memo lives and dies with its policy
-version, so a reload can never serve an old policy's answer.
+without naming them), with the case id, OIN, participants and consents replaced by the facts the
+policy reads of them (gateway/policy/abstraction.py, checked in the policy text too), in
+canonical form. A snapshot's memo lives and dies with its policy version, so a reload can never
+serve an old policy's answer.
 
 Trust, but verify: a share of the answers served from memory (``verify_share``) is evaluated
 again by the engine on a background thread. Any difference is an alarm (``policy.memo_mismatch``)
@@ -28,6 +30,7 @@ import orjson
 import structlog
 
 from gateway.errors import EngineError
+from gateway.policy import abstraction
 from gateway.policy.engine import MISSING, PolicyEngine
 from gateway.policy.space import unnamed
 
@@ -56,6 +59,7 @@ class MemoEngine:
     ) -> None:
         self._engine = engine
         self._drop = droppable(modules)
+        self._facts = abstraction.facts(modules)
         self._capacity = capacity
         self._verify_share = verify_share
         self._memo: OrderedDict[bytes, bytes] = OrderedDict()
@@ -83,16 +87,43 @@ class MemoEngine:
         return explain(policy_input) if explain is not None else None
 
     def key(self, policy_input: Mapping[str, Any]) -> bytes:
-        """The input without the droppable members, in canonical form — in two parts, the
-        ``request`` and everything else, so that the decisions of one disclosure (which share
-        everything but the request) encode what they share once (:meth:`recall_json_each`).
-        Neither encoding holds a raw newline, so the two joined by one are unambiguous."""
+        """The key of a sharing decision (:meth:`_keys`)."""
         shared = {part: value for part, value in policy_input.items() if part != "request"}
         own = {"request": policy_input["request"]} if "request" in policy_input else {}
-        return self._encode(shared) + b"\n" + self._encode(own)
+        return self._keys(shared, [own])[0]
 
-    def _encode(self, parts: Mapping[str, Any]) -> bytes:
-        doc = {
+    def _keys(self, shared: Mapping[str, Any], owns: Sequence[Mapping[str, Any]]) -> list[bytes]:
+        """The keys of the inputs ``{**shared, **own}``, in two parts joined by a newline: what
+        the inputs share, encoded once, and each one's own ``request``. Neither part's JSON
+        holds a raw newline, so the join is unambiguous.
+
+        Where the policy reads the case id, the requester's OIN, the participants and the
+        consents only through their facts (gateway/policy/abstraction.py), the key holds the
+        facts instead — ``a`` and a JSON array, where an exact key starts with ``{`` or ``j`` —
+        so that every case shares its answers. An input not of the gateway's shape keeps its
+        exact key."""
+        keys: list[bytes] = []
+        exact: bytes | None = None
+        found = abstraction.shared(shared, self._facts) if self._facts else None
+        if found is not None:
+            parts, participates = found
+            abstract = b"a" + self._encode([self._dropped(parts), participates]) + b"\n"
+        for own in owns:
+            if found is not None:
+                consented = abstraction.consented(shared, own.get("request"), self._facts)
+                if consented is not None:
+                    keys.append(abstract + self._encode([self._dropped(own), consented]))
+                    continue
+            if exact is None:
+                exact = self._exact(shared)
+            keys.append(exact + self._encode(self._dropped(own)))
+        return keys
+
+    def _exact(self, shared: Mapping[str, Any]) -> bytes:
+        return self._encode(self._dropped(shared)) + b"\n"
+
+    def _dropped(self, parts: Mapping[str, Any]) -> dict[str, Any]:
+        return {
             part: (
                 {k: v for k, v in value.items() if (part, k) not in self._drop}
                 if isinstance(value, dict)
@@ -100,6 +131,9 @@ class MemoEngine:
             )
             for part, value in parts.items()
         }
+
+    @staticmethod
+    def _encode(doc: Any) -> bytes:
         try:
             return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # what orjson will not write (e.g. integers past 64 bits)
@@ -112,8 +146,7 @@ class MemoEngine:
         holds no ``request``): the shared part encoded once, the memory locked once."""
         if self._tripped:
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
-        prefix = self._encode(shared) + b"\n"
-        keys = [prefix + self._encode({"request": request}) for request in requests]
+        keys = self._keys(shared, [{"request": request} for request in requests])
         with self._lock:
             answers = [self._memo.get(key, MISSING) for key in keys]
             for key, answer in zip(keys, answers, strict=True):
@@ -145,12 +178,17 @@ class MemoEngine:
     # The signals entrypoint (data.signals.decision): the same memory, keys of their own.
 
     def recall_signal(self, policy_input: Mapping[str, Any]) -> Any:
-        key = _SIGNAL + self.key(policy_input)
+        key = _SIGNAL + self._signal_key(policy_input)
         found = self._recall(policy_input, key, self._inner_signal)
         return found if found is MISSING else orjson.loads(found)
 
     def evaluate_signal(self, policy_input: Mapping[str, Any]) -> Any:
-        return self._evaluate(policy_input, _SIGNAL + self.key(policy_input), self._inner_signal)
+        key = _SIGNAL + self._signal_key(policy_input)
+        return self._evaluate(policy_input, key, self._inner_signal)
+
+    def _signal_key(self, policy_input: Mapping[str, Any]) -> bytes:
+        """Always the exact key: the facts are the sharing policy's, not the signals'."""
+        return self._encode(self._dropped(policy_input))
 
     def _inner_signal(self, policy_input: Mapping[str, Any]) -> Any:
         evaluate = getattr(self._engine, "evaluate_signal", None)

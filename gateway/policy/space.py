@@ -36,10 +36,28 @@ URGENCIES = ("regulier", "spoed")
 REQUESTER_OIN = "00000099000000000001"
 OTHER_OIN = "00000099000000000002"
 
-# Reading input members without naming them: iterating an input object, walk(), object.keys().
+# Reading input members without naming them: iterating an input object (keys and values, or
+# values alone), indexing one with a computed key, walk(), the object and JSON built-ins that
+# take keys as data. A guard for honest edits, not a parser: an alias of a whole input object
+# under another name escapes it, which is why the memo re-evaluates a share of real inputs.
+_INPUT = r"\binp(?:ut)?"
+_PART = r"(?:\.(?:requester|case|subject|request))?"
 _DYNAMIC_READS = re.compile(
-    r"some\s+\w+\s*,\s*\w+\s+in\s+inp\b|walk\(|object\.keys\(|json\.marshal"
+    "|".join(
+        (
+            rf"some\s+\w+\s*,\s*\w+\s+in\s+{_INPUT}\b",
+            rf"\bin\s+{_INPUT}{_PART}(?![\w.\[])",
+            rf"{_INPUT}{_PART}\[",
+            rf"\bobject\.\w+\(\s*{_INPUT}\b",
+            r"walk\(|object\.keys\(|json\.(?:marshal|filter|remove|patch)",
+        )
+    )
 )
+
+
+def dynamic_reads(modules: Mapping[str, str]) -> bool:
+    """Whether a module reads input members without naming them."""
+    return any(_DYNAMIC_READS.search(text) for text in modules.values())
 
 
 @dataclass(frozen=True, order=True)
@@ -96,9 +114,9 @@ class Point:
 def unnamed(modules: Mapping[str, str], members: Collection[str]) -> set[str]:
     """Those of ``members`` that no policy module names — so the policy cannot read them —
     or none at all if a module reads input members without naming them."""
-    text = "\n".join(modules.values())
-    if _DYNAMIC_READS.search(text):
+    if dynamic_reads(modules):
         return set()
+    text = "\n".join(modules.values())
     return {m for m in members if not re.search(rf"\b{re.escape(m)}\b", text)}
 
 
