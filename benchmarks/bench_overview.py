@@ -4,9 +4,11 @@ process, so that two variants can be compared in alternating runs on a machine w
 drifts (docs/performance.md, session 12).
 
     python -m benchmarks.bench_overview [--requests 1000] [--concurrency 1 16] [--no-memo]
+                                        [--cases N]
 
-``--no-memo`` turns the policy memo off: every decision is an engine evaluation, as for the
-first request about a case (the memo's key holds the case).
+``--no-memo`` turns the policy memo off: every decision is an engine evaluation. ``--cases N``
+spreads the requests over N copies of the demo's MDA++ case (same people, same participants):
+real traffic asks about many cases, and a memo keyed per case would start cold on each.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import os
 import tempfile
 import time
@@ -32,6 +35,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-memo", action="store_true")
+    parser.add_argument("--cases", type=int, default=1)
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -40,7 +44,7 @@ def main() -> None:
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
     from gateway.settings import Settings
-    from gateway.testing import demo_bsn, seed_demo_home
+    from gateway.testing import demo_bsn, demo_case_copies, seed_demo_home
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -61,12 +65,15 @@ def main() -> None:
                 headers={"Authorization": f"Basic {basic}"},
             )
         headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-        body: dict[str, Any] = {
-            "case_id": secrets["cases"]["mda"],
-            "bsn": demo_bsn("mda.ex_partner"),
-        }
+        bsn = demo_bsn("mda.ex_partner")
+        bodies: list[dict[str, Any]] = [
+            {"case_id": case_id, "bsn": bsn}
+            for case_id in [secrets["cases"]["mda"], *demo_case_copies(gw, "mda", args.cases - 1)]
+        ]
+        turn = itertools.count()
 
         async def one() -> None:
+            body = bodies[next(turn) % len(bodies)]
             status, _ = await post_json(app, "/v1/disclosures", body, headers)
             assert status == 200, status
 

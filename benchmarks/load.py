@@ -1,16 +1,19 @@
 """A small closed-loop HTTP/1.1 load generator on asyncio (wrk is not on every machine).
 
-``concurrency`` connections, kept alive, each sending the same request again as soon as the
-previous answer is read, for ``duration`` seconds. Raw sockets and a pre-built request keep the
-client's own cost to a few tens of microseconds a request, so the server — not the client — is
-what is measured (both share the machine; the server's CPU is read from /proc separately).
+``concurrency`` connections, kept alive, each sending a request again as soon as the previous
+answer is read, for ``duration`` seconds: the same request, or the next of several in turn.
+Raw sockets and pre-built requests keep the client's own cost to a few tens of microseconds a
+request, so the server — not the client — is what is measured (both share the machine; the
+server's CPU is read from /proc separately).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -67,12 +70,12 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _connection(
-    host: str, port: int, request: bytes, deadline: float, result: LoadResult
+    host: str, port: int, request: Callable[[], bytes], deadline: float, result: LoadResult
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while (start := time.perf_counter()) < deadline:
-            writer.write(request)
+            writer.write(request())
             try:
                 status = await _read_response(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
@@ -87,9 +90,14 @@ async def _connection(
 
 
 async def _load(
-    host: str, port: int, request: bytes, concurrency: int, duration: float
+    host: str, port: int, requests: Sequence[bytes], concurrency: int, duration: float
 ) -> LoadResult:
     result = LoadResult(concurrency, duration)
+    turn = itertools.count()
+
+    def request() -> bytes:
+        return requests[next(turn) % len(requests)]
+
     start = time.perf_counter()
     deadline = start + duration
     await asyncio.gather(
@@ -99,11 +107,15 @@ async def _load(
     return result
 
 
-def run_load(host: str, port: int, request: bytes, concurrency: int, duration: float) -> LoadResult:
-    """Load the server at ``host:port`` with ``request``; return what was measured."""
+def run_load(
+    host: str, port: int, request: bytes | Sequence[bytes], concurrency: int, duration: float
+) -> LoadResult:
+    """Load the server at ``host:port`` with ``request`` (several: each in turn); return what
+    was measured."""
+    requests = [request] if isinstance(request, bytes) else list(request)
     try:
         import uvloop
 
-        return uvloop.run(_load(host, port, request, concurrency, duration))
+        return uvloop.run(_load(host, port, requests, concurrency, duration))
     except ImportError:
-        return asyncio.run(_load(host, port, request, concurrency, duration))
+        return asyncio.run(_load(host, port, requests, concurrency, duration))
