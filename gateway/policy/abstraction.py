@@ -27,6 +27,7 @@ from typing import Any, Literal
 from gateway.policy.space import dynamic_reads
 
 Fact = Literal["case_id", "participation", "consent"]
+FACTS: frozenset[Fact] = frozenset(("case_id", "participation", "consent"))
 
 # Each form as it reads with its whitespace collapsed to single spaces. A form that names a
 # member reads it only through the fact: the whole rule, so its variables cannot leak.

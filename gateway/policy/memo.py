@@ -60,6 +60,9 @@ class MemoEngine:
         self._engine = engine
         self._drop = droppable(modules)
         self._facts = abstraction.facts(modules)
+        if self._facts != abstraction.FACTS:  # a policy that reads them otherwise: say so
+            exact = sorted(abstraction.FACTS - self._facts)
+            log.info("policy.memo_exact_keys", facts=sorted(self._facts), exact=exact)
         self._capacity = capacity
         self._verify_share = verify_share
         self._memo: OrderedDict[bytes, bytes] = OrderedDict()
