@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     policy_memo: bool = True
     """Remember the engine's answers per normalised input (gateway/policy/memo.py)."""
     policy_memo_verify_share: float = Field(default=0.01, ge=0, le=1)
-    """Share of remembered answers evaluated again in the background; a difference fails closed."""
+    """Share of remembered answers evaluated again in the background, besides each answer's
+    first hit (0 turns both off); a difference fails closed."""
     opa_url: str = "http://127.0.0.1:8181"
     policy_timeout_seconds: float = Field(default=1.0, gt=0)
     """How long one evaluation may run before it is cut off (a denial, `engine_timeout`)."""

@@ -9,15 +9,15 @@ policy reads of them (gateway/policy/abstraction.py, checked in the policy text 
 canonical form. A snapshot's memo lives and dies with its policy version, so a reload can never
 serve an old policy's answer.
 
-Trust, but verify: a share of the answers served from memory (``verify_share``) is evaluated
-again by the engine on a background thread. Any difference is an alarm (``policy.memo_mismatch``)
+Trust, but verify: every remembered answer's first hit, and a share of the later ones
+(``verify_share``), is evaluated again by the engine, on the hit's own input, on a background
+thread. Any difference is an alarm (``policy.memo_mismatch``)
 and trips a fail-closed switch: from then on every evaluation raises :class:`EngineError` —
 a denial — until the gateway is restarted or the policy reloaded.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import threading
@@ -40,6 +40,8 @@ _CANDIDATES = {("requester", "user"), ("subject", "relation")}
 _SIGNAL = b"s"
 """Prefix of a signals decision's key: the two entrypoints never share an answer."""
 _Evaluate = Callable[[Mapping[str, Any]], Any]
+_BACKLOG = 256
+"""Checks queued at most: under a burst of new keys the checker must not hold unbounded inputs."""
 
 
 def droppable(modules: Mapping[str, str]) -> frozenset[tuple[str, str]]:
@@ -66,6 +68,9 @@ class MemoEngine:
         self._capacity = capacity
         self._verify_share = verify_share
         self._memo: OrderedDict[bytes, bytes] = OrderedDict()
+        self._unchecked: set[bytes] = set()
+        """Keys whose answer no hit has had evaluated again yet."""
+        self._backlog = 0
         self._lock = threading.Lock()
         self._tripped = False
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memo-verify")
@@ -150,17 +155,17 @@ class MemoEngine:
         if self._tripped:
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
         keys = self._keys(shared, [{"request": request} for request in requests])
+        checks = []
         with self._lock:
             answers = [self._memo.get(key, MISSING) for key in keys]
-            for key, answer in zip(keys, answers, strict=True):
+            for key, answer, request in zip(keys, answers, requests, strict=True):
                 if answer is not MISSING:
                     self._memo.move_to_end(key)
                     self.hits += 1
-        for key, answer, request in zip(keys, answers, requests, strict=True):
-            if answer is not MISSING and random.random() < self._verify_share:  # noqa: S311
-                self._check_later(
-                    self._engine.evaluate, {**shared, "request": request}, key, answer
-                )
+                    if self._check_now(key):
+                        checks.append((key, answer, request))
+        for key, answer, request in checks:
+            self._check_later(self._engine.evaluate, {**shared, "request": request}, key, answer)
         return answers
 
     def recall(self, policy_input: Mapping[str, Any]) -> Any:
@@ -207,16 +212,33 @@ class MemoEngine:
                 return MISSING
             self._memo.move_to_end(key)
             self.hits += 1
-        if random.random() < self._verify_share:  # noqa: S311 - sampling, not secrecy
+            check = self._check_now(key)
+        if check:
             self._check_later(engine, policy_input, key, answer)
         return answer
+
+    def _check_now(self, key: bytes) -> bool:
+        """Whether this hit is evaluated again (the lock held): every answer's first hit — the
+        first time another input may share its key (gateway/policy/abstraction.py) — and a
+        share of the rest; none while the checker is :data:`_BACKLOG` behind (a first hit then
+        stays first) or when verification is off."""
+        if self._verify_share <= 0 or self._backlog >= _BACKLOG:
+            return False
+        if key in self._unchecked:
+            self._unchecked.discard(key)
+        elif random.random() >= self._verify_share:  # noqa: S311 - sampling, not secrecy
+            return False
+        self._backlog += 1
+        return True
 
     def _check_later(
         self, engine: _Evaluate, policy_input: Mapping[str, Any], key: bytes, answer: bytes
     ) -> None:
-        # Closed once this snapshot is replaced: its in-flight answers stand unchecked.
-        with contextlib.suppress(RuntimeError):
+        try:
             self._checker.submit(self._verify, engine, dict(policy_input), key, answer)
+        except RuntimeError:  # closed once this snapshot is replaced: answers stand unchecked
+            with self._lock:
+                self._backlog -= 1
 
     def _evaluate(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
         found = self._recall(policy_input, key, engine)
@@ -228,8 +250,9 @@ class MemoEngine:
         with self._lock:
             self.misses += 1
             self._memo[key] = _dump(result)
+            self._unchecked.add(key)
             while len(self._memo) > self._capacity:
-                self._memo.popitem(last=False)
+                self._unchecked.discard(self._memo.popitem(last=False)[0])
         return result
 
     def _verify(
@@ -240,6 +263,9 @@ class MemoEngine:
         except Exception as exc:  # an engine failure is not a disagreement
             log.warning("policy.memo_verify_failed", error=exc.__class__.__name__)
             return
+        finally:
+            with self._lock:
+                self._backlog -= 1
         if fresh != orjson.loads(answer):
             self._tripped = True
             with self._lock:

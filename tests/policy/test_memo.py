@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,7 @@ from gateway.catalog import Catalog
 from gateway.errors import EngineError
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
-from gateway.policy.memo import MemoEngine, droppable
+from gateway.policy.memo import _BACKLOG, MemoEngine, droppable
 from gateway.settings import bundled_policy_dir
 from gateway.testing import demo_bsn, make_test_gateway, policy_inputs, sample_policy_input
 
@@ -185,3 +186,77 @@ def test_recalling_one_disclosures_inputs_together_is_recalling_each(
         together = memo.recall_json_each(shared, requests)
         alone = [memo.recall_json({**shared, "request": r}) for r in requests]
         assert together == alone
+
+
+class Counting:
+    """The real engine, counting its evaluations; ``gate`` (if set) holds each one back."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.version, self.calls, self.gate = ENGINE.version, 0, gate
+
+    def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+        self.calls += 1
+        if self.gate is not None:
+            self.gate.wait(10)
+        return ENGINE.evaluate(policy_input)
+
+
+def _settled(memo: MemoEngine) -> None:
+    deadline = time.monotonic() + 10
+    while memo._backlog and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_every_answers_first_hit_is_checked_and_later_hits_by_share() -> None:
+    """The first hit is the first time another input may share the key (ADR 0016)."""
+    memo = MemoEngine(Drifting(), POLICY.modules, verify_share=1e-12)
+    inp = sample_policy_input()
+    memo.evaluate(inp)
+    memo.evaluate(inp)  # the first hit: checked, and the drifted engine disagrees
+    deadline = time.monotonic() + 5
+    while not memo.tripped and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert memo.tripped
+    memo.close()
+
+    counting = Counting()
+    memo = MemoEngine(counting, POLICY.modules, verify_share=1e-12)
+    for _ in range(6):  # one miss, one checked first hit, four hits left to the share
+        memo.evaluate(inp)
+    _settled(memo)
+    assert counting.calls == 2 and memo.hits == 5 and not memo.tripped
+    memo.close()
+
+
+def test_no_check_at_all_when_verification_is_off() -> None:
+    counting = Counting()
+    memo = MemoEngine(counting, POLICY.modules, verify_share=0.0)
+    for _ in range(3):
+        memo.evaluate(sample_policy_input())
+    assert counting.calls == 1
+    memo.close()
+
+
+def test_the_checkers_backlog_is_bounded_and_a_skipped_first_hit_stays_first() -> None:
+    gate = threading.Event()
+    counting = Counting(gate)
+    memo = MemoEngine(counting, POLICY.modules, verify_share=1e-12)
+    gate.set()
+    inputs = []
+    for i in range(_BACKLOG + 20):  # that many different answers remembered
+        inp = sample_policy_input()
+        inp["request"]["fields"] = [f"veld_{i}"]
+        memo.evaluate(inp)
+        inputs.append(inp)
+    gate.clear()  # from here the checker is stuck
+    for inp in inputs:
+        memo.evaluate(inp)  # every first hit wants a check
+    assert memo._backlog == _BACKLOG  # the rest were not queued ...
+    gate.set()
+    _settled(memo)
+    before = counting.calls
+    for inp in inputs:
+        memo.evaluate(inp)  # ... so their next hit is their first check
+    _settled(memo)
+    assert counting.calls - before == 20 and not memo.tripped
+    memo.close()
