@@ -591,7 +591,9 @@ def policy_prove(
     more than casusoverleg, urgency never beyond the break-glass set).
 
     Prints a certificate (exit 0) or, per violated invariant, its first counter-example with
-    the policy input that shows it, ready for `gateway policy explain` (exit 1).
+    the policy input that shows it, ready for `gateway policy explain` (exit 1). A policy that
+    reads the case id, the participants or the consents beyond what the space enumerates is
+    not proved either (result `incomplete`, exit 1): the space would not cover it.
     """
     from gateway.errors import InvalidRequest, Problem
     from gateway.policy.bundle import load_policy_set
@@ -641,7 +643,14 @@ def _print_certificate(certificate: Any) -> None:
     for c in doc["counter_examples"]:
         typer.echo(f"\ncounter-example to {c['invariant']}: {c['detail']}")
         typer.echo(json.dumps({"input": c["input"]}, ensure_ascii=False))
-    verdict = "PROVED" if not failed else f"{len(failed)} invariant(s) violated"
+    for unchecked in doc["unchecked_reductions"]:
+        typer.echo(typer.style("unchecked", fg=typer.colors.YELLOW) + f" {unchecked}")
+    if failed:
+        verdict = f"{len(failed)} invariant(s) violated"
+    elif doc["unchecked_reductions"]:
+        verdict = "INCOMPLETE: the space covers less than the policy reads"
+    else:
+        verdict = "PROVED"
     typer.echo(f"\nresult        {verdict}")
 
 

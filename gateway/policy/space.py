@@ -12,8 +12,11 @@ Reductions (each exhaustive, and checked where it rests on the policy text):
 * **fields**: every point asks for all fields the source offers (``fields: []``). The policy
   decides each field on its own (a field's outcome never depends on which others were asked),
   so this covers every subset; the unit tests pin that a field list only narrows.
-* **consents**: only whether the *requested* source is among them (``consent``). A policy that
-  looks at other sources' consents would need this widened.
+* **consents**: only whether the *requested* source is among them (``consent``); **participants
+  and the requester's OIN**: only whether the requester is among them (``standing``); **case
+  id**: one. Checked in the policy text by :func:`gateway.policy.abstraction.facts` (the check
+  that lets the memo share answers between cases): ``policy prove`` reports a reduction the
+  policy does not support as unchecked and proves nothing.
 * **members the policy never names** (today: ``relation``) are fixed to one value. Checked, not
   assumed: :func:`fixed_members` looks for the member's name in every policy module and for
   constructs that read input members without naming them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,23 @@ def test_the_checker_names_the_invariants_a_policy_breaks() -> None:
 def test_a_policy_that_releases_nothing_proves() -> None:
     cert = prove(SHIPPED, _fake({}), "fake", purposes={"huisverbod"})
     assert cert.proved and set(cert.invariants) == set(INVARIANTS)
+
+
+def test_a_policy_that_reads_more_than_the_space_holds_is_not_proved() -> None:
+    """The space holds one case id and, of the participants and consents, one fact each: a
+    policy that reads more of them could tell apart inputs the space never shows it."""
+    cert = prove(SHIPPED, _fake({}), "fake", purposes={"huisverbod"})
+    assert {"case.id", "case.participants, requester.oin", "subject.consents"} <= set(
+        cert.reductions
+    )
+    extra = "package extra\n\nimport rego.v1\n\nbig if count(input.case.participants) > 9\n"
+    reads_more = replace(SHIPPED, modules={**SHIPPED.modules, "extra.rego": extra})
+    cert = prove(reads_more, _fake({}), "fake", purposes={"huisverbod"})
+    assert not cert.proved and cert.as_dict()["result"] == "incomplete"
+    assert [u.split(":")[0] for u in cert.unchecked] == ["case.participants, requester.oin"]
+    assert "subject.consents" in cert.reductions  # the other facts still hold
+    result = CliRunner().invoke(app, ["policy", "prove", "--help"])
+    assert "incomplete" in result.stdout
 
 
 @pytest.mark.slow
