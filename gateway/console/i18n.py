@@ -110,6 +110,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "po.certificate": ("Bewijscertificaat", "Proof certificate"),
     "po.proved": ("bewezen", "proved"),
     "po.counter_example": ("tegenvoorbeeld gevonden", "counter-example found"),
+    "po.incomplete": (
+        "onvolledig: het beleid leest meer dan de invoerruimte toont",
+        "incomplete: the policy reads more than the input space shows",
+    ),
     "po.invariants": ("Invarianten", "Invariants"),
     "po.no_certificate": (
         "Geen bewaard certificaat (`gateway policy prove --save`).",

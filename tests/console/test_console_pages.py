@@ -319,9 +319,17 @@ def test_the_versions_page_shows_a_kept_certificate(fresh: TestGateway) -> None:
     page = client.get("/console/policy/versions")
     assert page.status_code == 200
     assert "bewezen" in page.text and "158,400" in page.text and "no geheim field ever" in page.text
+    # An incomplete proof says so, and which reduction the policy does not support.
+    unchecked = "subject.consents: the space holds only whether …, but the policy reads more"
+    certificates.save(
+        gw.settings, {**certificate, "result": "incomplete", "unchecked_reductions": [unchecked]}
+    )
+    page = client.get("/console/policy/versions")
+    assert "bewezen" not in page.text and "onvolledig" in page.text
+    assert "subject.consents: the space holds only" in page.text
     # A file that names another version is not shown as this version's proof.
     kept.write_text(kept.read_text().replace(version, "sha256:" + "0" * 64))
-    assert "bewezen" not in client.get("/console/policy/versions").text
+    assert "onvolledig" not in client.get("/console/policy/versions").text
 
 
 def test_only_the_replay_form_takes_a_large_body(cgw: TestGateway) -> None:
