@@ -339,7 +339,9 @@ class DisclosureService:
         requests = [
             {
                 "source": source,
-                "fields": list(request.fields.get(source, ())),
+                # A set of names (unique, validated): given in one order, so that a client's
+                # choice of order cannot make the memo's keys (and its misses) many.
+                "fields": sorted(request.fields.get(source, ())),
                 "urgency": request.urgency,
                 "justified": request.justified,
             }

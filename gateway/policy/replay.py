@@ -81,7 +81,8 @@ def source_input(
 ) -> dict[str, Any]:
     """The exact input the source's decision was made on."""
     inp = copy.deepcopy(dict(policy_input))
-    inp["request"] = {**inp.get("request", {}), "source": source, "fields": list(fields)}
+    # Sorted, as the disclosure gave them to the engine (gateway/disclosure.py).
+    inp["request"] = {**inp.get("request", {}), "source": source, "fields": sorted(fields)}
     return inp
 
 

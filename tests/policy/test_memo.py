@@ -260,3 +260,28 @@ def test_the_checkers_backlog_is_bounded_and_a_skipped_first_hit_stays_first() -
     _settled(memo)
     assert counting.calls - before == 20 and not memo.tripped
     memo.close()
+
+
+def test_the_order_a_client_names_fields_in_is_one_key(tmp_path: Any) -> None:
+    """Field lists are sets: were their order part of the key, a client could make every
+    request a memo miss (seven engine evaluations) by permuting the names it asks for."""
+    gw = make_test_gateway(tmp_path, policy_memo=True)
+    try:
+        memo = gw.gateway.engine
+        assert isinstance(memo, MemoEngine)
+        names = ["naam", "adres", "woonplaats", "geboortedatum"]
+        for order in (names, names[::-1], sorted(names), [names[2], names[0], names[3], names[1]]):
+            r = gw.client.post(
+                "/v1/disclosures",
+                json={
+                    "case_id": gw.case_ids["mda"],
+                    "bsn": demo_bsn("mda.ex_partner"),
+                    "sources": ["gemeente.brp"],
+                    "fields": {"gemeente.brp": order},
+                },
+                headers=gw.auth("veiligthuis"),
+            )
+            assert r.status_code == 200, r.text
+        assert memo.misses == 1 and memo.hits == 3
+    finally:
+        gw.close()
