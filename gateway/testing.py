@@ -34,10 +34,9 @@ from connectors.memory import InMemoryConnector
 from gateway.api.app import create_app
 from gateway.auth.clients import AuthlibClient, get_client
 from gateway.auth.principal import Principal
-from gateway.bsn import Bsn
 from gateway.catalog import Catalog
 from gateway.demo.region import region
-from gateway.demo.seed import seed, source_records
+from gateway.demo.seed import open_case, seed, source_records
 from gateway.errors import EngineError
 from gateway.keys import init_keys, keys_exist
 from gateway.ledger.entry import Facts, Outcome
@@ -301,19 +300,7 @@ def demo_case_copies(gw: Gateway, key: str, n: int) -> list[str]:
     """N more cases like the demo case ``key``: its purpose, participants and stage, its people
     linked alike (for benchmarks of traffic about many cases). Returns their ids."""
     demo = region()
-    case = demo.cases[key]
-    who = demo.regisseur_client(case).principal()
-    ids = []
-    for _ in range(n):
-        row = gw.cases.create(who, case.purpose, [o.oin for o in case.participants])
-        for link in case.subjects:
-            gw.cases.link_subject(
-                who, row.id, Bsn(link.person.bsn), link.relation, link.minor, link.consents
-            )
-        for stage in STAGES[1 : STAGES.index(case.stage) + 1]:
-            gw.cases.set_stage(who, row.id, stage)
-        ids.append(row.id)
-    return ids
+    return [open_case(gw, demo, demo.cases[key]) for _ in range(n)]
 
 
 def start_gateway(

@@ -16,7 +16,7 @@ from gateway.bsn import Bsn
 from gateway.cases.models import CaseRow
 from gateway.catalog import Catalog
 from gateway.db import make_engine
-from gateway.demo.region import Region, region
+from gateway.demo.region import DemoCase, Region, region
 from gateway.files import write_private
 from gateway.runtime import Gateway
 from gateway.typing import STAGES
@@ -56,6 +56,20 @@ def write_source_databases(catalog: Catalog, url_for: Callable[[str], str]) -> N
         engine.dispose()
 
 
+def open_case(gw: Gateway, demo: Region, case: DemoCase) -> str:
+    """Open the demo case ``case`` as its regisseur does: its participants, its people linked,
+    moved on to its stage. Returns the new case's id."""
+    who = demo.regisseur_client(case).principal()
+    row = gw.cases.create(who, case.purpose, [o.oin for o in case.participants])
+    for link in case.subjects:
+        gw.cases.link_subject(
+            who, row.id, Bsn(link.person.bsn), link.relation, link.minor, link.consents
+        )
+    for stage in STAGES[1 : STAGES.index(case.stage) + 1]:
+        gw.cases.set_stage(who, row.id, stage)
+    return row.id
+
+
 def seed(
     gw: Gateway, secrets_file: Path | None = None, demo: Region | None = None
 ) -> dict[str, str]:
@@ -90,15 +104,7 @@ def seed(
     for case in demo.cases.values():
         if case_ids.get(case.key) in known:
             continue
-        who = demo.regisseur_client(case).principal()
-        row = gw.cases.create(who, case.purpose, [o.oin for o in case.participants])
-        for link in case.subjects:
-            gw.cases.link_subject(
-                who, row.id, Bsn(link.person.bsn), link.relation, link.minor, link.consents
-            )
-        for stage in STAGES[1 : STAGES.index(case.stage) + 1]:
-            gw.cases.set_stage(who, row.id, stage)
-        case_ids[case.key] = row.id
+        case_ids[case.key] = open_case(gw, demo, case)
 
     write_source_databases(gw.catalog, gw.settings.source_url)
     if secrets_file is not None:
