@@ -94,23 +94,33 @@ class MemoEngine:
         explain = getattr(self._engine, "explain", None)
         return explain(policy_input) if explain is not None else None
 
-    def key(self, policy_input: Mapping[str, Any]) -> bytes:
-        """The key of a sharing decision (:meth:`_keys`)."""
+    def key(self, policy_input: Mapping[str, Any]) -> bytes | None:
+        """The key of a sharing decision (:meth:`_keys`); None: never remembered."""
         shared = {part: value for part, value in policy_input.items() if part != "request"}
         own = {"request": policy_input["request"]} if "request" in policy_input else {}
         return self._keys(shared, [own])[0]
 
-    def _keys(self, shared: Mapping[str, Any], owns: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    def _keys(
+        self, shared: Mapping[str, Any], owns: Sequence[Mapping[str, Any]]
+    ) -> list[bytes | None]:
         """The keys of the inputs ``{**shared, **own}``, in two parts joined by a newline: what
         the inputs share, encoded once, and each one's own ``request``. Neither part's JSON
         holds a raw newline, so the join is unambiguous.
+
+        None for an **outsider's** input (no such case, or the requester does not take part):
+        never remembered, so every outsider request costs the same engine evaluation and its
+        time cannot tell an unknown case from someone else's. Remembered, the first question
+        about each kind of case (purpose, stage, status) would be slower than the question
+        about a case that does not exist — whose key is warm after one probe.
 
         Where the policy reads the case id, the requester's OIN, the participants and the
         consents only through their facts (gateway/policy/abstraction.py), the key holds the
         facts instead — ``a`` and a JSON array, where an exact key starts with ``{`` or ``j`` —
         so that every case shares its answers. An input not of the gateway's shape keeps its
         exact key."""
-        keys: list[bytes] = []
+        if _outsider(shared):
+            return [None] * len(owns)
+        keys: list[bytes | None] = []
         exact: bytes | None = None
         found = abstraction.shared(shared, self._facts) if self._facts else None
         if found is not None:
@@ -157,9 +167,9 @@ class MemoEngine:
         keys = self._keys(shared, [{"request": request} for request in requests])
         checks = []
         with self._lock:
-            answers = [self._memo.get(key, MISSING) for key in keys]
+            answers = [MISSING if key is None else self._memo.get(key, MISSING) for key in keys]
             for key, answer, request in zip(keys, answers, requests, strict=True):
-                if answer is not MISSING:
+                if key is not None and answer is not MISSING:
                     self._memo.move_to_end(key)
                     self.hits += 1
                     if self._check_now(key):
@@ -202,10 +212,12 @@ class MemoEngine:
         evaluate = getattr(self._engine, "evaluate_signal", None)
         return evaluate(policy_input) if evaluate is not None else None
 
-    def _recall(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
+    def _recall(self, policy_input: Mapping[str, Any], key: bytes | None, engine: _Evaluate) -> Any:
         """The remembered answer's JSON (the stored bytes object), or :data:`MISSING`."""
         if self._tripped:
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
+        if key is None:
+            return MISSING
         with self._lock:
             answer = self._memo.get(key)
             if answer is None:
@@ -240,13 +252,17 @@ class MemoEngine:
             with self._lock:
                 self._backlog -= 1
 
-    def _evaluate(self, policy_input: Mapping[str, Any], key: bytes, engine: _Evaluate) -> Any:
+    def _evaluate(
+        self, policy_input: Mapping[str, Any], key: bytes | None, engine: _Evaluate
+    ) -> Any:
         found = self._recall(policy_input, key, engine)
         if found is not MISSING:
             return orjson.loads(found)
         result = engine(policy_input)
         if self._tripped:  # tripped while this evaluation ran: do not refill the memo
             raise EngineError("memoised decisions disagreed with the engine; failing closed")
+        if key is None:
+            return result
         with self._lock:
             self.misses += 1
             self._memo[key] = _dump(result)
@@ -274,6 +290,16 @@ class MemoEngine:
 
     def close(self) -> None:
         self._checker.shutdown(wait=False, cancel_futures=True)
+
+
+def _outsider(shared: Mapping[str, Any]) -> bool:
+    """A sharing input about no case, or about a case the requester does not take part in."""
+    case, requester = shared.get("case"), shared.get("requester")
+    if not isinstance(case, dict) or not isinstance(requester, dict):
+        return False  # not the gateway's shape (or a signals input): as any other input
+    participants = case.get("participants")
+    member = isinstance(participants, list) and requester.get("oin") in participants
+    return case.get("found") is not True or not member
 
 
 def _dump(answer: Any) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from gateway.catalog import Catalog
 from gateway.errors import EngineError
 from gateway.policy.bundle import load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import MISSING
 from gateway.policy.memo import _BACKLOG, MemoEngine, droppable
 from gateway.settings import bundled_policy_dir
 from gateway.testing import demo_bsn, make_test_gateway, policy_inputs, sample_policy_input
@@ -155,10 +157,12 @@ def test_a_remembered_decision_is_the_engines_parsed_once(inp: dict[str, Any]) -
         lane.close()
     expected, _ = _parsed(ENGINE.evaluate(inp), source)
     assert first == expected
-    kept = first.reasons not in {("policy_undefined",), ("malformed_decision",)}
+    remembered = memo.key(inp) is not None  # an outsider's input never is
+    kept = remembered and first.reasons not in {("policy_undefined",), ("malformed_decision",)}
     assert second is first if kept else second == first
     assert json.loads(orjson.dumps([first.ledger_json])) == [first.as_dict()]
-    assert memo.misses == 1  # both requests were answered from memory
+    # Both requests answered from memory, or (an outsider's input) neither.
+    assert (memo.misses, memo.hits) == ((1, 2) if remembered else (0, 0))
 
 
 def test_a_malformed_remembered_answer_is_denied_every_time_and_not_kept() -> None:
@@ -283,5 +287,51 @@ def test_the_order_a_client_names_fields_in_is_one_key(tmp_path: Any) -> None:
             )
             assert r.status_code == 200, r.text
         assert memo.misses == 1 and memo.hits == 3
+    finally:
+        gw.close()
+
+
+def test_an_outsiders_decision_is_never_remembered() -> None:
+    """So that its time cannot tell an unknown case from someone else's: remembered, the key of
+    an unknown case is warm after one probe while each kind of real case is cold at first."""
+    counting = Counting()
+    memo = MemoEngine(counting, POLICY.modules, verify_share=1.0)
+    member = sample_policy_input()
+    unknown = copy.deepcopy(member)
+    unknown["case"].update(found=False, id="case-000000000000", participants=[], stage="")
+    others = copy.deepcopy(member)
+    others["case"]["participants"] = ["00000099000000000042"]
+    for inp in (unknown, others):
+        assert memo.key(inp) is None
+        for _ in range(3):
+            assert memo.evaluate(inp) == ENGINE.evaluate(inp)
+    assert counting.calls == 6 and memo.hits == 0
+    shared = {k: v for k, v in others.items() if k != "request"}
+    assert memo.recall_json_each(shared, [others["request"]]) == [MISSING]
+    memo.evaluate(member)
+    memo.evaluate(member)
+    assert memo.hits == 1  # a participant's decisions are remembered as before
+    memo.close()
+
+
+def test_a_gateway_asks_the_engine_for_every_outsider_request(tmp_path: Any) -> None:
+    class Counted:
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.version, self.calls = inner, inner.version, 0
+
+        def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
+            self.calls += 1
+            return self.inner.evaluate(policy_input)
+
+    gw = make_test_gateway(tmp_path, engine=Counted, policy_memo_verify_share=0.0)
+    try:
+        memo = gw.gateway.engine
+        assert isinstance(memo, MemoEngine) and isinstance(memo.inner, Counted)
+        outsider = gw.auth("purmerend-regie")
+        for case_id in ("case-000000000000", gw.case_ids["mda"]) * 2:
+            body = {"case_id": case_id, "bsn": demo_bsn("mda.moeder")}
+            r = gw.client.post("/v1/disclosures", json=body, headers=outsider)
+            assert r.status_code == 403
+        assert memo.inner.calls == 4 and memo.hits == 0  # one evaluation each, every time
     finally:
         gw.close()
