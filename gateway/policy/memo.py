@@ -11,9 +11,12 @@ serve an old policy's answer.
 
 Trust, but verify: every remembered answer's first hit, and a share of the later ones
 (``verify_share``), is evaluated again by the engine, on the hit's own input, on a background
-thread. Any difference is an alarm (``policy.memo_mismatch``)
-and trips a fail-closed switch: from then on every evaluation raises :class:`EngineError` —
-a denial — until the gateway is restarted or the policy reloaded.
+thread. Any difference is an alarm (``policy.memo_mismatch``) and trips a fail-closed switch:
+from then on every evaluation raises :class:`EngineError` — a denial — until the gateway is
+restarted or the policy reloaded.
+
+An outsider's decision (no such case, or a case the requester does not take part in) is never
+remembered: see :meth:`MemoEngine._keys`.
 """
 
 from __future__ import annotations
