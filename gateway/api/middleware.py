@@ -16,9 +16,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -26,6 +24,7 @@ import structlog
 
 from gateway.api.problems import gateway_error_response
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, Problem
+from gateway.randomness import random_hex
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -39,34 +38,7 @@ _HEX = frozenset("0123456789abcdef")
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
 
 
-class _RandomHex:
-    """Hex from the OS's CSPRNG, read 4 KiB at a time: two ids a request were two system calls
-    (~2 % of a served request's CPU on this machine's VM). Emptied in a forked child, which
-    must never hand out its parent's ids."""
-
-    _SIZE = 4096
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool = b""
-        self._at = 0
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._pool, self._at = b"", 0
-
-    def __call__(self, nbytes: int) -> str:
-        with self._lock:
-            if self._at + nbytes > len(self._pool):
-                self._pool, self._at = os.urandom(max(self._SIZE, nbytes)), 0
-            start, self._at = self._at, self._at + nbytes
-            return self._pool[start : self._at].hex()
-
-
-_random_hex = _RandomHex()
-
-
-def fresh_id(nbytes: int, draw: Callable[[int], str] = _random_hex) -> str:
+def fresh_id(nbytes: int, draw: Callable[[int], str] = random_hex) -> str:
     """A random hex id (a trace's or a span's) with no nine digits in a row. The log net
     (gateway/logging.py) refuses any nine-digit run that passes the elfproef, since it could be
     a BSN; an id it refused no longer ties the request's log lines to its answer and its ledger

@@ -4,7 +4,6 @@ what was sent."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -153,22 +152,3 @@ def test_ids_the_gateway_makes_never_hold_nine_digits_in_a_row() -> None:
     assert all(re.search("[0-9]{9}", i) is None for i in ids)
     assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)
     assert len(set(ids)) == len(ids)
-
-
-def test_a_forked_worker_never_hands_out_its_parents_ids() -> None:
-    """Ids come from a buffer of the OS's random bytes; a child forked with that buffer would
-    repeat the parent's next ids (two workers, one trace id)."""
-    fresh_id(8)  # the buffer holds unread bytes now
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its next ids, to the parent
-        try:
-            os.write(write, ",".join(fresh_id(8) for _ in range(4)).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        child = pipe.read().split(",")
-    os.waitpid(pid, 0)
-    parent = [fresh_id(8) for _ in range(4)]
-    assert len(child) == 4 and not set(child) & set(parent)
