@@ -41,8 +41,9 @@ OTHER_OIN = "00000099000000000002"
 
 # Reading input members without naming them: iterating an input object (keys and values, or
 # values alone), indexing one with a computed key, walk(), the object and JSON built-ins that
-# take keys as data. A guard for honest edits, not a parser: an alias of a whole input object
-# under another name escapes it, which is why the memo re-evaluates a share of real inputs.
+# take keys as data; and using a case or subject object whole (copied into an input of one's
+# own making, e.g. to ask `consented` about another source) or the input under another name.
+# A guard for honest edits, not a parser: the memo re-evaluates real inputs behind it.
 _INPUT = r"\binp(?:ut)?"
 _PART = r"(?:\.(?:requester|case|subject|request))?"
 _DYNAMIC_READS = re.compile(
@@ -53,6 +54,8 @@ _DYNAMIC_READS = re.compile(
             rf"{_INPUT}{_PART}\[",
             rf"\bobject\.\w+\(\s*{_INPUT}\b",
             r"walk\(|object\.keys\(|json\.(?:marshal|filter|remove|patch)",
+            r"\b\w+\.(?:case|subject)\b(?![.\w\[])",
+            rf"(?::=|=)\s*{_INPUT}\b(?![.\w\[])",
         )
     )
 )

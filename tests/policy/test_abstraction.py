@@ -44,6 +44,9 @@ def test_the_shipped_policy_reads_the_open_ended_members_only_through_their_fact
         ('pinned if input.case["id"] == "case-1"', ALL),  # a computed read: no fact is safe
         ("n := count([v | some v in input.case])", ALL),
         ('x := object.get(input.case, "participants", [])', ALL),
+        # The allowed `consented` rule, asked about another source than the requested one:
+        ('ggz if sharing.consented({"subject": input.subject, "request": {"source": "ggz"}})', ALL),
+        ("x := input\ny if count(x.case.participants) > 2", ALL),
         ("# the participants, the oin, the consents and the id, in a comment line", set()),
     ],
 )
