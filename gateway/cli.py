@@ -1193,9 +1193,11 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     from gateway.api.app import create_app
-    from gateway.api.server import apply_environment
+    from gateway.api.server import apply_environment, return_large_buffers
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
+
+    return_large_buffers()
 
     if workers > 1 and settings.console_local_provider:
         from gateway.errors import ConfigurationError

@@ -17,6 +17,8 @@ What stays one across workers (docs/adr/0012-serving.md):
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 
 from fastapi import FastAPI
@@ -32,12 +34,35 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     return {f"GATEWAY_{name.upper()}": str(getattr(settings, name)) for name in _PASSED}
 
 
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+_LARGE = 128 * 1024
+
+
+def return_large_buffers() -> bool:
+    """Make glibc give every freed allocation above 128 KiB back to the system at once.
+
+    Each token issued checks a client secret with scrypt, which allocates 16 MiB. By default
+    glibc raises its threshold for such allocations after the first one is freed, so later ones
+    come from, and stay in, a thread's heap: measured on a served gateway, RSS 162 → 178 → 194 →
+    210 MiB over three tokens. A fixed threshold (``mallopt``) keeps each one a mapping of its
+    own, unmapped when freed. True where set (glibc); elsewhere nothing changes."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, _LARGE))
+
+
 def worker_app() -> FastAPI:
     """uvicorn's app factory in each worker process."""
     from gateway.api.app import create_app
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
 
+    return_large_buffers()
     gw = build_gateway(Settings())
     configure_logging()
     return create_app(gw, owns_gateway=True)
