@@ -77,17 +77,22 @@ async def ask(
         return raw, failed
     try:
         raw = await lane.run(evaluate, policy_input, timeout=timeout, queue_timeout=queue_timeout)
-    except TimeoutError:
+    except Exception as exc:
+        return None, _lane_failure(exc, timeout, context)
+    return raw, None
+
+
+def _lane_failure(exc: Exception, timeout: float, context: Mapping[str, str]) -> str:
+    """The reason code (and the log line) of a policy-lane job that did not answer."""
+    if isinstance(exc, TimeoutError):
         # NOTE: the lane retires the worker still evaluating, so an overrun cannot hold the
         # engine for the requests after this one.
         log.warning("policy.timeout", timeout_s=timeout, **context)
-        return None, "engine_timeout"
-    except LaneFull:
+        return "engine_timeout"
+    if isinstance(exc, LaneFull):
         log.warning("policy.busy", **context)
-        return None, "engine_busy"
-    except Exception as exc:
-        return None, _failure(exc, context)
-    return raw, None
+        return "engine_busy"
+    return _failure(exc, context)
 
 
 def _failure(exc: Exception, context: Mapping[str, str]) -> str:
@@ -226,15 +231,8 @@ async def evaluated_each(
                 timeout=timeout,
                 queue_timeout=queue_timeout,
             )
-        except TimeoutError:
-            # NOTE: the lane retires the worker still evaluating (see `ask`).
-            log.warning("policy.timeout", timeout_s=timeout)
-            reason = "engine_timeout"
-        except LaneFull:
-            log.warning("policy.busy")
-            reason = "engine_busy"
         except Exception as exc:
-            reason = _failure(exc, {})
+            reason = _lane_failure(exc, timeout, {})
         done = answers[: len(part)]  # a snapshot: a retired worker may still append
         decisions = []
         for n, source in enumerate(named):
