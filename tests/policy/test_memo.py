@@ -193,16 +193,17 @@ def test_recalling_one_disclosures_inputs_together_is_recalling_each(
 
 
 class Counting:
-    """The real engine, counting its evaluations; ``gate`` (if set) holds each one back."""
+    """An engine (the real one unless ``inner``), counting its evaluations; ``gate`` (if set)
+    holds each one back."""
 
-    def __init__(self, gate: threading.Event | None = None) -> None:
-        self.version, self.calls, self.gate = ENGINE.version, 0, gate
+    def __init__(self, inner: Any = ENGINE, gate: threading.Event | None = None) -> None:
+        self.inner, self.version, self.calls, self.gate = inner, inner.version, 0, gate
 
     def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
         self.calls += 1
         if self.gate is not None:
             self.gate.wait(10)
-        return ENGINE.evaluate(policy_input)
+        return self.inner.evaluate(policy_input)
 
 
 def _settled(memo: MemoEngine) -> None:
@@ -243,7 +244,7 @@ def test_no_check_at_all_when_verification_is_off() -> None:
 
 def test_the_checkers_backlog_is_bounded_and_a_skipped_first_hit_stays_first() -> None:
     gate = threading.Event()
-    counting = Counting(gate)
+    counting = Counting(gate=gate)
     memo = MemoEngine(counting, POLICY.modules, verify_share=1e-12)
     gate.set()
     inputs = []
@@ -315,18 +316,10 @@ def test_an_outsiders_decision_is_never_remembered() -> None:
 
 
 def test_a_gateway_asks_the_engine_for_every_outsider_request(tmp_path: Any) -> None:
-    class Counted:
-        def __init__(self, inner: Any) -> None:
-            self.inner, self.version, self.calls = inner, inner.version, 0
-
-        def evaluate(self, policy_input: Mapping[str, Any]) -> Any:
-            self.calls += 1
-            return self.inner.evaluate(policy_input)
-
-    gw = make_test_gateway(tmp_path, engine=Counted, policy_memo_verify_share=0.0)
+    gw = make_test_gateway(tmp_path, engine=Counting, policy_memo_verify_share=0.0)
     try:
         memo = gw.gateway.engine
-        assert isinstance(memo, MemoEngine) and isinstance(memo.inner, Counted)
+        assert isinstance(memo, MemoEngine) and isinstance(memo.inner, Counting)
         outsider = gw.auth("purmerend-regie")
         for case_id in ("case-000000000000", gw.case_ids["mda"]) * 2:
             body = {"case_id": case_id, "bsn": demo_bsn("mda.moeder")}
