@@ -41,11 +41,15 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     from gateway.api.app import create_app
+    from gateway.api.server import return_large_buffers
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
     from gateway.settings import Settings
     from gateway.testing import demo_bsn, demo_case_copies, seed_demo_home
 
+    # As `gateway serve` does: without it this process's RSS grew ~17 MiB per 1,000 requests
+    # (docs/performance.md, session 14), which a served gateway never did.
+    return_large_buffers()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         secrets = seed_demo_home(home)
