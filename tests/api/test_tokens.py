@@ -69,6 +69,25 @@ def test_token_endpoint_refusals_are_problems(
     assert r.json()["error"] == error
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [b"\xff\xfe:\xff", b"veiligthuis:\xff", b"no-colon", b""],
+    ids=["not-utf8", "secret-not-utf8", "no-colon", "empty"],
+)
+def test_unreadable_basic_credentials_are_a_failed_authentication(
+    shared_gw: TestGateway, credentials: bytes
+) -> None:
+    # Found by a hostile client: authlib raised on the non-UTF-8 ones (a 500).
+    r = shared_gw.client.post(
+        "/v1/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(credentials).decode()},
+    )
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["error"] == "invalid_client"
+
+
 def remote(gw: TestGateway, peer: str, **headers: str) -> Any:
     client = TestClient(gw.client.app, base_url="http://localhost", client=(peer, 40000))
     return client.post(

@@ -64,6 +64,13 @@ async def token(request: Request, gw: GatewayDep) -> JSONResponse:
         raise refusal
     client_id = _claimed_client_id(headers.get("authorization"), form)
     gw.throttle.check(client_id, transport.peer)
+    if not _basic_readable(headers.get("authorization")):
+        # authlib would raise on these (a 500); they name no client, so the answer is a
+        # failed authentication, counted against the peer like any other.
+        gw.throttle.failed(client_id, transport.peer)
+        raise AuthenticationFailed(
+            "client authentication failed", extra={"error": "invalid_client"}
+        )
 
     oauth_request = FormRequest("POST", _CHECKED_URI, request.headers, form)
     try:
@@ -94,6 +101,17 @@ def _oauth_message(error: str) -> str:
         "unsupported_grant_type": "only grant_type=client_credentials is supported",
         "invalid_scope": "the scope is not valid",
     }.get(error, "the token request is not valid (RFC 6749 §5.2: " + error + ")")
+
+
+def _basic_readable(authorization: str | None) -> bool:
+    """False for HTTP Basic credentials that are not base64 of UTF-8 ``id:secret`` (RFC 7617)."""
+    if not authorization or authorization[:6].lower() != "basic ":
+        return True  # not Basic: authlib's other client authentication methods decide
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return ":" in decoded
 
 
 def _claimed_client_id(authorization: str | None, form: dict[str, Any]) -> str | None:
