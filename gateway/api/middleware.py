@@ -11,11 +11,13 @@
 * a body over ``max_body`` bytes is refused (413) from its ``Content-Length`` or while it is
   read, so an oversized body is never buffered whole;
 * a JSON body must be valid UTF-8 and nested at most ``MAX_DEPTH`` deep (400 with the problem
-  listed), checked in one linear pass before the JSON parser's recursion sees it.
+  listed), checked in one linear pass before the JSON parser's recursion sees it, and no object
+  in it may hold a member name twice (RFC 7493 §2.3).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -217,6 +219,17 @@ def _check_json(body: bytes) -> None:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest([Problem("/", "the body is not valid UTF-8")]) from None
+    _check_depth(text)
+    duplicates = _duplicate_members(text)
+    if duplicates:
+        # NOTE: the member's name is not echoed: a client chooses it, and it may be a BSN.
+        raise InvalidRequest(
+            [Problem("/", "an object has a member name more than once (RFC 7493 §2.3)")]
+            * duplicates
+        )
+
+
+def _check_depth(text: str) -> None:
     # Cheap exit for the usual shallow body; the scan below is linear in the body size.
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return
@@ -239,3 +252,22 @@ def _check_json(body: bytes) -> None:
                 )
         elif ch in "]}":
             depth -= 1
+
+
+def _duplicate_members(text: str) -> int:
+    """How many member names repeat within their object. A parser keeps one of them (Python's
+    the last), another component on the way may keep the other: one body, two meanings to
+    whoever logs, checks or forwards it. Not JSON at all: 0, the app's parser reports it."""
+    repeats = 0
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeats
+        doc = dict(pairs)
+        repeats += len(pairs) - len(doc)
+        return doc
+
+    try:
+        json.loads(text, object_pairs_hook=members)
+    except ValueError:
+        return 0
+    return repeats

@@ -76,6 +76,21 @@ def test_invalid_utf8_and_deep_nesting_get_the_documented_shape(shared_gw: TestG
     assert locations(r) == {"/"} and "nested" in r.json()["errors"][0]["message"]
 
 
+def test_a_member_named_twice_is_refused_without_echoing_it(shared_gw: TestGateway) -> None:
+    # Python keeps the last of two "case_id"s, a proxy or log reader may keep the first: one
+    # body with two meanings. Found by a hostile-client probe (it was answered 200).
+    bsn, case = demo_bsn(PERSON), shared_gw.case_ids["mda"]
+    twice = f'{{"case_id": "x", "case_id": "{case}", "bsn": "{bsn}"}}'.encode()
+    r = post(shared_gw, twice)
+    assert locations(r) == {"/"} and "more than once" in r.json()["errors"][0]["message"]
+    nested = f'{{"case_id": "{case}", "bsn": "{bsn}", "fields": {{"{bsn}": [], "{bsn}": []}}}}'
+    r = post(shared_gw, nested.encode())
+    assert locations(r) == {"/"} and bsn not in r.text
+    two = f'{{"bsn": "{bsn}", "bsn": "{bsn}", "case_id": "{case}", "case_id": "{case}"}}'
+    assert len(post(shared_gw, two.encode()).json()["errors"]) == 2  # every problem listed
+    assert post(shared_gw, {"case_id": case, "bsn": bsn}).status_code == 200
+
+
 def test_a_query_string_is_refused_and_never_logged(shared_gw: TestGateway) -> None:
     bsn = demo_bsn(PERSON)
     with capture_logs() as logs:
