@@ -14,6 +14,7 @@ from typing import Annotated
 
 import httpx
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -108,6 +109,19 @@ def console_app(console: Console) -> FastAPI:
         return console.page(request, session, "error.html", {"message": "error.invalid"}, code)
 
     app.add_exception_handler(StarletteHTTPException, not_found)
+
+    async def invalid_form(request: Request, exc: Exception) -> Response:
+        # FastAPI's own answer is a 422 JSON document that repeats each submitted value (it may
+        # be a mistyped BSN); a page names the form's fields only.
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        fields = sorted({str(e["loc"][-1]) for e in errors if e.get("loc")})
+        session = await optional_session(request, console)
+        problems = [f"{field}: not a valid value" for field in fields]
+        return console.page(
+            request, session, "error.html", {"message": "error.invalid", "problems": problems}, 400
+        )
+
+    app.add_exception_handler(RequestValidationError, invalid_form)
 
     async def gateway_error(request: Request, exc: Exception) -> Response:
         # The problem's text is the gateway's own (never a submitted value), but a page shows

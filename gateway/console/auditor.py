@@ -108,7 +108,7 @@ async def search(request: Request, console: ConsoleDep, session: Auditor) -> Res
     problems: list[str] = []
     choices = await asyncio.to_thread(_search_choices, console)
     allowed = {"organisation", "purpose", "action", "from", "to"}
-    problems += [f"{k}: not a filter of this page" for k in sorted(set(q) - allowed)]
+    problems += forms.unknown_filters(q, allowed)
     chosen = {k: q.get(k, "") for k in ("organisation", "purpose", "action")}
     for name in ("organisation", "purpose", "action"):
         if chosen[name] and chosen[name] not in {v for v, _ in choices[name]}:
@@ -269,7 +269,7 @@ async def charts(request: Request, console: ConsoleDep, session: Auditor) -> Res
     problems: list[str] = []
     q = request.query_params
     allowed = {"from", "to", "organisation", "purpose"}
-    problems += [f"{k}: not a filter of this page" for k in sorted(set(q) - allowed)]
+    problems += forms.unknown_filters(q, allowed)
     since, until = _last_days(q, problems)
     choices = await asyncio.to_thread(_search_choices, console)
     chosen = {k: q.get(k, "") for k in ("organisation", "purpose")}

@@ -4,11 +4,14 @@ problem listed, and no submitted value repeated in a message (it may be a mistyp
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 
 from gateway.bsn import Bsn
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+"""The days a form takes: a period's exclusive end (the day after) must still be a date."""
 
 
 def day(value: str, problems: list[str], name: str) -> str | None:
@@ -19,11 +22,20 @@ def day(value: str, problems: list[str], name: str) -> str | None:
         problems.append(f"{name}: a date as YYYY-MM-DD")
         return None
     try:
-        date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         problems.append(f"{name}: not a date")
         return None
+    if not _FIRST_DAY <= parsed <= _LAST_DAY:
+        problems.append(f"{name}: a date from {_FIRST_DAY} to {_LAST_DAY}")
+        return None
     return value
+
+
+def unknown_filters(names: Iterable[str], allowed: Collection[str]) -> list[str]:
+    """A problem for each filter name that is not one of the page's. The name is not repeated:
+    it is the one part of an address a person can type anything into (a BSN, say)."""
+    return ["a filter this page does not have" for n in set(names) if n not in allowed]
 
 
 def day_after(value: str) -> str:

@@ -60,8 +60,7 @@ async def matrix(request: Request, console: ConsoleDep, session: Officer) -> Res
             problems.append(f"{name}: not one of the listed values")
         elif value:
             chosen[name] = value
-    unknown = set(request.query_params) - set(choices)
-    problems += [f"{name}: not a filter of this page" for name in sorted(unknown)]
+    problems += forms.unknown_filters(request.query_params, choices)
     if problems:
         return console.page(
             request, session, "error.html", {"message": "error.invalid", "problems": problems}, 400
