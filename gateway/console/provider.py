@@ -10,6 +10,7 @@ accepts only the authorisation-code grant with PKCE S256. Codes live in this pro
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 import threading
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -192,6 +194,12 @@ _AUTH_PARAMS = (
 def provider_app(provider: LocalProvider, renderer: Renderer) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
+    async def invalid_form(request: Request, exc: Exception) -> Response:
+        # Not FastAPI's 422 JSON: it repeats the submitted value, here a password.
+        return page(request, {}, "the sign-in form is not valid", 400)
+
+    app.add_exception_handler(RequestValidationError, invalid_form)
+
     @app.get("/.well-known/openid-configuration")
     async def discovery() -> JSONResponse:
         return JSONResponse(provider.metadata())
@@ -225,7 +233,8 @@ def provider_app(provider: LocalProvider, renderer: Renderer) -> FastAPI:
         problem = provider.request_problem(params)
         if problem:
             return page(request, {}, problem, 400)
-        user = provider.sign_in(username, password)
+        # scrypt (16 MiB, tens of ms): never on the event loop, where every request waits.
+        user = await asyncio.to_thread(provider.sign_in, username, password)
         if user is None:
             return page(request, params, translator(request)("idp.wrong"), 401)
         code = provider.grant(user, params)

@@ -128,6 +128,20 @@ def test_a_wrong_password_says_nothing_about_the_user_name(cgw: TestGateway) -> 
     assert answers[0] == answers[1] and answers[0][0] == 401
 
 
+def test_an_overlong_sign_in_value_is_refused_without_repeating_it(cgw: TestGateway) -> None:
+    # Found by a hostile-client probe: FastAPI's 422 JSON repeated the submitted password.
+    client = console_client(cgw)
+    start = client.get("/console/login", follow_redirects=False)
+    page = client.get(start.headers["location"])
+    form = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+    password = "secret-" + "p" * 300
+    r = client.post(
+        "/local-idp/authorize", data={**form, "username": "auditor", "password": password}
+    )
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+    assert "secret-" not in r.text
+
+
 def test_csrf_token_and_origin_are_required_on_every_form(cgw: TestGateway) -> None:
     client = console_client(cgw)
     page = console_sign_in(client, "dpo")
