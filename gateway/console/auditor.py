@@ -199,7 +199,8 @@ async def key_load(
     passphrase: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     data = await keyfile.read(8192)
-    key = console.auditor_key_from(data, passphrase.encode() or None)
+    # The key file's passphrase is stretched with scrypt: off the event loop.
+    key = await asyncio.to_thread(console.auditor_key_from, data, passphrase.encode() or None)
     if key is None:
         return console.page(request, session, "audit_key.html", {"problems": ["au.key.wrong"]}, 400)
     token = console.token(request) or ""

@@ -349,7 +349,11 @@ async def replay_submit(
     key = await asyncio.to_thread(console.session_auditor_key, request)
     if key is None:
         pem = await keyfile.read(8192) if keyfile is not None else b""
-        key = console.auditor_key_from(pem, passphrase.encode() or None) if pem else None
+        key = None
+        if pem:  # the key file's passphrase is stretched with scrypt: off the event loop
+            key = await asyncio.to_thread(
+                console.auditor_key_from, pem, passphrase.encode() or None
+            )
         if key is None:
             problems.append("au.key.wrong")
     policy: PolicySet | None = None
