@@ -87,6 +87,12 @@ signals_app = _typer(
 clients_app = _typer("Settings of registered API clients.")
 app.add_typer(signals_app, name="signals")
 app.add_typer(clients_app, name="clients")
+registry_app = _typer(
+    "The registry's seals (ADR 0017): every client, case and linked person row carries an HMAC "
+    "under a key derived from the ledger's signing key; a row changed behind the gateway's back "
+    "stops the server and releases nothing."
+)
+app.add_typer(registry_app, name="registry")
 
 HomeOption = Annotated[
     Path | None,
@@ -308,6 +314,66 @@ def clients_webhook(
     typer.echo(f"{client_id}: webhook {'removed' if remove else 'set'}")
 
 
+# -- registry ----------------------------------------------------------------------------------
+
+
+def _registry_parts(home: Path | None) -> tuple[Any, Any]:
+    from gateway.db import create_schema, make_engine
+    from gateway.keys import load_keyring
+    from gateway.rowseals import RowSeals
+    from gateway.runtime import passphrase
+
+    settings = _settings(home)
+    keys = load_keyring(settings.keys_dir, passphrase(settings))
+    db = make_engine(settings.resolved_database_url)
+    create_schema(db)
+    return db, RowSeals.of(keys.ledger_signing)
+
+
+@registry_app.command("check")
+def registry_check(home: HomeOption = None) -> None:
+    """Check every client, case and linked person row against its seal (read only).
+
+    Exit 0 when every row matches; 88 (RegistryTampered) when a row does not, has no seal, or
+    belongs to a case or link that is not there. Needs the instance's keys, as the server does.
+    """
+    from gateway.sealcheck import check_registry
+
+    db, seals = _registry_parts(home)
+    try:
+        report = check_registry(db, seals)
+    finally:
+        db.dispose()
+    typer.echo(f"registry sound: {report.summary()}")
+
+
+@registry_app.command("seal")
+def registry_seal(
+    home: HomeOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Seal them (without it: only show what would be).")
+    ] = False,
+) -> None:
+    """Seal the rows written before seals existed, once, after upgrading to this version.
+
+    Every row without a seal gets one; nothing is done if any sealed row fails its seal (that
+    is tampering, not an upgrade). Sealing vouches for what the rows say now: look at them
+    first (`gateway token --list`, the cases) on a database nobody else could write.
+    """
+    from gateway.sealcheck import seal_unsealed
+
+    db, seals = _registry_parts(home)
+    try:
+        report = seal_unsealed(db, seals, apply=yes)
+    finally:
+        db.dispose()
+    unsealed = sum(report.unsealed.values())
+    if not yes:
+        typer.echo(f"would seal {unsealed} rows ({report.summary()}); run again with --yes")
+        return
+    typer.echo(f"sealed {unsealed} rows ({report.summary()})")
+
+
 # -- tokens ------------------------------------------------------------------------------------
 
 
@@ -320,7 +386,7 @@ def token(
     list_: Annotated[bool, typer.Option("--list", help="List the registered clients.")] = False,
 ) -> None:
     """Print an access token for a registered client (for local use), or list the clients."""
-    from gateway.auth.clients import AuthlibClient, get_client, list_clients
+    from gateway.auth.clients import AuthlibClient, list_clients, verified_client
     from gateway.runtime import build_gateway
 
     if client_id is None and not list_:
@@ -338,7 +404,7 @@ def token(
                     f"{row.organisation}"
                 )
             return
-        found = get_client(gw.db, client_id or "")  # checked above, before opening any key
+        found = verified_client(gw.db, gw.seals, client_id or "")
         if found is None:
             raise NotFound("no such registered client (see `gateway token --list`)")
         typer.echo(gw.token_generator.mint(AuthlibClient(found))["access_token"])

@@ -17,7 +17,8 @@ messages never carry personal data: they name fields, sources and codes, never v
     ├── Unavailable                  503   73  fail-closed: nothing released
     │   ├── LedgerUnavailable        503   74  the ledger's database cannot be reached or written
     │   ├── PolicyUnavailable        503   75  the engine could not be loaded or consulted at all
-    │   └── KeyUnavailable           503   76  a key is missing, unreadable, damaged or locked
+    │   ├── KeyUnavailable           503   76  a key is missing, unreadable, damaged or locked
+    │   └── RegistryTampered         503   88  a client or case row fails its seal (ADR 0017)
     ├── ConfigurationError           500   78  the instance is set up wrongly
     ├── LedgerCorrupted              500    1  `gateway ledger verify` found a bad entry
     ├── BodyShredded                 410   85  a body whose period key was destroyed (retention)
@@ -202,6 +203,15 @@ class KeyUnavailable(Unavailable):
     slug = "key-unavailable"
     title = "A key is missing or cannot be opened; nothing was released"
     exit_code = 76
+
+
+class RegistryTampered(Unavailable):
+    """A registry row that decides who is given what does not match its seal: changed, added
+    or unsealed behind the gateway's back (gateway/rowseals.py). Nothing is released on it."""
+
+    slug = "registry-integrity"
+    title = "The gateway's registry failed its integrity check; nothing was released"
+    exit_code = 88
 
 
 class ConfigurationError(GatewayError):

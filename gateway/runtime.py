@@ -67,6 +67,8 @@ from gateway.policy.explain import dry_run
 from gateway.policy.memo import MemoEngine
 from gateway.policy.signing import MAX_BUNDLE_BYTES, describe, file_digest, open_bundle
 from gateway.policy.snapshot import ActivePolicy, PolicySnapshot
+from gateway.rowseals import RowSeals
+from gateway.sealcheck import check_registry
 from gateway.settings import Settings
 from gateway.signals.cases import SignalCases
 from gateway.signals.pseudonyms import SignalKeys
@@ -98,6 +100,8 @@ class Gateway:
     webhooks: WebhookDispatcher
     auth_lane: Lane
     """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
+    seals: RowSeals
+    """The registry rows' seals (ADR 0017): whatever writes a client or case row seals it."""
     refused_bundle: str | None = None
     """The digest of the last policy bundle refused on reload (not tried again until it changes)."""
     _reloading: threading.Lock = field(default_factory=threading.Lock)
@@ -390,6 +394,9 @@ def build_gateway(
     keys = load_keyring(settings.keys_dir, passphrase(settings))
     db = make_engine(settings.resolved_database_url)
     create_schema(db)
+    seals = RowSeals.of(keys.ledger_signing)
+    registry = check_registry(db, seals)
+    log.info("registry.sealed", **{t: n for t, n in registry.checked.items()})
     snapshot = load_snapshot(settings, engine)
     active = ActivePolicy(snapshot)
     catalog = snapshot.catalog
@@ -413,7 +420,9 @@ def build_gateway(
     )
     window = settings.auth_failure_window_seconds
     generator = TokenGenerator(jwk, settings.issuer, settings.audience, settings.token_ttl_seconds)
-    cases = CaseRegistry(db, active, Pseudonymiser(keys.pseudonym_key), keys.auditor_public, ledger)
+    cases = CaseRegistry(
+        db, active, Pseudonymiser(keys.pseudonym_key), keys.auditor_public, ledger, seals
+    )
     signals, signal_cases, webhooks = _signal_parts(
         settings, db, keys, active, ledger, lanes.policy, cases
     )
@@ -447,13 +456,14 @@ def build_gateway(
             settings.clock_leeway_seconds,
             settings.token_max_lifetime_seconds,
         ),
-        token_server=TokenServer(db, generator),
+        token_server=TokenServer(db, generator, seals),
         checkpoints=checkpoints,
         throttle=Throttle(
             FailureWindow(settings.auth_failures_per_client, window),
             FailureWindow(settings.auth_failures_per_peer, window),
         ),
         auth_lane=Lane("auth", settings.auth_workers, queue_limit=64),
+        seals=seals,
     )
     ledger.on_superseded = gw.superseded
     return gw

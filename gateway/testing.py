@@ -32,7 +32,7 @@ from pydantic import SecretStr
 from connectors.interface import Connector
 from connectors.memory import InMemoryConnector
 from gateway.api.app import create_app
-from gateway.auth.clients import AuthlibClient, get_client
+from gateway.auth.clients import AuthlibClient, verified_client
 from gateway.auth.principal import Principal
 from gateway.catalog import Catalog
 from gateway.demo.region import region
@@ -111,7 +111,7 @@ class TestGateway:
 
     def token(self, client_id: str) -> str:
         """The test token issuer: a real signed token for a registered client."""
-        row = get_client(self.gateway.db, client_id)
+        row = verified_client(self.gateway.db, self.gateway.seals, client_id)
         if row is None:
             raise KeyError(f"no registered client {client_id!r}")
         return str(self.gateway.token_generator.mint(AuthlibClient(row))["access_token"])

@@ -105,6 +105,7 @@ def _lifespan(gw: Gateway, owns_gateway: bool) -> Any:
 
             sessions = SessionStore(
                 gw.db,
+                gw.seals,
                 idle=timedelta(minutes=gw.settings.console_idle_minutes),
                 lifetime=timedelta(hours=gw.settings.console_session_hours),
             )

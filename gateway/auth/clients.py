@@ -2,7 +2,8 @@
 
 Secrets are stored only as scrypt hashes. A client is bound to one organisation (OIN), one
 organisation type and one role: the token it gets carries exactly these, and nothing in a
-request body can change them.
+request body can change them. Each row is sealed (gateway/rowseals.py): a row changed behind the
+gateway's back gets no token.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ import hmac
 import os
 import secrets
 
+import structlog
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from gateway.errors import RegistryTampered
 from gateway.identifiers import OIN_RULE, is_oin
+from gateway.rowseals import RowSeals, sealed
+
+log = structlog.get_logger("gateway.registry")
 
 _N, _R, _P = 2**14, 8, 1
 
@@ -33,6 +39,8 @@ class ClientRow(SQLModel, table=True):
     role: str
     user_ref: str
     """Pseudonymous id of the user or service account behind the client."""
+    seal: str | None = None
+    """Over every column above (gateway/rowseals.py)."""
 
 
 def hash_secret(secret: str) -> str:
@@ -62,6 +70,7 @@ def new_secret() -> str:
 
 def register_client(
     engine: Engine,
+    seals: RowSeals,
     *,
     client_id: str,
     secret: str,
@@ -82,15 +91,41 @@ def register_client(
         role=role,
         user_ref=user_ref,
     )
+    row.seal = client_seal(seals, row)
     with Session(engine) as session:
         session.merge(row)
         session.commit()
     return row
 
 
+def client_seal(seals: RowSeals, row: ClientRow) -> str:
+    return seals.client(
+        client_id=row.client_id,
+        secret_hash=row.secret_hash,
+        oin=row.oin,
+        organisation=row.organisation,
+        org_type=row.org_type,
+        role=row.role,
+        user_ref=row.user_ref,
+    )
+
+
 def get_client(engine: Engine, client_id: str) -> ClientRow | None:
+    """The row as stored, unchecked: for listings. Anything that acts on a client (a token)
+    reads it through :func:`verified_client`."""
     with Session(engine) as session:
         return session.get(ClientRow, client_id)
+
+
+def verified_client(engine: Engine, seals: RowSeals, client_id: str) -> ClientRow | None:
+    """The registered client, if its row matches its seal; None if there is no such client.
+    A row that does not match (changed, or written behind the gateway's back) raises: no token
+    is issued on it."""
+    row = get_client(engine, client_id)
+    if row is not None and not sealed(row.seal, client_seal(seals, row)):
+        log.error("registry.seal_mismatch", table="client")
+        raise RegistryTampered("a registered client's row does not match its seal")
+    return row
 
 
 def list_clients(engine: Engine) -> list[ClientRow]:

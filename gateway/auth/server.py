@@ -15,8 +15,9 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from sqlalchemy import Engine
 
-from gateway.auth.clients import AuthlibClient, UnknownClient, get_client
+from gateway.auth.clients import AuthlibClient, UnknownClient, verified_client
 from gateway.auth.tokens import TokenGenerator
+from gateway.rowseals import RowSeals
 
 
 class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]  # authlib is untyped
@@ -40,14 +41,15 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
 
 
 class TokenServer(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self, engine: Engine, generator: TokenGenerator) -> None:
+    def __init__(self, engine: Engine, generator: TokenGenerator, seals: RowSeals) -> None:
         super().__init__()
         self._engine = engine
+        self._seals = seals
         self.register_token_generator("default", generator)
         self.register_grant(_ClientCredentials)
 
     def query_client(self, client_id: str) -> AuthlibClient:
-        row = get_client(self._engine, client_id)
+        row = verified_client(self._engine, self._seals, client_id)
         # NOTE: an unknown client gets a stand-in that fails the secret check after the same
         # scrypt work, so neither the answer nor its timing tells which client ids exist.
         return AuthlibClient(row) if row else UnknownClient(client_id)

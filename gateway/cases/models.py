@@ -16,6 +16,8 @@ class CaseRow(SQLModel, table=True):
     regisseur_oin: str = Field(index=True)
     created_at: str
     updated_at: str
+    seal: str | None = None
+    """Over this row and the case's participants (gateway/rowseals.py)."""
 
 
 class ParticipantRow(SQLModel, table=True):
@@ -37,6 +39,8 @@ class SubjectRow(SQLModel, table=True):
     """The BSN sealed for the auditor (gateway.ledger.sealing), JSON."""
     relation: str
     minor: bool
+    seal: str | None = None
+    """Over this row and the person's consents for this case (gateway/rowseals.py)."""
 
 
 class ConsentRow(SQLModel, table=True):

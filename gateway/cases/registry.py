@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
+import structlog
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -19,12 +21,22 @@ from gateway.cases.models import CaseRow, ConsentRow, ParticipantRow, SubjectRow
 from gateway.catalog import Catalog
 from gateway.clock import iso_now
 from gateway.db import Reads, Sql
-from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, Problem
+from gateway.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Problem,
+    RegistryTampered,
+)
 from gateway.ledger.entry import Action, Facts
 from gateway.ledger.sealing import seal
 from gateway.ledger.writer import Ledger, Record
 from gateway.policy.snapshot import ActivePolicy
+from gateway.rowseals import RowSeals, sealed
 from gateway.typing import STAGES, SubjectPseudonym
+
+log = structlog.get_logger("gateway.registry")
 
 
 def subject_bsn_aad(case_id: str, pseudonym: str) -> bytes:
@@ -77,12 +89,25 @@ class SubjectContext:
 
 
 # "case" is quoted: a reserved word in SQL (SQLite and PostgreSQL alike).
-_CASE = Sql('SELECT id, purpose, stage, status FROM "case" WHERE id = :case_id')
+_CASE = Sql(
+    'SELECT id, purpose, stage, status, regisseur_oin, seal FROM "case" WHERE id = :case_id'
+)
 _PARTICIPANTS = Sql("SELECT oin FROM case_participant WHERE case_id = :case_id")
 _LINK = Sql(
-    "SELECT relation, minor FROM case_subject WHERE case_id = :case_id AND subject = :subject"
+    "SELECT relation, minor, subject_ref, bsn_sealed, seal FROM case_subject"
+    " WHERE case_id = :case_id AND subject = :subject"
 )
 _CONSENTS = Sql("SELECT source FROM case_consent WHERE case_id = :case_id AND subject = :subject")
+
+
+_NO_CASE = ("", "", "", "", "", None)
+_NO_LINK = ("", False, "", "", None)
+
+
+def _tampered(table: str) -> NoReturn:
+    # NOTE: the table only: no case id, no pseudonym in a line anyone with the log can read.
+    log.error("registry.seal_mismatch", table=table)
+    raise RegistryTampered("a case registry row does not match its seal")
 
 
 class CaseRegistry:
@@ -96,8 +121,10 @@ class CaseRegistry:
         pseudonymiser: Pseudonymiser,
         auditor: X25519PublicKey,
         ledger: Ledger,
+        seals: RowSeals,
     ) -> None:
         self._engine = engine
+        self._seals = seals
         self._policy = policy
         self._pseudonymiser = pseudonymiser
         self._auditor = auditor
@@ -150,9 +177,19 @@ class CaseRegistry:
             participants = [oin for (oin,) in _PARTICIPANTS.run(conn, params).fetchall()]
             link = _LINK.run(conn, params).fetchone()
             consents = [source for (source,) in _CONSENTS.run(conn, params).fetchall()]
+        # Both seals are worked out whether or not the case and the link exist (over stand-in
+        # values where they do not): the same work either way, like the four queries above.
+        case_ok = self._case_sealed(case or _NO_CASE, participants)
+        link_ok = self._link_sealed(case_id, pseudonym, link or _NO_LINK, consents)
         if case is None:
+            if participants or link is not None or consents:
+                _tampered("case_participant")  # rows of a case that is not there
             return CaseContext(id=case_id, found=False), SubjectContext(pseudonym, linked=False)
-        found_id, purpose, stage, status = case
+        if not case_ok:
+            _tampered("case")
+        if (link is not None and not link_ok) or (link is None and consents):
+            _tampered("case_subject")
+        found_id, purpose, stage, status, _regisseur, _seal = case
         case_ctx = CaseContext(
             id=found_id,
             found=True,
@@ -163,13 +200,74 @@ class CaseRegistry:
         )
         if link is None:
             return case_ctx, SubjectContext(pseudonym, linked=False)
-        relation, minor = link
+        relation, minor, *_ = link
         return case_ctx, SubjectContext(
             pseudonym,
             linked=True,
             relation=relation,
             minor=bool(minor),
             consents=tuple(sorted(consents)),
+        )
+
+    def _case_sealed(self, case: Sequence[Any], participants: Iterable[str]) -> bool:
+        case_id, purpose, stage, status, regisseur, stored = case
+        computed = self._seals.case(
+            case_id=case_id,
+            purpose=purpose,
+            stage=stage,
+            status=status,
+            regisseur_oin=regisseur,
+            participants=participants,
+        )
+        return sealed(stored, computed)
+
+    def _link_sealed(
+        self, case_id: str, subject: str, link: Sequence[Any], consents: Iterable[str]
+    ) -> bool:
+        relation, minor, subject_ref, bsn_sealed, stored = link
+        computed = self._seals.subject(
+            case_id=case_id,
+            subject=subject,
+            subject_ref=subject_ref,
+            relation=relation,
+            minor=bool(minor),
+            bsn_sealed=bsn_sealed,
+            consents=consents,
+        )
+        return sealed(stored, computed)
+
+    def _check_case(self, session: Session, case: CaseRow) -> list[str]:
+        """The case's participants, after checking the case against its seal (raises)."""
+        participants = self._participants(session, case.id)
+        row = (case.id, case.purpose, case.stage, case.status, case.regisseur_oin, case.seal)
+        if not self._case_sealed(row, participants):
+            _tampered("case")
+        return participants
+
+    @staticmethod
+    def _participants(session: Session, case_id: str) -> list[str]:
+        return list(
+            session.exec(select(ParticipantRow.oin).where(ParticipantRow.case_id == case_id))
+        )
+
+    def _check_subject(self, session: Session, row: SubjectRow) -> None:
+        consents = session.exec(
+            select(ConsentRow.source).where(
+                ConsentRow.case_id == row.case_id, ConsentRow.subject == row.subject
+            )
+        )
+        link = (row.relation, row.minor, row.subject_ref, row.bsn_sealed, row.seal)
+        if not self._link_sealed(row.case_id, row.subject, link, consents):
+            _tampered("case_subject")
+
+    def _seal_case(self, case: CaseRow, participants: Iterable[str]) -> None:
+        case.seal = self._seals.case(
+            case_id=case.id,
+            purpose=case.purpose,
+            stage=case.stage,
+            status=case.status,
+            regisseur_oin=case.regisseur_oin,
+            participants=participants,
         )
 
     # -- management by the regisseur ------------------------------------------------------------
@@ -189,6 +287,7 @@ class CaseRegistry:
             updated_at=now,
         )
         members = sorted({principal.oin, *participants})
+        self._seal_case(case, members)
         self._record("case.create", principal, case, {"participants": members})
         with Session(self._engine) as session:
             session.add(case)
@@ -205,6 +304,7 @@ class CaseRegistry:
         # the id exists is itself something only participants may know.
         if case is None or session.get(ParticipantRow, (case_id, principal.oin)) is None:
             raise NotFound("no such case")
+        self._check_case(session, case)  # a change re-seals: never on a row nobody checked
         if case.regisseur_oin != principal.oin:
             raise Forbidden("only the case's regisseur organisation can change it")
         if case.status != "open":
@@ -223,6 +323,7 @@ class CaseRegistry:
             case.stage = stage
             case.status = "closed" if stage == "afgesloten" else "open"
             case.updated_at = _now()
+            self._seal_case(case, self._participants(session, case.id))  # checked above
             session.add(case)
             session.commit()
             session.refresh(case)
@@ -257,6 +358,15 @@ class CaseRegistry:
                 relation=relation,
                 minor=minor,
             )
+            row.seal = self._seals.subject(
+                case_id=case_id,
+                subject=pseudonym,
+                subject_ref=row.subject_ref,
+                relation=relation,
+                minor=minor,
+                bsn_sealed=row.bsn_sealed,
+                consents=set(consents),
+            )
             session.add(row)
             for source in sorted(set(consents)):
                 session.add(
@@ -284,9 +394,12 @@ class CaseRegistry:
             ).all()
             out = []
             for case in rows:
+                self._check_case(session, case)
                 subjects = session.exec(
                     select(SubjectRow).where(SubjectRow.case_id == case.id)
                 ).all()
+                for subject in subjects:
+                    self._check_subject(session, subject)
                 out.append(self._case_view(principal, case, subjects))
         return out
 

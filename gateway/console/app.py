@@ -77,6 +77,7 @@ def mount_consoles(app: FastAPI, gw: Gateway) -> None:
         gw=gw,
         sessions=SessionStore(
             gw.db,
+            gw.seals,
             idle=timedelta(minutes=settings.console_idle_minutes),
             lifetime=timedelta(hours=settings.console_session_hours),
         ),

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -23,6 +24,9 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from gateway.clock import utc_now
 from gateway.console.tables import console_login, console_session
+from gateway.rowseals import RowSeals, sealed
+
+log = structlog.get_logger("gateway.registry")
 
 ROLES = ("privacy_officer", "auditor")
 _TOUCH_EVERY = timedelta(seconds=30)
@@ -66,8 +70,11 @@ class PendingLogin:
 
 
 class SessionStore:
-    def __init__(self, engine: Engine, idle: timedelta, lifetime: timedelta) -> None:
+    def __init__(
+        self, engine: Engine, seals: RowSeals, idle: timedelta, lifetime: timedelta
+    ) -> None:
         self._db = engine
+        self._seals = seals
         self.idle = idle
         self.lifetime = lifetime
 
@@ -118,17 +125,21 @@ class SessionStore:
     def open(self, identity: Identity) -> str:
         token = secrets.token_urlsafe(32)
         now = _iso(utc_now())
+        row = {
+            "id_hash": _hash(token),
+            "subject": identity.subject,
+            "name": identity.name,
+            "roles": " ".join(sorted(identity.roles)),
+            "csrf": secrets.token_urlsafe(32),
+            "created_at": now,
+        }
         with self._db.begin() as db:
             db.execute(
                 insert(console_session).values(
-                    id_hash=_hash(token),
-                    subject=identity.subject,
-                    name=identity.name,
-                    roles=" ".join(sorted(identity.roles)),
-                    csrf=secrets.token_urlsafe(32),
-                    created_at=now,
+                    **row,
                     last_seen_at=now,
                     auditor_key=None,
+                    seal=self._seals.console_session(**row),
                 )
             )
         return token
@@ -143,6 +154,19 @@ class SessionStore:
                 select(console_session).where(console_session.c.id_hash == id_hash)
             ).first()
         if row is None:
+            return None
+        expected = self._seals.console_session(
+            id_hash=row.id_hash,
+            subject=row.subject,
+            name=row.name,
+            roles=row.roles,
+            csrf=row.csrf,
+            created_at=row.created_at,
+        )
+        if not sealed(row.seal, expected):
+            # Written behind the gateway's back (or before seals): no session. The row stays
+            # for whoever investigates; the purge takes it once it is old.
+            log.error("registry.seal_mismatch", table="console_session")
             return None
         seen = datetime.fromisoformat(row.last_seen_at)
         if now - seen > self.idle or now - datetime.fromisoformat(row.created_at) > self.lifetime:

@@ -23,6 +23,8 @@ console_session = Table(
     Column("created_at", String(), nullable=False),
     Column("last_seen_at", String(), nullable=False),
     Column("auditor_key", LargeBinary(), nullable=True),
+    # Over who signed in, with which roles (gateway/rowseals.py): no forged row is a session.
+    Column("seal", String(), nullable=True),
     Index("ix_console_session_last_seen", "last_seen_at"),
 )
 

@@ -89,6 +89,7 @@ def seed(
         client_secrets[c.client_id] = new_secret()
         register_client(
             gw.db,
+            gw.seals,
             client_id=c.client_id,
             secret=client_secrets[c.client_id],
             oin=c.oin,

@@ -173,6 +173,46 @@ def test_sign_out_ends_the_session_everywhere(cgw: TestGateway) -> None:
     assert other.get("/console/audit", follow_redirects=False).status_code == 303
 
 
+def test_a_session_row_written_behind_the_gateways_back_is_no_session(
+    fresh: TestGateway,
+) -> None:
+    # A session is found by its cookie's SHA-256: whoever can write the database could make a
+    # row for a cookie of their own, with any role. Its seal (ADR 0017) cannot be made so.
+    import hashlib
+
+    from sqlalchemy import insert
+
+    cookie = "forged-cookie-value"
+    row = {
+        "id_hash": hashlib.sha256(cookie.encode()).hexdigest(),
+        "subject": "mallory",
+        "name": "Mallory",
+        "roles": "auditor privacy_officer",
+        "csrf": "x",
+        "created_at": "2026-11-24T09:00:00+00:00",
+        "last_seen_at": "2099-01-01T00:00:00+00:00",
+        "auditor_key": None,
+    }
+    db = fresh.gateway.db
+    store = SessionStore(
+        db, fresh.gateway.seals, idle=timedelta(days=36500), lifetime=timedelta(days=36500)
+    )
+    for seal in (None, "0" * 64):
+        with db.begin() as conn:
+            conn.execute(console_session.delete())
+            conn.execute(insert(console_session).values(**row, seal=seal))
+        assert store.get(cookie) is None
+        forged = console_client(fresh)
+        forged.cookies.set("__Host-console", cookie, domain="gateway.test")
+        assert forged.get("/console/audit", follow_redirects=False).status_code == 303
+    # A session the gateway opened is one; the same row with its roles widened is not.
+    token = store.open(Identity("u", "U", frozenset({"privacy_officer"})))
+    assert store.get(token) is not None
+    with db.begin() as conn:
+        conn.execute(update(console_session).values(roles="auditor privacy_officer"))
+    assert store.get(token) is None
+
+
 def test_pages_carry_a_strict_content_security_policy(cgw: TestGateway) -> None:
     client = console_client(cgw)
     console_sign_in(client, "dpo")
@@ -203,7 +243,9 @@ def test_every_page_renders_in_dutch_and_english(cgw: TestGateway) -> None:
 
 def test_idle_and_absolute_timeouts_end_a_session(fresh: TestGateway) -> None:
     db = fresh.gateway.db
-    store = SessionStore(db, idle=timedelta(minutes=15), lifetime=timedelta(hours=8))
+    store = SessionStore(
+        db, fresh.gateway.seals, idle=timedelta(minutes=15), lifetime=timedelta(hours=8)
+    )
     token = store.open(Identity("u", "U", frozenset({"auditor"})))
     assert store.get(token) is not None
     with db.begin() as conn:
@@ -212,9 +254,10 @@ def test_idle_and_absolute_timeouts_end_a_session(fresh: TestGateway) -> None:
     with db.connect() as conn:
         assert conn.execute(select(console_session)).first() is None  # the row went with it
     token = store.open(Identity("u", "U", frozenset({"auditor"})))
-    with db.begin() as conn:
-        conn.execute(update(console_session).values(created_at="2000-01-01T00:00:00+00:00"))
-    assert store.get(token) is None
+    past = SessionStore(db, fresh.gateway.seals, idle=timedelta(minutes=15), lifetime=-store.idle)
+    assert past.get(token) is None  # past its lifetime: ended, and its row went with it
+    with db.connect() as conn:
+        assert conn.execute(select(console_session)).first() is None
     # The server's purge removes ended sessions whose browser never returns.
     kept = store.open(Identity("k", "K", frozenset({"auditor"})))
     store.open(Identity("gone", "G", frozenset({"auditor"})))

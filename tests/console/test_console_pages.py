@@ -200,7 +200,12 @@ def test_the_access_report_needs_the_auditors_key_for_this_session(fresh: TestGa
     assert len(views) == 2  # the HTML report and the download, each ledgered
     # The key is kept sealed under the session cookie: the database alone cannot open it.
     token = client.cookies.get("__Host-console")
-    store = SessionStore(fresh.gateway.db, idle=timedelta(minutes=15), lifetime=timedelta(hours=8))
+    store = SessionStore(
+        fresh.gateway.db,
+        fresh.gateway.seals,
+        idle=timedelta(minutes=15),
+        lifetime=timedelta(hours=8),
+    )
     assert store.auditor_key("another-token-entirely") is None
     assert store.auditor_key(token or "") is not None
     client.post("/console/logout", data={"csrf": csrf})

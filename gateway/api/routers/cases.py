@@ -35,11 +35,21 @@ def body_status(value: str) -> Literal["open", "closed"]:
     return "closed" if value == "closed" else "open"
 
 
+_REGISTRY = (
+    "The case registry failed its integrity check (ADR 0017) or the ledger is unavailable; "
+    "nothing was changed or shown"
+)
+
+
 @router.get(
     "",
     summary="Cases the requester's organisation takes part in",
     operation_id="listCases",
-    responses=problems(*AUTHENTICATED),
+    responses=problems(
+        *AUTHENTICATED,
+        503,
+        s503="The case registry failed its integrity check (ADR 0017); nothing is shown",
+    ),
 )
 async def list_cases(gw: GatewayDep, who: Requester) -> CaseList:
     return CaseList.model_validate({"cases": gw.cases.cases_for(who)})
@@ -63,7 +73,7 @@ async def create_case(body: CaseCreate, gw: GatewayDep, who: Requester) -> CaseC
     "/{case_id}",
     summary="Move the case to a later stage (regisseur)",
     operation_id="setCaseStage",
-    responses=problems(*AUTHENTICATED, 403, 404, 409),
+    responses=problems(*AUTHENTICATED, 403, 404, 409, 503, s503=_REGISTRY),
 )
 async def patch_case(case_id: CaseId, body: CasePatch, gw: GatewayDep, who: Requester) -> CaseStage:
     case = gw.cases.set_stage(who, case_id, body.stage)
@@ -75,7 +85,7 @@ async def patch_case(case_id: CaseId, body: CasePatch, gw: GatewayDep, who: Requ
     status_code=201,
     summary="Link a person to the case (regisseur)",
     operation_id="linkSubject",
-    responses=problems(*AUTHENTICATED, 403, 404, 409),
+    responses=problems(*AUTHENTICATED, 403, 404, 409, 503, s503=_REGISTRY),
 )
 async def link_subject(
     case_id: CaseId, body: SubjectLink, gw: GatewayDep, who: Requester

@@ -1,0 +1,236 @@
+"""Tamper drills on the registry (ADR 0017): a client or case row changed behind the gateway's
+back releases nothing, stops the next start, and is named by `gateway registry check`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, text
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.errors import RegistryTampered
+from gateway.rowseals import RowSeals, sealed
+from gateway.runtime import build_gateway
+from gateway.sealcheck import check_registry, inspect, seal_unsealed
+from gateway.settings import Settings
+from gateway.testing import TestGateway, demo_bsn, make_test_gateway
+
+PERSON = "mda.ex_partner"
+
+
+def test_a_seal_changes_with_every_value_and_every_kind() -> None:
+    seals = RowSeals.of(Ed25519PrivateKey.generate())
+    case: dict[str, Any] = {
+        "case_id": "case-1",
+        "purpose": "p",
+        "stage": "s",
+        "status": "open",
+        "regisseur_oin": "1" * 20,
+        "participants": ["1" * 20, "2" * 20],
+    }
+    base = seals.case(**case)
+    assert seals.case(**{**case, "participants": ["2" * 20, "1" * 20]}) == base  # a set
+    for name, other in [
+        ("case_id", "case-2"),
+        ("purpose", "q"),
+        ("stage", "t"),
+        ("status", "closed"),
+        ("regisseur_oin", "2" * 20),
+        ("participants", ["1" * 20]),
+        ("participants", ["1" * 20, "2" * 20, "3" * 20]),
+    ]:
+        assert seals.case(**{**case, name: other}) != base, name
+    subject: dict[str, Any] = {
+        "case_id": "case-1",
+        "subject": "pseudo",
+        "subject_ref": "subj-1",
+        "relation": "hoofdpersoon",
+        "minor": False,
+        "bsn_sealed": "{}",
+        "consents": [],
+    }
+    link = seals.subject(**subject)
+    for name, other in [("minor", True), ("consents", ["ggz.behandeling"]), ("subject", "x")]:
+        assert seals.subject(**{**subject, name: other}) != link, name
+    assert RowSeals.of(Ed25519PrivateKey.generate()).case(**case) != base  # per instance
+    flipped = base[:-1] + ("1" if base[-1] == "0" else "0")
+    assert not sealed(None, base) and not sealed(flipped, base) and sealed(base, base)
+
+
+@pytest.fixture
+def gw(tmp_path: Path) -> Iterator[TestGateway]:
+    gw = make_test_gateway(tmp_path)
+    yield gw
+    gw.close()
+
+
+def _write(gw: TestGateway, sql: str, **params: Any) -> None:
+    with gw.gateway.db.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+def _outsider(conn: Connection, case_id: str) -> tuple[str, str]:
+    members = {r[0] for r in conn.execute(text("SELECT oin FROM case_participant"))}
+    inside = {
+        r[0]
+        for r in conn.execute(
+            text("SELECT oin FROM case_participant WHERE case_id = :c"), {"c": case_id}
+        )
+    }
+    for client_id, oin in conn.execute(text("SELECT client_id, oin FROM client")):
+        if oin not in inside and oin in members:
+            return client_id, oin
+    raise AssertionError("the demo has an organisation outside the MDA++ case")
+
+
+def _restart_refused(gw: TestGateway) -> None:
+    gw.gateway.close()
+    with pytest.raises(RegistryTampered):
+        build_gateway(gw.gateway.settings, connectors={})
+
+
+def test_a_client_made_another_organisation_gets_no_token(gw: TestGateway) -> None:
+    body = {"case_id": gw.case_ids["mda"], "bsn": demo_bsn(PERSON)}
+    # The drill that found it: a GGD client given the municipality's OIN, type and role in the
+    # database was issued a token as the municipality and got the family overview.
+    _write(
+        gw,
+        "UPDATE client SET (oin, organisation, org_type, role) = "
+        "(SELECT oin, organisation, org_type, role FROM client WHERE client_id = 'zaanstad-regie')"
+        " WHERE client_id = 'ggd-oggz'",
+    )
+    with pytest.raises(RegistryTampered):
+        gw.auth("ggd-oggz")
+    secret = gw.gateway.settings.var_dir / "demo-secrets.json"
+    import json
+
+    password = json.loads(secret.read_text())["clients"]["ggd-oggz"]
+    r = gw.client.post(
+        "/v1/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("ggd-oggz", password),
+    )
+    assert r.status_code == 503 and "registry-integrity" in r.json()["type"]
+    assert "access_token" not in r.text
+    # The other clients are untouched and still served.
+    ok = gw.client.post("/v1/disclosures", json=body, headers=gw.auth("zaanstad-regie"))
+    assert ok.status_code == 200
+    _restart_refused(gw)
+
+
+Tamper = Callable[[TestGateway, str, str], None]
+
+
+def _participant(gw: TestGateway, case_id: str, oin: str) -> None:
+    _write(gw, "INSERT INTO case_participant (case_id, oin) VALUES (:c, :o)", c=case_id, o=oin)
+
+
+def _stage(gw: TestGateway, case_id: str, oin: str) -> None:
+    _write(gw, "UPDATE \"case\" SET stage = 'aanmelding' WHERE id = :c", c=case_id)
+
+
+def _consent(gw: TestGateway, case_id: str, oin: str) -> None:
+    _write(
+        gw,
+        "INSERT INTO case_consent (case_id, subject, source, recorded_at, recorded_by) "
+        "SELECT case_id, subject, 'ggz.behandeling', '2026-01-01', :o FROM case_subject "
+        "WHERE case_id = :c",
+        c=case_id,
+        o=oin,
+    )
+
+
+def _minor(gw: TestGateway, case_id: str, oin: str) -> None:
+    _write(gw, "UPDATE case_subject SET minor = 1 - minor WHERE case_id = :c", c=case_id)
+
+
+@pytest.mark.parametrize("tamper", [_participant, _stage, _consent, _minor])
+def test_a_case_changed_behind_the_gateways_back_releases_nothing(
+    gw: TestGateway, tamper: Tamper
+) -> None:
+    case_id = gw.case_ids["mda"]
+    with gw.gateway.db.connect() as conn:
+        outsider, oin = _outsider(conn, case_id)
+    body = {"case_id": case_id, "bsn": demo_bsn(PERSON)}
+    headers = gw.auth("zaanstad-regie")
+    tamper(gw, case_id, oin)
+    released = gw.gateway.store.count()
+    for who in (headers, gw.auth(outsider)):
+        r = gw.client.post("/v1/disclosures", json=body, headers=who)
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "sources" not in r.json() and case_id not in r.text
+    assert gw.gateway.store.count() == released  # nothing was decided, nothing fetched
+    assert gw.client.get("/v1/cases", headers=headers).status_code == 503
+    # The regisseur's next change does not launder the row with a fresh seal: a change to the
+    # case checks the case's seal first; one to a linked person's row leaves that row as it is.
+    moved = gw.client.patch(f"/v1/cases/{case_id}", json={"stage": "afgesloten"}, headers=headers)
+    if tamper in (_participant, _stage):
+        assert moved.status_code == 503
+    assert not inspect(gw.gateway.db, gw.gateway.seals).sound
+    _restart_refused(gw)
+
+
+def test_other_cases_are_served_while_one_fails_its_seal(gw: TestGateway) -> None:
+    _stage(gw, gw.case_ids["mda"], "")
+    other = {"case_id": gw.case_ids["wvggz"], "bsn": demo_bsn("wvggz.man")}
+    r = gw.client.post("/v1/disclosures", json=other, headers=gw.auth("politie-wijkagent"))
+    assert r.status_code == 200 and r.json()["sources"]
+    # A request about a case that is not there has no seal to fail on: the outsider's answer.
+    body = {"case_id": "case-nothere", "bsn": demo_bsn(PERSON)}
+    r = gw.client.post("/v1/disclosures", json=body, headers=gw.auth("zaanstad-regie"))
+    assert r.status_code == 403
+
+
+def test_rows_of_no_case_are_a_mismatch(gw: TestGateway) -> None:
+    # As a hand with the sqlite3 shell writes it: foreign keys are not enforced there.
+    with gw.gateway.db.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        conn.execute(
+            text("INSERT INTO case_participant (case_id, oin) VALUES ('case-ghost', :o)"),
+            {"o": "1" * 20},
+        )
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+    report = inspect(gw.gateway.db, gw.gateway.seals)
+    assert report.mismatched["case"] == 1 and not report.sound
+    body = {"case_id": "case-ghost", "bsn": demo_bsn(PERSON)}
+    r = gw.client.post("/v1/disclosures", json=body, headers=gw.auth("zaanstad-regie"))
+    assert r.status_code == 503
+
+
+def test_rows_from_before_seals_are_sealed_once_by_the_operator(gw: TestGateway) -> None:
+    settings: Settings = gw.gateway.settings
+    home = ["--home", str(settings.home)]
+    runner = CliRunner()
+    for table in ("client", '"case"', "case_subject"):
+        # As migration 0005 leaves them (fixed table names).
+        _write(gw, f"UPDATE {table} SET seal = NULL")  # noqa: S608
+    gw.gateway.close()
+    with pytest.raises(RegistryTampered, match="gateway registry seal"):
+        build_gateway(settings, connectors={})
+    assert runner.invoke(app, ["registry", "check", *home]).exit_code == 88
+    dry = runner.invoke(app, ["registry", "seal", *home])
+    assert dry.exit_code == 0 and "would seal" in dry.stdout
+    assert runner.invoke(app, ["registry", "check", *home]).exit_code == 88  # nothing written
+    done = runner.invoke(app, ["registry", "seal", "--yes", *home])
+    assert done.exit_code == 0, done.output
+    check = runner.invoke(app, ["registry", "check", *home])
+    assert check.exit_code == 0 and "registry sound" in check.stdout
+    build_gateway(settings, connectors={}).close()
+
+
+def test_sealing_refuses_when_a_sealed_row_was_changed(gw: TestGateway) -> None:
+    _write(gw, "UPDATE client SET seal = NULL WHERE client_id = 'ggd-oggz'")
+    _write(gw, "UPDATE client SET role = 'officier' WHERE client_id = 'politie-wijkagent'")
+    with pytest.raises(RegistryTampered, match="not sealing"):
+        seal_unsealed(gw.gateway.db, gw.gateway.seals)
+    report = inspect(gw.gateway.db, gw.gateway.seals)
+    assert report.unsealed["client"] == 1 and report.mismatched["client"] == 1  # unchanged
+    with pytest.raises(RegistryTampered):
+        check_registry(gw.gateway.db, gw.gateway.seals)
