@@ -299,16 +299,14 @@ def clients_webhook(
     GET /v1/signals/webhook-key) and retried with back-off. Only the operator sets a webhook:
     an API client cannot make the gateway call an address of its choosing.
     """
-    from gateway.db import create_schema, make_engine
     from gateway.signals.webhooks import set_webhook
 
     if (url is None) == (not remove):
         raise InvalidRequest([Problem("url", "give a URL, or --remove (not both)")])
     settings = _settings(home)
-    db = make_engine(settings.resolved_database_url)
+    db, seals = _registry_parts(home)  # the webhook is sealed: the instance's keys are needed
     try:
-        create_schema(db)
-        set_webhook(db, client_id, url, allow_http=settings.webhook_allow_http)
+        set_webhook(db, seals, client_id, url, allow_http=settings.webhook_allow_http)
     finally:
         db.dispose()
     typer.echo(f"{client_id}: webhook {'removed' if remove else 'set'}")

@@ -13,7 +13,10 @@ holds; auditors never do), over the row and the rows that belong to it:
 * a linked person: the link (pseudonym, reference, relation, minor, sealed BSN) and the set of
   sources consented to;
 * a console session: who signed in and with which roles (found by a cookie's hash, a forged
-  row would otherwise be a session with any role the writer liked).
+  row would otherwise be a session with any role the writer liked);
+* a client's webhook (where its match notifications go) and each queued notification (what the
+  gateway signs and sends there): otherwise a database writer could redirect notifications, or
+  have the gateway sign a text of their choosing.
 
 A row is checked wherever it decides something (a token issued, a case's context read for a
 disclosure, a participant's case list, a change by the regisseur) and every row at start-up; a
@@ -139,6 +142,24 @@ class RowSeals:
                 "name": name,
                 "roles": roles,
                 "csrf": csrf,
+                "created_at": created_at,
+            },
+        )
+
+    def webhook(self, *, client_id: str, url: str, created_at: str) -> str:
+        return self._mac("webhook", {"client_id": client_id, "url": url, "created_at": created_at})
+
+    def delivery(
+        self, *, delivery_id: str, client_id: str, match_id: str, payload: str, created_at: str
+    ) -> str:
+        # Not attempts, status or the next attempt's time: the dispatcher writes those.
+        return self._mac(
+            "delivery",
+            {
+                "delivery_id": delivery_id,
+                "client_id": client_id,
+                "match_id": match_id,
+                "payload": payload,
                 "created_at": created_at,
             },
         )

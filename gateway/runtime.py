@@ -424,7 +424,7 @@ def build_gateway(
         db, active, Pseudonymiser(keys.pseudonym_key), keys.auditor_public, ledger, seals
     )
     signals, signal_cases, webhooks = _signal_parts(
-        settings, db, keys, active, ledger, lanes.policy, cases
+        settings, db, keys, active, ledger, lanes.policy, cases, seals
     )
     gw = Gateway(
         settings=settings,
@@ -477,6 +477,7 @@ def _signal_parts(
     ledger: Ledger,
     lane: Lane,
     cases: CaseRegistry,
+    seals: RowSeals,
 ) -> tuple[SignalService, SignalCases, WebhookDispatcher]:
     path = settings.keys_dir / SIGNAL_PSEUDONYM
     secret = passphrase(settings)
@@ -489,6 +490,7 @@ def _signal_parts(
         Pseudonymiser(keys.pseudonym_key),
         ledger,
         lane,
+        seals,
         policy_timeout=settings.policy_timeout_seconds,
         policy_queue_timeout=settings.policy_queue_timeout_seconds,
         organisations=lambda: organisation_names(db),
@@ -498,6 +500,7 @@ def _signal_parts(
         ledger,
         keys.webhook_signing,
         lambda: active.current.version,
+        seals,
         timeout=settings.webhook_timeout_seconds,
         max_attempts=settings.webhook_max_attempts,
         allow_http=settings.webhook_allow_http,

@@ -1,6 +1,7 @@
-"""Every sealed registry row checked at once (gateway/rowseals.py, ADR 0017): at start-up, by
-``gateway registry check``, and before ``gateway registry seal`` seals rows written before
-seals existed.
+"""Every sealed registry row checked at once (gateway/rowseals.py, ADR 0017): clients, cases,
+linked people and client webhooks (console sessions and queued notifications are checked when
+used: they are short-lived). At start-up, by ``gateway registry check``, and before ``gateway
+registry seal`` seals rows written before seals existed.
 
 Plain SQL on one connection, one pass per table: a registry of 100,000 cases is a second's
 work. A participant or consent row whose case or link is not there counts as a mismatch: it
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from gateway.errors import RegistryTampered
 from gateway.rowseals import RowSeals, sealed
 
-TABLES = ("client", "case", "case_subject")
+TABLES = ("client", "case", "case_subject", "client_webhook")
 
 
 @dataclass
@@ -108,6 +109,12 @@ def _rows(conn: Connection, seals: RowSeals, report: RegistryReport) -> Iterator
         yield _Row("case_subject", (case_id, subject), stored, computed)
     report.mismatched["case_subject"] += len(consents)  # consents of no linked person
 
+    for cid, url, created_at, stored in conn.execute(
+        text("SELECT client_id, url, created_at, seal FROM client_webhook")
+    ):
+        computed = seals.webhook(client_id=cid, url=url, created_at=created_at)
+        yield _Row("client_webhook", (cid,), stored, computed)
+
 
 def inspect(engine: Engine, seals: RowSeals) -> RegistryReport:
     """Every sealed row checked (read only)."""
@@ -160,6 +167,9 @@ def _count(report: RegistryReport, row: _Row) -> None:
 _STORE = {
     "client": text("UPDATE client SET seal = :seal WHERE client_id = :k0 AND seal IS NULL"),
     "case": text('UPDATE "case" SET seal = :seal WHERE id = :k0 AND seal IS NULL'),
+    "client_webhook": text(
+        "UPDATE client_webhook SET seal = :seal WHERE client_id = :k0 AND seal IS NULL"
+    ),
     "case_subject": text(
         "UPDATE case_subject SET seal = :seal WHERE case_id = :k0 AND subject = :k1 "
         "AND seal IS NULL"

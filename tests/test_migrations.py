@@ -53,7 +53,7 @@ def test_a_serving_gateway_checkpoints_the_wal_off_the_request_path(tmp_path: Pa
     with engine.begin() as conn:
         for n in range(50):
             conn.execute(
-                text("INSERT INTO client_webhook VALUES (:c, 'https://x.example/', 't')"),
+                text("INSERT INTO client_webhook VALUES (:c, 'https://x.example/', 't', NULL)"),
                 {"c": f"c{n}"},
             )
     frames = checkpoint_wal(engine)

@@ -62,6 +62,7 @@ from gateway.lanes import Lane
 from gateway.ledger.entry import Action, Facts, Outcome
 from gateway.ledger.writer import Ledger, Record
 from gateway.policy.snapshot import ActivePolicy
+from gateway.rowseals import RowSeals
 from gateway.signals.decision import SignalDecision, decide_signal, parse, recalled_signal
 from gateway.signals.lifecycle import periods, stamp
 from gateway.signals.reading import SignalReader
@@ -123,6 +124,7 @@ class SignalService:
         pseudonymiser: Pseudonymiser,
         ledger: Ledger,
         lane: Lane,
+        seals: RowSeals,
         *,
         policy_timeout: float = 1.0,
         policy_queue_timeout: float = 2.0,
@@ -135,6 +137,7 @@ class SignalService:
         self._pseudonymiser = pseudonymiser
         self._ledger = ledger
         self._lane = lane
+        self._seals = seals
         self._timeout = policy_timeout
         self._queue_timeout = policy_queue_timeout
         self.reader = SignalReader(db, keys, organisations or (lambda: {}))
@@ -532,19 +535,26 @@ class SignalService:
         for match_id in match_ids:
             for oin, notice in self.reader.notices(conn, match_id).items():
                 for client_id in clients.get(oin, ()):
+                    delivery_id = new_delivery_id()
+                    payload = json.dumps({"type": "signal.match", "data": notice}, sort_keys=True)
                     conn.execute(
                         insert(signal_delivery).values(
-                            id=new_delivery_id(),
+                            id=delivery_id,
                             client_id=client_id,
                             match_id=match_id,
-                            payload=json.dumps(
-                                {"type": "signal.match", "data": notice}, sort_keys=True
-                            ),
+                            payload=payload,
                             attempts=0,
                             next_attempt_at=now,
                             status="pending",
                             last_error="",
                             created_at=now,
+                            seal=self._seals.delivery(
+                                delivery_id=delivery_id,
+                                client_id=client_id,
+                                match_id=match_id,
+                                payload=payload,
+                                created_at=now,
+                            ),
                         )
                     )
 

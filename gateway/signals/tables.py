@@ -64,6 +64,7 @@ signal_delivery = Table(
     Column("status", String(), nullable=False),
     Column("last_error", String(), nullable=False),
     Column("created_at", String(), nullable=False),
+    Column("seal", String(), nullable=True),  # gateway/rowseals.py
     Index("ix_signal_delivery_due", "status", "next_attempt_at"),
 )
 
@@ -73,6 +74,7 @@ client_webhook = Table(
     Column("client_id", String(), primary_key=True),
     Column("url", String(), nullable=False),
     Column("created_at", String(), nullable=False),
+    Column("seal", String(), nullable=True),  # gateway/rowseals.py
 )
 
 signal_key_state = Table(

@@ -40,6 +40,7 @@ from gateway.clock import utc_now
 from gateway.errors import InvalidRequest, NotFound, Problem
 from gateway.ledger.entry import Facts, Outcome
 from gateway.ledger.writer import Ledger, Record
+from gateway.rowseals import RowSeals, sealed
 from gateway.signals.lifecycle import stamp
 from gateway.signals.tables import client_webhook, signal_delivery
 
@@ -117,7 +118,9 @@ def check_url(url: str, *, allow_http: bool) -> str:
     return url
 
 
-def set_webhook(db: Engine, client_id: str, url: str | None, *, allow_http: bool) -> None:
+def set_webhook(
+    db: Engine, seals: RowSeals, client_id: str, url: str | None, *, allow_http: bool
+) -> None:
     """Set (or, with ``url=None``, remove) the webhook of a registered client."""
     from sqlalchemy import text
 
@@ -129,13 +132,12 @@ def set_webhook(db: Engine, client_id: str, url: str | None, *, allow_http: bool
             raise NotFound(f"no client {client_id}")
         conn.execute(delete(client_webhook).where(client_webhook.c.client_id == client_id))
         if url is not None:
-            conn.execute(
-                insert(client_webhook).values(
-                    client_id=client_id,
-                    url=check_url(url, allow_http=allow_http),
-                    created_at=stamp(utc_now()),
-                )
-            )
+            row = {
+                "client_id": client_id,
+                "url": check_url(url, allow_http=allow_http),
+                "created_at": stamp(utc_now()),
+            }
+            conn.execute(insert(client_webhook).values(**row, seal=seals.webhook(**row)))
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class WebhookDispatcher:
         ledger: Ledger,
         key: Ed25519PrivateKey,
         policy_version: Callable[[], str],
+        seals: RowSeals,
         *,
         timeout: float = 5.0,
         max_attempts: int = 10,
@@ -168,6 +171,7 @@ class WebhookDispatcher:
         self._db = db
         self._ledger = ledger
         self._key = key
+        self._seals = seals
         self._version = policy_version
         self._timeout = timeout
         self._max_attempts = max_attempts
@@ -184,7 +188,12 @@ class WebhookDispatcher:
         at = stamp(now)
         with self._db.connect() as conn:
             due = conn.execute(
-                select(signal_delivery, client_webhook.c.url)
+                select(
+                    signal_delivery,
+                    client_webhook.c.url,
+                    client_webhook.c.created_at.label("webhook_created_at"),
+                    client_webhook.c.seal.label("webhook_seal"),
+                )
                 .join(
                     client_webhook,
                     client_webhook.c.client_id == signal_delivery.c.client_id,
@@ -206,8 +215,14 @@ class WebhookDispatcher:
             for row in due:
                 if not self._claim(row.id, row.next_attempt_at, now):
                     continue  # another worker has it
-                error = self._send(http, row) if row.url else "no webhook configured"
                 attempts = row.attempts + 1
+                if row.url and not self._sealed(row):
+                    # Redirected, or a text the gateway did not queue: never signed or sent.
+                    log.error("registry.seal_mismatch", table="signal_delivery")
+                    self._finish(row, "failed", attempts, "fails its seal (ADR 0017)", now)
+                    given_up += 1
+                    continue
+                error = self._send(http, row) if row.url else "no webhook configured"
                 if error is None:
                     self._finish(row, "delivered", attempts, "", now)
                     delivered += 1
@@ -228,6 +243,20 @@ class WebhookDispatcher:
                         )
                     retried += 1
         return DeliveryRun(delivered, retried, given_up)
+
+    def _sealed(self, row: Any) -> bool:
+        """The webhook and the queued notification both match their seals."""
+        hook = self._seals.webhook(
+            client_id=row.client_id, url=row.url, created_at=row.webhook_created_at
+        )
+        queued = self._seals.delivery(
+            delivery_id=row.id,
+            client_id=row.client_id,
+            match_id=row.match_id,
+            payload=row.payload,
+            created_at=row.created_at,
+        )
+        return sealed(row.webhook_seal, hook) and sealed(row.seal, queued)
 
     def _claim(self, delivery_id: str, seen: str, now: datetime) -> bool:
         with self._db.begin() as conn:

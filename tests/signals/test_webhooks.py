@@ -81,6 +81,7 @@ def dispatcher(gw: TestGateway, clock: Clock, attempts: int = 10) -> WebhookDisp
         g.ledger,
         g.keys.webhook_signing,
         lambda: g.active.current.version,
+        g.seals,
         allow_http=True,
         clock=clock,
         max_attempts=attempts,
@@ -103,7 +104,7 @@ def match(gw: TestGateway, n: int) -> dict[str, Any]:
 def test_deliveries_are_signed_retried_with_back_off_and_ledgered(home_gw: TestGateway) -> None:
     gw, clock = home_gw, Clock()
     receiver = Receiver([500, 503, 204])
-    set_webhook(gw.gateway.db, "woco-consulent", receiver.url, allow_http=True)
+    set_webhook(gw.gateway.db, gw.gateway.seals, "woco-consulent", receiver.url, allow_http=True)
     notice = match(gw, 1)
     hooks = dispatcher(gw, clock)
     assert hooks.run_once().retried == 1
@@ -135,7 +136,9 @@ def test_deliveries_are_signed_retried_with_back_off_and_ledgered(home_gw: TestG
 
 def test_another_key_does_not_verify(home_gw: TestGateway, tmp_path: Path) -> None:
     receiver = Receiver([204])
-    set_webhook(home_gw.gateway.db, "woco-consulent", receiver.url, allow_http=True)
+    set_webhook(
+        home_gw.gateway.db, home_gw.gateway.seals, "woco-consulent", receiver.url, allow_http=True
+    )
     match(home_gw, 2)
     dispatcher(home_gw, Clock()).run_once()
     ((headers, body),) = receiver.received
@@ -150,8 +153,8 @@ def test_another_key_does_not_verify(home_gw: TestGateway, tmp_path: Path) -> No
 def test_a_dead_webhook_is_given_up_and_never_blocks_registration(home_gw: TestGateway) -> None:
     gw, clock = home_gw, Clock()
     dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
-    set_webhook(gw.gateway.db, "woco-consulent", dead, allow_http=True)
-    set_webhook(gw.gateway.db, "zaanstad-regie", dead, allow_http=True)
+    set_webhook(gw.gateway.db, gw.gateway.seals, "woco-consulent", dead, allow_http=True)
+    set_webhook(gw.gateway.db, gw.gateway.seals, "zaanstad-regie", dead, allow_http=True)
     match(gw, 3)  # registration answered; the deliveries wait in the outbox
     hooks = dispatcher(gw, clock, attempts=2)
     assert hooks.run_once().retried == 2
@@ -162,6 +165,37 @@ def test_a_dead_webhook_is_given_up_and_never_blocks_registration(home_gw: TestG
     assert "transport" in gw.ledgered(notes[0].entry_hash)["error"]
     # Pull still has the match.
     assert gw.client.get("/v1/signals/matches", headers=gw.auth("woco-consulent")).json()["matches"]
+
+
+@pytest.mark.parametrize("tamper", ["redirect", "rewrite"])
+def test_a_webhook_or_notification_changed_in_the_database_is_never_sent(
+    home_gw: TestGateway, tamper: str
+) -> None:
+    # Whoever can write the database could point a client's webhook elsewhere, or have the
+    # gateway sign and send a text of their choosing. Both fail their seals (ADR 0017).
+    from sqlalchemy import text
+
+    from gateway.errors import RegistryTampered
+    from gateway.sealcheck import check_registry
+
+    gw, clock = home_gw, Clock()
+    receiver, elsewhere = Receiver([204]), Receiver([204])
+    set_webhook(gw.gateway.db, gw.gateway.seals, "woco-consulent", receiver.url, allow_http=True)
+    match(gw, 4)
+    with gw.gateway.db.begin() as conn:
+        if tamper == "redirect":
+            conn.execute(text("UPDATE client_webhook SET url = :u"), {"u": elsewhere.url})
+        else:
+            conn.execute(text("""UPDATE signal_delivery SET payload = '{"type":"forged"}'"""))
+    run = dispatcher(gw, clock).run_once()
+    assert run.given_up == 1 and run.delivered == 0
+    assert receiver.received == [] and elsewhere.received == []
+    (note,) = [e for e in gw.new_entries() if e.header.facts.action == "signal.notify"]
+    assert note.header.facts.outcome == "deny"
+    assert "seal" in gw.ledgered(note.entry_hash)["error"]
+    if tamper == "redirect":  # and the server would not start on it
+        with pytest.raises(RegistryTampered):
+            check_registry(gw.gateway.db, gw.gateway.seals)
 
 
 def test_back_off_doubles_from_thirty_seconds_to_six_hours() -> None:
@@ -180,4 +214,10 @@ def test_webhook_urls_are_checked(home_gw: TestGateway) -> None:
     assert {p.message for p in info.value.problems} >= {"must not carry credentials"}
     assert check_url("https://partner.example/hook", allow_http=False)
     with pytest.raises(NotFound):
-        set_webhook(home_gw.gateway.db, "no-such-client", "https://x.example/", allow_http=False)
+        set_webhook(
+            home_gw.gateway.db,
+            home_gw.gateway.seals,
+            "no-such-client",
+            "https://x.example/",
+            allow_http=False,
+        )
