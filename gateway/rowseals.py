@@ -6,7 +6,7 @@ are linked to it and what they consented to. Whoever can write that database, bu
 could otherwise make an outsider a participant or a municipality's client a police one — and the
 ledger would faithfully record the release under the wrong name. So each such row carries a
 seal: HMAC-SHA256, under a key derived from the ledger's signing key (which only the gateway
-holds; auditors never do), over the row and the rows that belong to it:
+holds; auditors never do), over sorted-key JSON of the row and the rows that belong to it:
 
 * a client: every column (its secret's hash, OIN, organisation, type, role, user reference);
 * a case: its purpose, stage, status and regisseur, and the set of its participants;
@@ -27,16 +27,14 @@ entries are where an auditor finds what the registry said when.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from gateway.ledger.entry import canonical
 
 _INFO = b"gateway-row-seals-v1"
 _CONTEXT = b"gateway-row-seal-v1\x00"
@@ -165,10 +163,25 @@ class RowSeals:
         )
 
     def _mac(self, kind: str, doc: dict[str, Any]) -> str:
-        message = _CONTEXT + canonical({"kind": kind, **doc})
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        # Any injective encoding serves (only this module reads it): JSON with sorted keys and
+        # every non-ASCII character escaped never fails on what a database can hold (a lone
+        # surrogate, say), and a value of another type (an integer where text was) encodes
+        # differently. A value JSON cannot hold at all (bytes) can match no seal.
+        try:
+            text = json.dumps(
+                {"kind": kind, **doc}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+            )
+        except (TypeError, ValueError):
+            return _UNSEALABLE
+        return hmac.digest(self._key, _CONTEXT + text.encode("ascii"), "sha256").hex()
 
 
-def sealed(stored: str | None, computed: str) -> bool:
-    """True if the stored seal is the computed one (a row without a seal never is)."""
-    return stored is not None and hmac.compare_digest(stored, computed)
+_UNSEALABLE = ""
+
+
+def sealed(stored: object, computed: str) -> bool:
+    """True if the stored seal is the computed one (a row without a seal never is; nor is one
+    whose values no seal covers)."""
+    if computed == _UNSEALABLE or not isinstance(stored, str) or not stored.isascii():
+        return False
+    return hmac.compare_digest(stored.encode("ascii"), computed.encode("ascii"))

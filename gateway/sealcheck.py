@@ -158,7 +158,9 @@ def seal_unsealed(engine: Engine, seals: RowSeals, *, apply: bool = True) -> Reg
 
 def _count(report: RegistryReport, row: _Row) -> None:
     report.checked[row.table] += 1
-    if row.stored is None:
+    if not row.computed:  # values no seal covers (bytes where text belongs): never sealed
+        report.mismatched[row.table] += 1
+    elif row.stored is None:
         report.unsealed[row.table] += 1
     elif not sealed(row.stored, row.computed):
         report.mismatched[row.table] += 1

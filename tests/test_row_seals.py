@@ -149,7 +149,12 @@ def _minor(gw: TestGateway, case_id: str, oin: str) -> None:
     _write(gw, "UPDATE case_subject SET minor = 1 - minor WHERE case_id = :c", c=case_id)
 
 
-@pytest.mark.parametrize("tamper", [_participant, _stage, _consent, _minor])
+def _blob(gw: TestGateway, case_id: str, oin: str) -> None:
+    # Bytes where text belongs, as a sqlite3 shell can write: no seal covers them (not a 500).
+    _write(gw, 'UPDATE "case" SET stage = CAST(stage AS BLOB) WHERE id = :c', c=case_id)
+
+
+@pytest.mark.parametrize("tamper", [_participant, _stage, _consent, _minor, _blob])
 def test_a_case_changed_behind_the_gateways_back_releases_nothing(
     gw: TestGateway, tamper: Tamper
 ) -> None:
@@ -170,7 +175,7 @@ def test_a_case_changed_behind_the_gateways_back_releases_nothing(
     # The regisseur's next change does not launder the row with a fresh seal: a change to the
     # case checks the case's seal first; one to a linked person's row leaves that row as it is.
     moved = gw.client.patch(f"/v1/cases/{case_id}", json={"stage": "afgesloten"}, headers=headers)
-    if tamper in (_participant, _stage):
+    if tamper in (_participant, _stage, _blob):
         assert moved.status_code == 503
     assert not inspect(gw.gateway.db, gw.gateway.seals).sound
     _restart_refused(gw)
