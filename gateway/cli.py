@@ -1257,6 +1257,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     from gateway.api.app import create_app
+    from gateway.api.deadlines import use_head_deadline
     from gateway.api.server import apply_environment, return_large_buffers
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
@@ -1292,6 +1293,8 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         "access_log": False,
         "proxy_headers": False,
         "timeout_graceful_shutdown": 10,
+        # httptools with a deadline for each request's head (gateway/api/deadlines.py).
+        "http": use_head_deadline(settings.request_head_seconds),
     }
     if workers > 1:
         gw.close()

@@ -7,7 +7,8 @@ messages never carry personal data: they name fields, sources and codes, never v
 
     GatewayError                    HTTP  exit
     ├── InvalidRequest               400   65  every validation problem, listed
-    │   └── PayloadTooLarge          413   66  the body exceeds the documented limit
+    │   ├── PayloadTooLarge          413   66  the body exceeds the documented limit
+    │   └── RequestTimeout           408   89  the body did not arrive within its deadline
     ├── AuthenticationFailed         401   67  missing, expired or forged token; bad credentials
     │   └── RateLimited              429   68  too many failed attempts; carries Retry-After
     ├── Forbidden                    403   69  the verified requester may not do this
@@ -99,6 +100,18 @@ class PayloadTooLarge(InvalidRequest):
             [Problem("/", f"the body may be at most {limit} bytes")],
             detail=f"request bodies are limited to {limit} bytes",
         )
+
+
+class RequestTimeout(InvalidRequest):
+    """A request body that did not arrive within its deadline (gateway/api/deadlines.py)."""
+
+    status = 408
+    slug = "request-timeout"
+    title = "The request body did not arrive in time"
+    exit_code = 89
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__([Problem("/", f"the body must arrive within {seconds:g} s")])
 
 
 class AuthenticationFailed(GatewayError):

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     """Peer addresses whose X-Forwarded-Proto/-For headers are believed. Empty: none are."""
     max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     """Larger request bodies are refused with 413 before they are read further."""
+    request_head_seconds: float = Field(default=10.0, gt=0, le=300)
+    """A connection whose request head is not complete within this is closed (slow senders)."""
+    request_body_seconds: float = Field(default=30.0, gt=0, le=600)
+    """A request body not complete within this is answered 408 (the largest, a 4 MiB policy
+    bundle for the console's replay, needs ~1 Mbit/s at the default)."""
 
     issuer: str = "urn:nl:zorg-veiligheid:gateway"
     audience: str = "urn:nl:zorg-veiligheid:sharing-api"

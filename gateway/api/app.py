@@ -178,7 +178,9 @@ def create_app(gw: Gateway, *, owns_gateway: bool = False) -> FastAPI:
 
     mount_consoles(app, gw)
     # Outermost last: Conventions wraps Guard, so refusals carry the headers too.
-    app.add_middleware(Guard, max_body=gw.settings.max_body_bytes)
+    app.add_middleware(
+        Guard, max_body=gw.settings.max_body_bytes, body_seconds=gw.settings.request_body_seconds
+    )
     app.add_middleware(Conventions, api_version=API_VERSION)
     return app
 

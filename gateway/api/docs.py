@@ -18,6 +18,7 @@ _DESCRIPTIONS = {
     403: "The verified requester may not do this",
     404: "No such case, or one the requester's organisation does not take part in",
     405: "Method not allowed (see the Allow header)",
+    408: "The request body did not arrive within its deadline (30 s)",
     409: "The case is closed, or the change conflicts with its state",
     413: "The request body is larger than the documented limit",
     429: "Too many failed attempts (see the Retry-After header)",
@@ -43,5 +44,5 @@ def problems(
     return out
 
 
-COMMON = (400, 413, 500)
+COMMON = (400, 408, 413, 500)
 AUTHENTICATED = (*COMMON, 401)

@@ -9,7 +9,8 @@
   and the query is not logged either — except the paging parameters ``limit`` and ``cursor``
   on the paged lists (:data:`PAGED`), at most ``MAX_QUERY`` bytes, checked there;
 * a body over ``max_body`` bytes is refused (413) from its ``Content-Length`` or while it is
-  read, so an oversized body is never buffered whole;
+  read, so an oversized body is never buffered whole; one not in within ``body_seconds`` is
+  408 (the head has its deadline in gateway/api/deadlines.py);
 * a JSON body must be valid UTF-8 and nested at most ``MAX_DEPTH`` deep (400 with the problem
   listed), checked in one linear pass before the JSON parser's recursion sees it, and no object
   in it may hold a member name twice (RFC 7493 §2.3).
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -25,7 +27,7 @@ from typing import Any
 import structlog
 
 from gateway.api.problems import gateway_error_response
-from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, Problem
+from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, Problem, RequestTimeout
 from gateway.randomness import random_hex
 
 Scope = MutableMapping[str, Any]
@@ -140,9 +142,10 @@ UPLOADS = {"/console/policy/replay": 4 * 1024 * 1024 + 64 * 1024}
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, body_seconds: float = 30.0) -> None:
         self.app = app
         self.max_body = max_body
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,17 +195,21 @@ class Guard:
                     raise PayloadTooLarge(limit)
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_seconds):  # a slow sender keeps nothing long
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        break
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise PayloadTooLarge(limit)
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise RequestTimeout(self.body_seconds) from None
         return b"".join(chunks)
 
 

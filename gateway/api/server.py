@@ -62,11 +62,14 @@ def return_large_buffers() -> bool:
 def worker_app() -> FastAPI:
     """uvicorn's app factory in each worker process."""
     from gateway.api.app import create_app
+    from gateway.api.deadlines import use_head_deadline
     from gateway.logging import configure_logging
     from gateway.runtime import build_gateway
 
     return_large_buffers()
-    gw = build_gateway(Settings())
+    settings = Settings()
+    use_head_deadline(settings.request_head_seconds)  # this process's connections
+    gw = build_gateway(settings)
     configure_logging()
     return create_app(gw, owns_gateway=True)
 
