@@ -62,8 +62,20 @@ def test_a_seal_changes_with_every_value_and_every_kind() -> None:
     assert not sealed(None, base) and not sealed(flipped, base) and sealed(base, base)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway]:
+    """A demo gateway on SQLite, and on PostgreSQL (several replicas' database)."""
+    settings: dict[str, str] = {}
+    if request.param == "postgresql":
+        settings["database_url"] = request.getfixturevalue("pg_url")
+    gw = make_test_gateway(tmp_path, **settings)
+    yield gw
+    gw.close()
+
+
 @pytest.fixture
-def gw(tmp_path: Path) -> Iterator[TestGateway]:
+def sqlite_gw(tmp_path: Path) -> Iterator[TestGateway]:
+    """For drills only SQLite allows (bytes in a text column, a foreign key not enforced)."""
     gw = make_test_gateway(tmp_path)
     yield gw
     gw.close()
@@ -146,7 +158,7 @@ def _consent(gw: TestGateway, case_id: str, oin: str) -> None:
 
 
 def _minor(gw: TestGateway, case_id: str, oin: str) -> None:
-    _write(gw, "UPDATE case_subject SET minor = 1 - minor WHERE case_id = :c", c=case_id)
+    _write(gw, "UPDATE case_subject SET minor = NOT minor WHERE case_id = :c", c=case_id)
 
 
 def _blob(gw: TestGateway, case_id: str, oin: str) -> None:
@@ -158,6 +170,8 @@ def _blob(gw: TestGateway, case_id: str, oin: str) -> None:
 def test_a_case_changed_behind_the_gateways_back_releases_nothing(
     gw: TestGateway, tamper: Tamper
 ) -> None:
+    if tamper is _blob and gw.gateway.db.dialect.name != "sqlite":
+        pytest.skip("a PostgreSQL text column holds no bytes")
     case_id = gw.case_ids["mda"]
     with gw.gateway.db.connect() as conn:
         outsider, oin = _outsider(conn, case_id)
@@ -192,7 +206,8 @@ def test_other_cases_are_served_while_one_fails_its_seal(gw: TestGateway) -> Non
     assert r.status_code == 403
 
 
-def test_rows_of_no_case_are_a_mismatch(gw: TestGateway) -> None:
+def test_rows_of_no_case_are_a_mismatch(sqlite_gw: TestGateway) -> None:
+    gw = sqlite_gw
     # As a hand with the sqlite3 shell writes it: foreign keys are not enforced there.
     with gw.gateway.db.connect() as conn:
         conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
@@ -212,7 +227,7 @@ def test_rows_of_no_case_are_a_mismatch(gw: TestGateway) -> None:
 def test_rows_from_before_seals_are_sealed_once_by_the_operator(gw: TestGateway) -> None:
     settings: Settings = gw.gateway.settings
     home = ["--home", str(settings.home)]
-    runner = CliRunner()
+    runner = CliRunner(env={"GATEWAY_DATABASE_URL": settings.resolved_database_url})
     for table in ("client", '"case"', "case_subject"):
         # As migration 0005 leaves them (fixed table names).
         _write(gw, f"UPDATE {table} SET seal = NULL")  # noqa: S608
