@@ -16,7 +16,9 @@ holds; auditors never do), over sorted-key JSON of the row and the rows that bel
   row would otherwise be a session with any role the writer liked);
 * a client's webhook (where its match notifications go) and each queued notification (what the
   gateway signs and sends there): otherwise a database writer could redirect notifications, or
-  have the gateway sign a text of their choosing.
+  have the gateway sign a text of their choosing;
+* a break-glass sign-off: otherwise a forged one takes a release off the privacy officer's
+  queue, and blocks the real review (the first sign-off stands).
 
 A row is checked wherever it decides something (a token issued, a case's context read for a
 disclosure, a participant's case list, a change by the regisseur) and every row at start-up; a
@@ -159,6 +161,20 @@ class RowSeals:
                 "match_id": match_id,
                 "payload": payload,
                 "created_at": created_at,
+            },
+        )
+
+    def review(
+        self, *, entry_hash: str, verdict: str, note: str, reviewer: str, reviewed_at: str
+    ) -> str:
+        return self._mac(
+            "review",
+            {
+                "entry_hash": entry_hash,
+                "verdict": verdict,
+                "note": note,
+                "reviewer": reviewer,
+                "reviewed_at": reviewed_at,
             },
         )
 

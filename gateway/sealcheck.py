@@ -1,7 +1,7 @@
 """Every sealed registry row checked at once (gateway/rowseals.py, ADR 0017): clients, cases,
-linked people and client webhooks (console sessions and queued notifications are checked when
-used: they are short-lived). At start-up, by ``gateway registry check``, and before ``gateway
-registry seal`` seals rows written before seals existed.
+linked people, client webhooks and break-glass sign-offs (console sessions and queued
+notifications are checked when used: they are short-lived). At start-up, by ``gateway
+registry check``, and before ``gateway registry seal`` seals rows written before seals existed.
 
 Plain SQL on one connection, one pass per table: a registry of 100,000 cases is a second's
 work. A participant or consent row whose case or link is not there counts as a mismatch: it
@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from gateway.errors import RegistryTampered
 from gateway.rowseals import RowSeals, sealed
 
-TABLES = ("client", "case", "case_subject", "client_webhook")
+TABLES = ("client", "case", "case_subject", "client_webhook", "break_glass_review")
 
 
 @dataclass
@@ -115,6 +115,20 @@ def _rows(conn: Connection, seals: RowSeals, report: RegistryReport) -> Iterator
         computed = seals.webhook(client_id=cid, url=url, created_at=created_at)
         yield _Row("client_webhook", (cid,), stored, computed)
 
+    for entry_hash, verdict, note, reviewer, reviewed_at, stored in conn.execute(
+        text(
+            "SELECT entry_hash, verdict, note, reviewer, reviewed_at, seal FROM break_glass_review"
+        )
+    ):
+        computed = seals.review(
+            entry_hash=entry_hash,
+            verdict=verdict,
+            note=note,
+            reviewer=reviewer,
+            reviewed_at=reviewed_at,
+        )
+        yield _Row("break_glass_review", (entry_hash,), stored, computed)
+
 
 def inspect(engine: Engine, seals: RowSeals) -> RegistryReport:
     """Every sealed row checked (read only)."""
@@ -171,6 +185,9 @@ _STORE = {
     "case": text('UPDATE "case" SET seal = :seal WHERE id = :k0 AND seal IS NULL'),
     "client_webhook": text(
         "UPDATE client_webhook SET seal = :seal WHERE client_id = :k0 AND seal IS NULL"
+    ),
+    "break_glass_review": text(
+        "UPDATE break_glass_review SET seal = :seal WHERE entry_hash = :k0 AND seal IS NULL"
     ),
     "case_subject": text(
         "UPDATE case_subject SET seal = :seal WHERE case_id = :k0 AND subject = :k1 "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -22,15 +23,18 @@ from gateway.clock import iso_now
 from gateway.console import forms
 from gateway.console.deps import Console, ConsoleDep, ConsoleRefusal, Officer, Posted
 from gateway.console.tables import break_glass_review, policy_activation
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RegistryTampered
 from gateway.policy import certificates
 from gateway.policy.bundle import PolicySet, load_policy_set
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.matrix import CONTENT_STAGES, Cell, cells
 from gateway.policy.replay import ReplayReport, replay
 from gateway.policy.signing import MAX_BUNDLE_BYTES, open_bundle
+from gateway.rowseals import RowSeals, sealed
 from gateway.runtime import trusted_policy_keys
 from gateway.typing import RELATIONS, STAGES
+
+log = structlog.get_logger("gateway.registry")
 
 router = APIRouter(prefix="/policy")
 MATRIX_ROWS = 400
@@ -227,11 +231,26 @@ async def versions(request: Request, console: ConsoleDep, session: Officer) -> R
     )
 
 
+def _review_sealed(seals: RowSeals, row: dict[str, Any]) -> bool:
+    computed = seals.review(
+        entry_hash=row["entry_hash"],
+        verdict=row["verdict"],
+        note=row["note"],
+        reviewer=row["reviewer"],
+        reviewed_at=row["reviewed_at"],
+    )
+    return sealed(row.get("seal"), computed)
+
+
 def _queue(console: Console) -> list[dict[str, Any]]:
     gw = console.gw
     names = console.organisations()
     with gw.db.connect() as db:
-        reviewed = {r.entry_hash: dict(r._mapping) for r in db.execute(select(break_glass_review))}
+        rows = [dict(r._mapping) for r in db.execute(select(break_glass_review))]
+    # A sign-off that fails its seal (ADR 0017) is no sign-off: the release stays waiting.
+    reviewed = {r["entry_hash"]: r for r in rows if _review_sealed(gw.seals, r)}
+    if len(reviewed) != len(rows):
+        log.error("registry.seal_mismatch", table="break_glass_review")
     waiting = []
     for row in entries(gw.store, Filter(action="disclosure.decision", review=True)):
         waiting.append(
@@ -272,11 +291,14 @@ async def break_glass_sign_off(
     def state() -> str:
         with gw.db.connect() as db:
             done = db.execute(
-                select(break_glass_review.c.entry_hash).where(
-                    break_glass_review.c.entry_hash == entry
-                )
+                select(break_glass_review).where(break_glass_review.c.entry_hash == entry)
             ).first()
         if done is not None:
+            if not _review_sealed(gw.seals, dict(done._mapping)):
+                # Written behind the gateway's back: it blocks the real sign-off (one per
+                # release), so it is refused loudly, not taken for a review.
+                log.error("registry.seal_mismatch", table="break_glass_review")
+                raise RegistryTampered("a break-glass sign-off does not match its seal")
             return "reviewed"
         rows = entries(gw.store, Filter(action="disclosure.decision", review=True))
         return "waiting" if any(r.entry_hash == entry for r in rows) else "unknown"
@@ -295,7 +317,7 @@ async def break_glass_sign_off(
     }
 
     def record(conn: Connection) -> None:
-        conn.execute(insert(break_glass_review).values(**review))
+        conn.execute(insert(break_glass_review).values(**review, seal=gw.seals.review(**review)))
 
     # The sign-off and its ledger entry commit together: a review exists exactly when the
     # ledger says it was made.

@@ -49,6 +49,7 @@ break_glass_review = Table(
     Column("note", Text(), nullable=False),
     Column("reviewer", String(), nullable=False),
     Column("reviewed_at", String(), nullable=False),
+    Column("seal", String(), nullable=True),  # gateway/rowseals.py
     # (the ledger's break_glass.review entry names the reviewed entry; both commit together)
 )
 

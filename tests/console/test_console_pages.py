@@ -8,6 +8,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -121,6 +122,39 @@ def test_break_glass_is_signed_off_once_and_ledgered(fresh: TestGateway) -> None
     # Only a break-glass release can be signed off.
     other = client.post("/console/policy/break-glass/review", data={**body, "entry": "0" * 64})
     assert other.status_code == 404
+
+
+def test_a_sign_off_written_behind_the_gateways_back_is_no_sign_off(fresh: TestGateway) -> None:
+    # A forged "justified" would take the release off the officer's queue and, the first
+    # sign-off standing, block the real one. It fails its seal (ADR 0017).
+    from sqlalchemy import insert
+
+    from gateway.console.tables import break_glass_review
+    from gateway.errors import RegistryTampered
+    from gateway.sealcheck import check_registry
+
+    decision = _break_glass(fresh)
+    with fresh.gateway.db.begin() as conn:
+        conn.execute(
+            insert(break_glass_review).values(
+                entry_hash=decision,
+                verdict="justified",
+                note="",
+                reviewer="privacy.officer",
+                reviewed_at="2026-11-24T10:00:00Z",
+                seal="0" * 64,
+            )
+        )
+    client = console_client(fresh)
+    console_sign_in(client, "privacy.officer")
+    queue = client.get("/console/policy/break-glass")
+    assert decision in queue.text and "Aftekenen" in queue.text  # still waiting
+    body = {"csrf": console_csrf(queue.text), "entry": decision, "verdict": "unjustified"}
+    refused = client.post("/console/policy/break-glass/review", data=body)
+    assert refused.status_code == 503
+    assert not [e for e in fresh.new_entries() if e.facts.action == "break_glass.review"]
+    with pytest.raises(RegistryTampered):
+        check_registry(fresh.gateway.db, fresh.gateway.seals)
 
 
 def test_finding_a_person_never_puts_the_bsn_in_an_address_and_is_ledgered(
