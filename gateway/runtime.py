@@ -101,7 +101,7 @@ class Gateway:
     auth_lane: Lane
     """Secret checks (scrypt, ~45 ms each) run here, off the event loop."""
     seals: RowSeals
-    """The registry rows' seals (ADR 0017): whatever writes a client or case row seals it."""
+    """The registry rows' seals (ADR 0017): whatever writes a sealed row seals it."""
     refused_bundle: str | None = None
     """The digest of the last policy bundle refused on reload (not tried again until it changes)."""
     _reloading: threading.Lock = field(default_factory=threading.Lock)
