@@ -31,11 +31,13 @@ def _closed(s: socket.socket) -> bool:
 
 
 @pytest.mark.slow
-def test_slow_heads_are_closed_and_slow_bodies_get_408(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_slow_heads_are_closed_and_slow_bodies_get_408(tmp_path: Path, workers: int) -> None:
     home = tmp_path / "home"
     seed_demo_home(home, ENV)
     port = free_port()
-    proc = start_gateway(["serve", "--home", str(home)], port, tmp_path / "server.log", ENV)
+    args = ["serve", "--home", str(home), "--workers", str(workers)]
+    proc = start_gateway(args, port, tmp_path / "server.log", ENV)
     try:
         # Before: measured, 1,500 such connections were all still open after 22 s.
         slow = []
