@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.auth.throttle import FailureWindow, Throttle
 from gateway.bsn import Pseudonymiser
 from gateway.console import auditor, officer
 from gateway.console.deps import (
@@ -64,7 +65,12 @@ def mount_consoles(app: FastAPI, gw: Gateway) -> None:
             public + MOUNT + "/auth/callback",
             users,
         )
-        idp = provider_app(local, renderer)
+        window = settings.auth_failure_window_seconds
+        throttle = Throttle(
+            FailureWindow(settings.auth_failures_per_client, window),
+            FailureWindow(settings.auth_failures_per_peer, window),
+        )
+        idp = provider_app(local, renderer, throttle)
         app.mount(PREFIX, idp)
         # The console talks to its own provider in process: no loopback hop, and the codes the
         # provider holds in memory are always found.

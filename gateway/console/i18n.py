@@ -82,6 +82,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Gebruikersnaam of wachtwoord klopt niet.",
         "The user name or password is not right.",
     ),
+    "idp.throttled": (
+        "Te veel mislukte pogingen; probeer het later opnieuw.",
+        "Too many failed attempts; try again later.",
+    ),
     # Privacy officer
     "po.home": ("Privacy officer", "Privacy officer"),
     "po.matrix": ("Deelmatrix", "Sharing matrix"),

@@ -28,10 +28,11 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from gateway.auth.clients import check_secret
+from gateway.auth.throttle import Throttle
 from gateway.console.i18n import translator
 from gateway.console.render import Renderer
 from gateway.console.sessions import ROLES
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, RateLimited
 from gateway.yamlload import load_yaml
 
 PREFIX = "/local-idp"
@@ -191,7 +192,9 @@ _AUTH_PARAMS = (
 )
 
 
-def provider_app(provider: LocalProvider, renderer: Renderer) -> FastAPI:
+def provider_app(provider: LocalProvider, renderer: Renderer, throttle: Throttle) -> FastAPI:
+    """``throttle``: failed sign-ins per user name and per peer, as the token endpoint's; a
+    password is not guessed at scrypt's pace, and the CPU it costs is bounded."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     async def invalid_form(request: Request, exc: Exception) -> Response:
@@ -233,9 +236,17 @@ def provider_app(provider: LocalProvider, renderer: Renderer) -> FastAPI:
         problem = provider.request_problem(params)
         if problem:
             return page(request, {}, problem, 400)
+        peer = request.client.host if request.client else ""
+        try:
+            throttle.check(username or None, peer)  # before any secret is hashed
+        except RateLimited as exc:
+            refused = page(request, params, translator(request)("idp.throttled"), 429)
+            refused.headers.update(exc.headers)
+            return refused
         # scrypt (16 MiB, tens of ms): never on the event loop, where every request waits.
         user = await asyncio.to_thread(provider.sign_in, username, password)
         if user is None:
+            throttle.failed(username or None, peer)
             return page(request, params, translator(request)("idp.wrong"), 401)
         code = provider.grant(user, params)
         sep = "&" if "?" in params["redirect_uri"] else "?"

@@ -18,6 +18,7 @@ from gateway.console.tables import console_session
 from gateway.errors import AuthenticationFailed
 from gateway.testing import (
     CONSOLE_URL,
+    CONSOLE_USERS,
     TestGateway,
     console_client,
     console_csrf,
@@ -140,6 +141,29 @@ def test_an_overlong_sign_in_value_is_refused_without_repeating_it(cgw: TestGate
     )
     assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
     assert "secret-" not in r.text
+
+
+def test_failed_sign_ins_are_limited_before_any_password_is_hashed(fresh: TestGateway) -> None:
+    # Found by a hostile-client probe: the local provider checked a password (scrypt) on every
+    # attempt, without limit: guessing at scrypt's pace, and CPU for the asking.
+    client = console_client(fresh)
+    start = client.get("/console/login", follow_redirects=False)
+    page = client.get(start.headers["location"])
+    form = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+    limit = fresh.gateway.settings.auth_failures_per_client
+    wrong = [
+        client.post("/local-idp/authorize", data={**form, "username": "auditor", "password": "x"})
+        for _ in range(limit)
+    ]
+    assert [r.status_code for r in wrong] == [401] * limit
+    right = {**form, "username": "auditor", "password": CONSOLE_USERS["auditor"]}
+    blocked = client.post("/local-idp/authorize", data=right)
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    # Another user from the same peer is not blocked yet (the peer's limit is higher).
+    other = {**form, "username": "dpo", "password": CONSOLE_USERS["dpo"]}
+    assert (
+        client.post("/local-idp/authorize", data=other, follow_redirects=False).status_code == 303
+    )
 
 
 def test_csrf_token_and_origin_are_required_on_every_form(cgw: TestGateway) -> None:
