@@ -136,9 +136,12 @@ def console_app(console: Console) -> FastAPI:
         session = await optional_session(request, console)
         status = exc.status if isinstance(exc, GatewayError) else 503
         status = status if 400 <= status < 500 else 503  # fail closed, say nothing more
-        return console.page(
+        page = console.page(
             request, session, "error.html", {"message": "error.unavailable"}, status
         )
+        if isinstance(exc, GatewayError):
+            page.headers.update(exc.headers)  # e.g. Retry-After
+        return page
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.mount("/static", StaticFiles(directory=STATIC), name="console-static")

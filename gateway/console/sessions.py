@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from gateway.clock import utc_now
 from gateway.console.tables import console_login, console_session
+from gateway.errors import Unavailable
 from gateway.rowseals import RowSeals, sealed
 
 log = structlog.get_logger("gateway.registry")
@@ -32,6 +33,8 @@ ROLES = ("privacy_officer", "auditor")
 _TOUCH_EVERY = timedelta(seconds=30)
 """last_seen is written at most this often (idle time is measured to within it)."""
 _LOGIN_VALID = timedelta(minutes=10)
+MAX_PENDING_LOGINS = 10_000
+"""Sign-ins started and not finished (each lives ten minutes) at most; then 503."""
 
 
 def _hash(token: str) -> str:
@@ -71,12 +74,19 @@ class PendingLogin:
 
 class SessionStore:
     def __init__(
-        self, engine: Engine, seals: RowSeals, idle: timedelta, lifetime: timedelta
+        self,
+        engine: Engine,
+        seals: RowSeals,
+        idle: timedelta,
+        lifetime: timedelta,
+        *,
+        max_pending: int = MAX_PENDING_LOGINS,
     ) -> None:
         self._db = engine
         self._seals = seals
         self.idle = idle
         self.lifetime = lifetime
+        self._max_pending = max_pending
 
     # Sign-in: the authorisation request's secrets, bound to the browser that asked.
 
@@ -92,6 +102,14 @@ class SessionStore:
             db.execute(
                 delete(console_login).where(console_login.c.created_at < _iso(now - _LOGIN_VALID))
             )
+            # Anyone may start a sign-in: without a cap, a loop of GET /console/login grows the
+            # table by a row a request for ten minutes.
+            pending_now = db.execute(select(func.count()).select_from(console_login)).scalar_one()
+            if pending_now >= self._max_pending:
+                raise Unavailable(
+                    "too many sign-ins under way; try again shortly",
+                    headers={"Retry-After": "60"},
+                )
             db.execute(
                 insert(console_login).values(
                     id_hash=_hash(token), created_at=_iso(now), **pending.__dict__

@@ -166,6 +166,25 @@ def test_failed_sign_ins_are_limited_before_any_password_is_hashed(fresh: TestGa
     )
 
 
+def test_sign_ins_under_way_are_bounded(fresh: TestGateway) -> None:
+    # Anyone may start a sign-in (a row for ten minutes): a loop of them must not grow the
+    # database without end.
+    from gateway.errors import Unavailable
+
+    store = SessionStore(
+        fresh.gateway.db,
+        fresh.gateway.seals,
+        idle=timedelta(minutes=15),
+        lifetime=timedelta(hours=8),
+        max_pending=3,
+    )
+    for _ in range(3):
+        store.start_login()
+    with pytest.raises(Unavailable) as refused:
+        store.start_login()
+    assert refused.value.headers["Retry-After"] == "60"
+
+
 def test_csrf_token_and_origin_are_required_on_every_form(cgw: TestGateway) -> None:
     client = console_client(cgw)
     page = console_sign_in(client, "dpo")
