@@ -141,6 +141,7 @@ def import_tables() -> None:
     import gateway.auth.clients
     import gateway.cases.models
     import gateway.console.tables
+    import gateway.keystate
     import gateway.ledger.tables
     import gateway.signals.tables  # noqa: F401
 

@@ -48,6 +48,7 @@ from gateway.keys import (
     read_signal_keys,
     seal_pseudonym_key,
 )
+from gateway.keystate import check_fingerprints, fingerprints
 from gateway.lanes import Lane, LaneFull
 from gateway.ledger.batcher import GroupCommitter
 from gateway.ledger.checkpoint import Checkpoint, CheckpointDir
@@ -394,6 +395,7 @@ def build_gateway(
     keys = load_keyring(settings.keys_dir, passphrase(settings))
     db = make_engine(settings.resolved_database_url)
     create_schema(db)
+    check_fingerprints(db, fingerprints(keys))  # the pseudonym and webhook keys are its own
     seals = RowSeals.of(keys.ledger_signing)
     registry = check_registry(db, seals)
     log.info("registry.sealed", **{t: n for t, n in registry.checked.items()})

@@ -15,7 +15,13 @@ from typer.testing import CliRunner
 from connectors.interface import local
 from gateway.cli import app
 from gateway.errors import ConfigurationError
-from gateway.keys import AUDITOR_PUBLIC, init_keys, load_auditor_pseudonym_key
+from gateway.keys import (
+    AUDITOR_PUBLIC,
+    PSEUDONYM,
+    WEBHOOK_SIGNING,
+    init_keys,
+    load_auditor_pseudonym_key,
+)
 from gateway.ledger.periods import open_entry
 from gateway.ledger.sealing import key_id
 from gateway.runtime import build_gateway
@@ -50,6 +56,28 @@ def test_a_swapped_auditor_key_stops_the_server_once_the_ledger_has_entries(
     shutil.copy(other / "keys" / AUDITOR_PUBLIC, settings.keys_dir / AUDITOR_PUBLIC)
     with pytest.raises(ConfigurationError, match="not the key the ledger seals for"):
         build_gateway(settings, connectors={})
+
+
+@pytest.mark.parametrize("name", [PSEUDONYM, WEBHOOK_SIGNING])
+def test_a_key_file_from_another_instance_stops_the_server(tmp_path: Path, name: str) -> None:
+    # A restored backup with the wrong pseudonym key started, then found nobody: every linked
+    # person read as not linked, every request was denied, and nothing said why.
+    gw = make_test_gateway(tmp_path)
+    settings = gw.gateway.settings
+    gw.close()
+    other = tmp_path / "other"
+    init_keys(
+        other / "keys",
+        None,
+        auditor_dir=other / "auditor",
+        auditor_passphrase=TEST_AUDITOR_PASSPHRASE,
+    )
+    kept = (settings.keys_dir / name).read_bytes()
+    shutil.copy(other / "keys" / name, settings.keys_dir / name)
+    with pytest.raises(ConfigurationError, match=f"{name} is not the key this database"):
+        build_gateway(settings, connectors={})
+    (settings.keys_dir / name).write_bytes(kept)  # the right key back: it starts
+    build_gateway(settings, connectors={}).close()
 
 
 def test_a_deliberate_auditor_key_change_is_a_signed_ledger_event(tmp_path: Path) -> None:
