@@ -34,6 +34,18 @@ from gateway.testing import (
 )
 
 
+def _other_keys(tmp_path: Path) -> Path:
+    """The key directory of another instance."""
+    other = tmp_path / "other"
+    init_keys(
+        other / "keys",
+        None,
+        auditor_dir=other / "auditor",
+        auditor_passphrase=TEST_AUDITOR_PASSPHRASE,
+    )
+    return other / "keys"
+
+
 def test_a_swapped_auditor_key_stops_the_server_once_the_ledger_has_entries(
     tmp_path: Path,
 ) -> None:
@@ -46,14 +58,7 @@ def test_a_swapped_auditor_key_stops_the_server_once_the_ledger_has_entries(
     assert r.status_code == 200
     settings = gw.gateway.settings
     gw.close()
-    other = tmp_path / "other"
-    init_keys(
-        other / "keys",
-        None,
-        auditor_dir=other / "auditor",
-        auditor_passphrase=TEST_AUDITOR_PASSPHRASE,
-    )
-    shutil.copy(other / "keys" / AUDITOR_PUBLIC, settings.keys_dir / AUDITOR_PUBLIC)
+    shutil.copy(_other_keys(tmp_path) / AUDITOR_PUBLIC, settings.keys_dir / AUDITOR_PUBLIC)
     with pytest.raises(ConfigurationError, match="not the key the ledger seals for"):
         build_gateway(settings, connectors={})
 
@@ -65,15 +70,8 @@ def test_a_key_file_from_another_instance_stops_the_server(tmp_path: Path, name:
     gw = make_test_gateway(tmp_path)
     settings = gw.gateway.settings
     gw.close()
-    other = tmp_path / "other"
-    init_keys(
-        other / "keys",
-        None,
-        auditor_dir=other / "auditor",
-        auditor_passphrase=TEST_AUDITOR_PASSPHRASE,
-    )
     kept = (settings.keys_dir / name).read_bytes()
-    shutil.copy(other / "keys" / name, settings.keys_dir / name)
+    shutil.copy(_other_keys(tmp_path) / name, settings.keys_dir / name)
     with pytest.raises(ConfigurationError, match=f"{name} is not the key this database"):
         build_gateway(settings, connectors={})
     (settings.keys_dir / name).write_bytes(kept)  # the right key back: it starts
