@@ -31,19 +31,59 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlmodel import SQLModel
 
 _INFO = b"gateway-row-seals-v1"
 _CONTEXT = b"gateway-row-seal-v1\x00"
 
 
+Table = Literal[
+    "client",
+    "case",
+    "case_subject",
+    "console_session",
+    "client_webhook",
+    "signal_delivery",
+    "break_glass_review",
+]
+
+COVERS: dict[Table, tuple[str, ...]] = {
+    "client": ("client_id", "secret_hash", "oin", "organisation", "org_type", "role", "user_ref"),
+    "case": ("id", "purpose", "stage", "status", "regisseur_oin"),
+    "case_subject": ("case_id", "subject", "subject_ref", "relation", "minor", "bsn_sealed"),
+    # Not last_seen_at (written every half minute) nor the auditor key kept in the row (sealed
+    # under the session's cookie already: a changed one does not open).
+    "console_session": ("id_hash", "subject", "name", "roles", "csrf", "created_at"),
+    "client_webhook": ("client_id", "url", "created_at"),
+    # Not attempts, status or the next attempt's time: the dispatcher writes those.
+    "signal_delivery": ("id", "client_id", "match_id", "payload", "created_at"),
+    "break_glass_review": ("entry_hash", "verdict", "note", "reviewer", "reviewed_at"),
+}
+"""The one list of what each table's seal covers (its columns; plus, for a case, the set of its
+participants and, for a linked person, the set of its consents: ``sets``)."""
+
+Row = Mapping[Any, Any]
+"""A row's columns by name: a dict, a model's ``model_dump()`` or a driver's ``RowMapping``."""
+
+
+def model_row(model: SQLModel) -> dict[str, Any]:
+    """A model's columns as a :data:`Row`, read as attributes (``model_dump`` would serialise,
+    and warn on a value of the wrong type, which is what a tampered row may hold)."""
+    return {name: getattr(model, name) for name in type(model).model_fields}
+
+
+_BOOLEAN = frozenset({"minor"})
+"""Columns that are a bool in a model and 0 or 1 in a driver's row: sealed as a bool."""
+
+
 class RowSeals:
-    """Computes the seal of each kind of registry row (plain values in, hex out)."""
+    """Computes and checks the seal of a registry row (a mapping of its columns in, hex out)."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:
@@ -59,134 +99,26 @@ class RowSeals:
         )
         return cls(derived)
 
-    def client(
-        self,
-        *,
-        client_id: str,
-        secret_hash: str,
-        oin: str,
-        organisation: str,
-        org_type: str,
-        role: str,
-        user_ref: str,
-    ) -> str:
-        return self._mac(
-            "client",
-            {
-                "client_id": client_id,
-                "secret_hash": secret_hash,
-                "oin": oin,
-                "organisation": organisation,
-                "org_type": org_type,
-                "role": role,
-                "user_ref": user_ref,
-            },
-        )
+    def seal(self, table: Table, row: Row, **sets: Iterable[str]) -> str:
+        """The seal of ``row`` (every column :data:`COVERS` names) with ``sets``."""
+        doc: dict[str, Any] = {"kind": table}
+        for name in COVERS[table]:
+            doc[name] = bool(row[name]) if name in _BOOLEAN else row[name]
+        for name, members in sets.items():
+            doc[name] = sorted(members)
+        return self._mac(doc)
 
-    def case(
-        self,
-        *,
-        case_id: str,
-        purpose: str,
-        stage: str,
-        status: str,
-        regisseur_oin: str,
-        participants: Iterable[str],
-    ) -> str:
-        return self._mac(
-            "case",
-            {
-                "case_id": case_id,
-                "purpose": purpose,
-                "stage": stage,
-                "status": status,
-                "regisseur_oin": regisseur_oin,
-                "participants": sorted(participants),
-            },
-        )
+    def check(self, table: Table, row: Row, **sets: Iterable[str]) -> bool:
+        """True if ``row``'s stored ``seal`` is its seal (a row without one never matches)."""
+        return sealed(row.get("seal"), self.seal(table, row, **sets))
 
-    def subject(
-        self,
-        *,
-        case_id: str,
-        subject: str,
-        subject_ref: str,
-        relation: str,
-        minor: bool,
-        bsn_sealed: str,
-        consents: Iterable[str],
-    ) -> str:
-        return self._mac(
-            "subject",
-            {
-                "case_id": case_id,
-                "subject": subject,
-                "subject_ref": subject_ref,
-                "relation": relation,
-                "minor": bool(minor),
-                "bsn_sealed": bsn_sealed,
-                "consents": sorted(consents),
-            },
-        )
-
-    def console_session(
-        self, *, id_hash: str, subject: str, name: str, roles: str, csrf: str, created_at: str
-    ) -> str:
-        # Not last_seen_at (written every half minute) nor the auditor key kept in the row
-        # (sealed under the session's cookie already: a changed one does not open).
-        return self._mac(
-            "console_session",
-            {
-                "id_hash": id_hash,
-                "subject": subject,
-                "name": name,
-                "roles": roles,
-                "csrf": csrf,
-                "created_at": created_at,
-            },
-        )
-
-    def webhook(self, *, client_id: str, url: str, created_at: str) -> str:
-        return self._mac("webhook", {"client_id": client_id, "url": url, "created_at": created_at})
-
-    def delivery(
-        self, *, delivery_id: str, client_id: str, match_id: str, payload: str, created_at: str
-    ) -> str:
-        # Not attempts, status or the next attempt's time: the dispatcher writes those.
-        return self._mac(
-            "delivery",
-            {
-                "delivery_id": delivery_id,
-                "client_id": client_id,
-                "match_id": match_id,
-                "payload": payload,
-                "created_at": created_at,
-            },
-        )
-
-    def review(
-        self, *, entry_hash: str, verdict: str, note: str, reviewer: str, reviewed_at: str
-    ) -> str:
-        return self._mac(
-            "review",
-            {
-                "entry_hash": entry_hash,
-                "verdict": verdict,
-                "note": note,
-                "reviewer": reviewer,
-                "reviewed_at": reviewed_at,
-            },
-        )
-
-    def _mac(self, kind: str, doc: dict[str, Any]) -> str:
+    def _mac(self, doc: dict[str, Any]) -> str:
         # Any injective encoding serves (only this module reads it): JSON with sorted keys and
         # every non-ASCII character escaped never fails on what a database can hold (a lone
         # surrogate, say), and a value of another type (an integer where text was) encodes
         # differently. A value JSON cannot hold at all (bytes) can match no seal.
         try:
-            text = json.dumps(
-                {"kind": kind, **doc}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
-            )
+            text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         except (TypeError, ValueError):
             return _UNSEALABLE
         return hmac.digest(self._key, _CONTEXT + text.encode("ascii"), "sha256").hex()

@@ -3,7 +3,7 @@ linked people, client webhooks and break-glass sign-offs (console sessions and q
 notifications are checked when used: they are short-lived). At start-up, by ``gateway
 registry check``, and before ``gateway registry seal`` seals rows written before seals existed.
 
-Plain SQL on one connection, one pass per table: a registry of 100,000 cases is a second's
+One connection, one pass per table: a registry of 100,000 cases is a second's
 work. A participant or consent row whose case or link is not there counts as a mismatch: it
 was not written by the gateway, which never leaves one behind.
 """
@@ -11,15 +11,25 @@ was not written by the gateway, which never leaves one behind.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Table, select, text, update
+from sqlmodel import SQLModel
 
+from gateway.db import import_tables
 from gateway.errors import RegistryTampered
-from gateway.rowseals import RowSeals, sealed
+from gateway.rowseals import Row, RowSeals, sealed
+from gateway.rowseals import Table as SealedTable
 
-TABLES = ("client", "case", "case_subject", "client_webhook", "break_glass_review")
+TABLES: tuple[SealedTable, ...] = (
+    "client",
+    "case",
+    "case_subject",
+    "client_webhook",
+    "break_glass_review",
+)
 
 
 @dataclass
@@ -45,45 +55,38 @@ class RegistryReport:
 
 @dataclass(frozen=True)
 class _Row:
-    table: str
-    key: tuple[str, ...]
+    table: Table
+    key: dict[str, Any]
+    """The row's primary key, column by column."""
     stored: str | None
     computed: str
 
 
+def _table(name: SealedTable) -> Table:
+    import_tables()  # every table in the metadata, whichever modules were imported so far
+    return SQLModel.metadata.tables[name]
+
+
+_PLAIN: tuple[SealedTable, ...] = ("client", "client_webhook", "break_glass_review")
+"""Tables whose seal covers their own columns only."""
+
+
 def _rows(conn: Connection, seals: RowSeals, report: RegistryReport) -> Iterator[_Row]:
-    for cid, secret_hash, oin, org, org_type, role, user_ref, stored in conn.execute(
-        text(
-            "SELECT client_id, secret_hash, oin, organisation, org_type, role, user_ref, seal "
-            "FROM client"
-        )
-    ):
-        computed = seals.client(
-            client_id=cid,
-            secret_hash=secret_hash,
-            oin=oin,
-            organisation=org,
-            org_type=org_type,
-            role=role,
-            user_ref=user_ref,
-        )
-        yield _Row("client", (cid,), stored, computed)
+    def row(name: SealedTable, values: Row, **sets: Iterable[str]) -> _Row:
+        table = _table(name)
+        key = {c.name: values[c.name] for c in table.primary_key.columns}
+        return _Row(table, key, values["seal"], seals.seal(name, values, **sets))
+
+    for name in _PLAIN:
+        for found in conn.execute(select(_table(name))):
+            yield row(name, found._mapping)
 
     participants: dict[str, list[str]] = defaultdict(list)
     for case_id, oin in conn.execute(text("SELECT case_id, oin FROM case_participant")):
         participants[case_id].append(oin)
-    for case_id, purpose, stage, status, regisseur, stored in conn.execute(
-        text('SELECT id, purpose, stage, status, regisseur_oin, seal FROM "case"')
-    ):
-        computed = seals.case(
-            case_id=case_id,
-            purpose=purpose,
-            stage=stage,
-            status=status,
-            regisseur_oin=regisseur,
-            participants=participants.pop(case_id, []),
-        )
-        yield _Row("case", (case_id,), stored, computed)
+    for found in conn.execute(select(_table("case"))):
+        values = found._mapping
+        yield row("case", values, participants=participants.pop(values["id"], []))
     report.mismatched["case"] += len(participants)  # participants of no case
 
     consents: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -91,43 +94,11 @@ def _rows(conn: Connection, seals: RowSeals, report: RegistryReport) -> Iterator
         text("SELECT case_id, subject, source FROM case_consent")
     ):
         consents[(case_id, subject)].append(source)
-    for case_id, subject, ref, relation, minor, bsn_sealed, stored in conn.execute(
-        text(
-            "SELECT case_id, subject, subject_ref, relation, minor, bsn_sealed, seal "
-            "FROM case_subject"
-        )
-    ):
-        computed = seals.subject(
-            case_id=case_id,
-            subject=subject,
-            subject_ref=ref,
-            relation=relation,
-            minor=bool(minor),
-            bsn_sealed=bsn_sealed,
-            consents=consents.pop((case_id, subject), []),
-        )
-        yield _Row("case_subject", (case_id, subject), stored, computed)
+    for found in conn.execute(select(_table("case_subject"))):
+        values = found._mapping
+        link = (values["case_id"], values["subject"])
+        yield row("case_subject", values, consents=consents.pop(link, []))
     report.mismatched["case_subject"] += len(consents)  # consents of no linked person
-
-    for cid, url, created_at, stored in conn.execute(
-        text("SELECT client_id, url, created_at, seal FROM client_webhook")
-    ):
-        computed = seals.webhook(client_id=cid, url=url, created_at=created_at)
-        yield _Row("client_webhook", (cid,), stored, computed)
-
-    for entry_hash, verdict, note, reviewer, reviewed_at, stored in conn.execute(
-        text(
-            "SELECT entry_hash, verdict, note, reviewer, reviewed_at, seal FROM break_glass_review"
-        )
-    ):
-        computed = seals.review(
-            entry_hash=entry_hash,
-            verdict=verdict,
-            note=note,
-            reviewer=reviewer,
-            reviewed_at=reviewed_at,
-        )
-        yield _Row("break_glass_review", (entry_hash,), stored, computed)
 
 
 def inspect(engine: Engine, seals: RowSeals) -> RegistryReport:
@@ -171,31 +142,17 @@ def seal_unsealed(engine: Engine, seals: RowSeals, *, apply: bool = True) -> Reg
 
 
 def _count(report: RegistryReport, row: _Row) -> None:
-    report.checked[row.table] += 1
+    name = row.table.name
+    report.checked[name] += 1
     if not row.computed:  # values no seal covers (bytes where text belongs): never sealed
-        report.mismatched[row.table] += 1
+        report.mismatched[name] += 1
     elif row.stored is None:
-        report.unsealed[row.table] += 1
+        report.unsealed[name] += 1
     elif not sealed(row.stored, row.computed):
-        report.mismatched[row.table] += 1
-
-
-_STORE = {
-    "client": text("UPDATE client SET seal = :seal WHERE client_id = :k0 AND seal IS NULL"),
-    "case": text('UPDATE "case" SET seal = :seal WHERE id = :k0 AND seal IS NULL'),
-    "client_webhook": text(
-        "UPDATE client_webhook SET seal = :seal WHERE client_id = :k0 AND seal IS NULL"
-    ),
-    "break_glass_review": text(
-        "UPDATE break_glass_review SET seal = :seal WHERE entry_hash = :k0 AND seal IS NULL"
-    ),
-    "case_subject": text(
-        "UPDATE case_subject SET seal = :seal WHERE case_id = :k0 AND subject = :k1 "
-        "AND seal IS NULL"
-    ),
-}
+        report.mismatched[name] += 1
 
 
 def _store(conn: Connection, row: _Row) -> None:
-    keys = {f"k{i}": k for i, k in enumerate(row.key)}
-    conn.execute(_STORE[row.table], {"seal": row.computed, **keys})
+    table = row.table
+    same = [table.c[name] == value for name, value in row.key.items()]
+    conn.execute(update(table).where(*same, table.c.seal.is_(None)).values(seal=row.computed))

@@ -25,18 +25,24 @@ PERSON = "mda.ex_partner"
 
 def test_a_seal_changes_with_every_value_and_every_kind() -> None:
     seals = RowSeals.of(Ed25519PrivateKey.generate())
-    case: dict[str, Any] = {
-        "case_id": "case-1",
+    row: dict[str, Any] = {
+        "id": "case-1",
         "purpose": "p",
         "stage": "s",
         "status": "open",
         "regisseur_oin": "1" * 20,
-        "participants": ["1" * 20, "2" * 20],
     }
-    base = seals.case(**case)
-    assert seals.case(**{**case, "participants": ["2" * 20, "1" * 20]}) == base  # a set
+    members = ["1" * 20, "2" * 20]
+
+    def case(**change: Any) -> str:
+        participants = change.pop("participants", members)
+        return seals.seal("case", {**row, **change}, participants=participants)
+
+    base = case()
+    assert case(participants=["2" * 20, "1" * 20]) == base  # a set
+    assert seals.seal("case", {**row, "updated_at": "x"}, participants=members) == base
     for name, other in [
-        ("case_id", "case-2"),
+        ("id", "case-2"),
         ("purpose", "q"),
         ("stage", "t"),
         ("status", "closed"),
@@ -44,7 +50,7 @@ def test_a_seal_changes_with_every_value_and_every_kind() -> None:
         ("participants", ["1" * 20]),
         ("participants", ["1" * 20, "2" * 20, "3" * 20]),
     ]:
-        assert seals.case(**{**case, name: other}) != base, name
+        assert case(**{name: other}) != base, name
     subject: dict[str, Any] = {
         "case_id": "case-1",
         "subject": "pseudo",
@@ -52,14 +58,30 @@ def test_a_seal_changes_with_every_value_and_every_kind() -> None:
         "relation": "hoofdpersoon",
         "minor": False,
         "bsn_sealed": "{}",
-        "consents": [],
     }
-    link = seals.subject(**subject)
-    for name, other in [("minor", True), ("consents", ["ggz.behandeling"]), ("subject", "x")]:
-        assert seals.subject(**{**subject, name: other}) != link, name
-    assert RowSeals.of(Ed25519PrivateKey.generate()).case(**case) != base  # per instance
+    link = seals.seal("case_subject", subject, consents=[])
+    assert seals.seal("case_subject", {**subject, "minor": 0}, consents=[]) == link  # a driver's 0
+    for name, other in [("minor", True), ("subject", "x")]:
+        assert seals.seal("case_subject", {**subject, name: other}, consents=[]) != link, name
+    assert seals.seal("case_subject", subject, consents=["ggz.behandeling"]) != link
+    assert seals.seal("client_webhook", {"client_id": "case-1", "url": "p", "created_at": "s"}) != (
+        seals.seal(
+            "break_glass_review",
+            {
+                "entry_hash": "case-1",
+                "verdict": "p",
+                "note": "s",
+                "reviewer": "",
+                "reviewed_at": "",
+            },
+        )
+    )  # the kind is sealed too
+    other_instance = RowSeals.of(Ed25519PrivateKey.generate())
+    assert other_instance.seal("case", row, participants=members) != base  # per instance
     flipped = base[:-1] + ("1" if base[-1] == "0" else "0")
     assert not sealed(None, base) and not sealed(flipped, base) and sealed(base, base)
+    assert seals.check("case", {**row, "seal": base}, participants=members)
+    assert not seals.check("case", {**row, "seal": None}, participants=members)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -21,7 +21,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from gateway.errors import RegistryTampered
 from gateway.identifiers import OIN_RULE, is_oin
-from gateway.rowseals import RowSeals, sealed
+from gateway.rowseals import RowSeals, model_row
 
 log = structlog.get_logger("gateway.registry")
 
@@ -91,23 +91,11 @@ def register_client(
         role=role,
         user_ref=user_ref,
     )
-    row.seal = client_seal(seals, row)
+    row.seal = seals.seal("client", model_row(row))
     with Session(engine) as session:
         session.merge(row)
         session.commit()
     return row
-
-
-def client_seal(seals: RowSeals, row: ClientRow) -> str:
-    return seals.client(
-        client_id=row.client_id,
-        secret_hash=row.secret_hash,
-        oin=row.oin,
-        organisation=row.organisation,
-        org_type=row.org_type,
-        role=row.role,
-        user_ref=row.user_ref,
-    )
 
 
 def get_client(engine: Engine, client_id: str) -> ClientRow | None:
@@ -122,7 +110,7 @@ def verified_client(engine: Engine, seals: RowSeals, client_id: str) -> ClientRo
     A row that does not match (changed, or written behind the gateway's back) raises: no token
     is issued on it."""
     row = get_client(engine, client_id)
-    if row is not None and not sealed(row.seal, client_seal(seals, row)):
+    if row is not None and not seals.check("client", model_row(row)):
         log.error("registry.seal_mismatch", table="client")
         raise RegistryTampered("a registered client's row does not match its seal")
     return row

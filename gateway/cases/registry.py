@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -33,7 +33,7 @@ from gateway.ledger.entry import Action, Facts
 from gateway.ledger.sealing import seal
 from gateway.ledger.writer import Ledger, Record
 from gateway.policy.snapshot import ActivePolicy
-from gateway.rowseals import RowSeals, sealed
+from gateway.rowseals import RowSeals, model_row
 from gateway.typing import STAGES, SubjectPseudonym
 
 log = structlog.get_logger("gateway.registry")
@@ -89,19 +89,20 @@ class SubjectContext:
 
 
 # "case" is quoted: a reserved word in SQL (SQLite and PostgreSQL alike).
-_CASE = Sql(
-    'SELECT id, purpose, stage, status, regisseur_oin, seal FROM "case" WHERE id = :case_id'
-)
+_CASE_COLUMNS = ("id", "purpose", "stage", "status", "regisseur_oin", "seal")
+_LINK_COLUMNS = ("relation", "minor", "subject_ref", "bsn_sealed", "seal")
+_CASE = Sql(f'SELECT {", ".join(_CASE_COLUMNS)} FROM "case" WHERE id = :case_id')  # noqa: S608
 _PARTICIPANTS = Sql("SELECT oin FROM case_participant WHERE case_id = :case_id")
 _LINK = Sql(
-    "SELECT relation, minor, subject_ref, bsn_sealed, seal FROM case_subject"
+    f"SELECT {', '.join(_LINK_COLUMNS)} FROM case_subject"  # noqa: S608 - fixed names
     " WHERE case_id = :case_id AND subject = :subject"
 )
 _CONSENTS = Sql("SELECT source FROM case_consent WHERE case_id = :case_id AND subject = :subject")
 
 
-_NO_CASE = ("", "", "", "", "", None)
-_NO_LINK = ("", False, "", "", None)
+_NO_CASE = dict.fromkeys(_CASE_COLUMNS, "") | {"seal": None}
+_NO_LINK = dict.fromkeys(_LINK_COLUMNS, "") | {"minor": False, "seal": None}
+"""Stand-in rows, sealed over where a case or link is not there: the same work either way."""
 
 
 def _tampered(table: str) -> NoReturn:
@@ -178,9 +179,15 @@ class CaseRegistry:
             link = _LINK.run(conn, params).fetchone()
             consents = [source for (source,) in _CONSENTS.run(conn, params).fetchall()]
         # Both seals are worked out whether or not the case and the link exist (over stand-in
-        # values where they do not): the same work either way, like the four queries above.
-        case_ok = self._case_sealed(case or _NO_CASE, participants)
-        link_ok = self._link_sealed(case_id, pseudonym, link or _NO_LINK, consents)
+        # rows where they do not): the same work either way, like the four queries above.
+        case_row = dict(zip(_CASE_COLUMNS, case, strict=True)) if case else _NO_CASE
+        link_row = dict(zip(_LINK_COLUMNS, link, strict=True)) if link else _NO_LINK
+        case_ok = self._seals.check("case", case_row, participants=participants)
+        link_ok = self._seals.check(
+            "case_subject",
+            {**link_row, "case_id": case_id, "subject": pseudonym},
+            consents=consents,
+        )
         if case is None:
             if participants or link is not None or consents:
                 _tampered("case_participant")  # rows of a case that is not there
@@ -209,38 +216,10 @@ class CaseRegistry:
             consents=tuple(sorted(consents)),
         )
 
-    def _case_sealed(self, case: Sequence[Any], participants: Iterable[str]) -> bool:
-        case_id, purpose, stage, status, regisseur, stored = case
-        computed = self._seals.case(
-            case_id=case_id,
-            purpose=purpose,
-            stage=stage,
-            status=status,
-            regisseur_oin=regisseur,
-            participants=participants,
-        )
-        return sealed(stored, computed)
-
-    def _link_sealed(
-        self, case_id: str, subject: str, link: Sequence[Any], consents: Iterable[str]
-    ) -> bool:
-        relation, minor, subject_ref, bsn_sealed, stored = link
-        computed = self._seals.subject(
-            case_id=case_id,
-            subject=subject,
-            subject_ref=subject_ref,
-            relation=relation,
-            minor=bool(minor),
-            bsn_sealed=bsn_sealed,
-            consents=consents,
-        )
-        return sealed(stored, computed)
-
     def _check_case(self, session: Session, case: CaseRow) -> list[str]:
         """The case's participants, after checking the case against its seal (raises)."""
         participants = self._participants(session, case.id)
-        row = (case.id, case.purpose, case.stage, case.status, case.regisseur_oin, case.seal)
-        if not self._case_sealed(row, participants):
+        if not self._seals.check("case", model_row(case), participants=participants):
             _tampered("case")
         return participants
 
@@ -256,19 +235,11 @@ class CaseRegistry:
                 ConsentRow.case_id == row.case_id, ConsentRow.subject == row.subject
             )
         )
-        link = (row.relation, row.minor, row.subject_ref, row.bsn_sealed, row.seal)
-        if not self._link_sealed(row.case_id, row.subject, link, consents):
+        if not self._seals.check("case_subject", model_row(row), consents=consents):
             _tampered("case_subject")
 
     def _seal_case(self, case: CaseRow, participants: Iterable[str]) -> None:
-        case.seal = self._seals.case(
-            case_id=case.id,
-            purpose=case.purpose,
-            stage=case.stage,
-            status=case.status,
-            regisseur_oin=case.regisseur_oin,
-            participants=participants,
-        )
+        case.seal = self._seals.seal("case", model_row(case), participants=participants)
 
     # -- management by the regisseur ------------------------------------------------------------
 
@@ -358,15 +329,7 @@ class CaseRegistry:
                 relation=relation,
                 minor=minor,
             )
-            row.seal = self._seals.subject(
-                case_id=case_id,
-                subject=pseudonym,
-                subject_ref=row.subject_ref,
-                relation=relation,
-                minor=minor,
-                bsn_sealed=row.bsn_sealed,
-                consents=set(consents),
-            )
+            row.seal = self._seals.seal("case_subject", model_row(row), consents=set(consents))
             session.add(row)
             for source in sorted(set(consents)):
                 session.add(

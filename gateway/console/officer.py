@@ -30,7 +30,6 @@ from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.matrix import CONTENT_STAGES, Cell, cells
 from gateway.policy.replay import ReplayReport, replay
 from gateway.policy.signing import MAX_BUNDLE_BYTES, open_bundle
-from gateway.rowseals import RowSeals, sealed
 from gateway.runtime import trusted_policy_keys
 from gateway.typing import RELATIONS, STAGES
 
@@ -231,24 +230,13 @@ async def versions(request: Request, console: ConsoleDep, session: Officer) -> R
     )
 
 
-def _review_sealed(seals: RowSeals, row: dict[str, Any]) -> bool:
-    computed = seals.review(
-        entry_hash=row["entry_hash"],
-        verdict=row["verdict"],
-        note=row["note"],
-        reviewer=row["reviewer"],
-        reviewed_at=row["reviewed_at"],
-    )
-    return sealed(row.get("seal"), computed)
-
-
 def _queue(console: Console) -> list[dict[str, Any]]:
     gw = console.gw
     names = console.organisations()
     with gw.db.connect() as db:
         rows = [dict(r._mapping) for r in db.execute(select(break_glass_review))]
     # A sign-off that fails its seal (ADR 0017) is no sign-off: the release stays waiting.
-    reviewed = {r["entry_hash"]: r for r in rows if _review_sealed(gw.seals, r)}
+    reviewed = {r["entry_hash"]: r for r in rows if gw.seals.check("break_glass_review", r)}
     if len(reviewed) != len(rows):
         log.error("registry.seal_mismatch", table="break_glass_review")
     waiting = []
@@ -294,7 +282,7 @@ async def break_glass_sign_off(
                 select(break_glass_review).where(break_glass_review.c.entry_hash == entry)
             ).first()
         if done is not None:
-            if not _review_sealed(gw.seals, dict(done._mapping)):
+            if not gw.seals.check("break_glass_review", done._mapping):
                 # Written behind the gateway's back: it blocks the real sign-off (one per
                 # release), so it is refused loudly, not taken for a review.
                 log.error("registry.seal_mismatch", table="break_glass_review")
@@ -317,7 +305,8 @@ async def break_glass_sign_off(
     }
 
     def record(conn: Connection) -> None:
-        conn.execute(insert(break_glass_review).values(**review, seal=gw.seals.review(**review)))
+        seal = gw.seals.seal("break_glass_review", review)
+        conn.execute(insert(break_glass_review).values(**review, seal=seal))
 
     # The sign-off and its ledger entry commit together: a review exists exactly when the
     # ledger says it was made.

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from gateway.clock import utc_now
 from gateway.console.tables import console_login, console_session
 from gateway.errors import Unavailable
-from gateway.rowseals import RowSeals, sealed
+from gateway.rowseals import RowSeals
 
 log = structlog.get_logger("gateway.registry")
 
@@ -157,7 +157,7 @@ class SessionStore:
                     **row,
                     last_seen_at=now,
                     auditor_key=None,
-                    seal=self._seals.console_session(**row),
+                    seal=self._seals.seal("console_session", row),
                 )
             )
         return token
@@ -173,15 +173,7 @@ class SessionStore:
             ).first()
         if row is None:
             return None
-        expected = self._seals.console_session(
-            id_hash=row.id_hash,
-            subject=row.subject,
-            name=row.name,
-            roles=row.roles,
-            csrf=row.csrf,
-            created_at=row.created_at,
-        )
-        if not sealed(row.seal, expected):
+        if not self._seals.check("console_session", row._mapping):
             # Written behind the gateway's back (or before seals): no session. The row stays
             # for whoever investigates; the purge takes it once it is old.
             log.error("registry.seal_mismatch", table="console_session")

@@ -535,28 +535,21 @@ class SignalService:
         for match_id in match_ids:
             for oin, notice in self.reader.notices(conn, match_id).items():
                 for client_id in clients.get(oin, ()):
-                    delivery_id = new_delivery_id()
-                    payload = json.dumps({"type": "signal.match", "data": notice}, sort_keys=True)
-                    conn.execute(
-                        insert(signal_delivery).values(
-                            id=delivery_id,
-                            client_id=client_id,
-                            match_id=match_id,
-                            payload=payload,
-                            attempts=0,
-                            next_attempt_at=now,
-                            status="pending",
-                            last_error="",
-                            created_at=now,
-                            seal=self._seals.delivery(
-                                delivery_id=delivery_id,
-                                client_id=client_id,
-                                match_id=match_id,
-                                payload=payload,
-                                created_at=now,
-                            ),
-                        )
-                    )
+                    row = {
+                        "id": new_delivery_id(),
+                        "client_id": client_id,
+                        "match_id": match_id,
+                        "payload": json.dumps(
+                            {"type": "signal.match", "data": notice}, sort_keys=True
+                        ),
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "status": "pending",
+                        "last_error": "",
+                        "created_at": now,
+                    }
+                    seal = self._seals.seal("signal_delivery", row)
+                    conn.execute(insert(signal_delivery).values(**row, seal=seal))
 
     # -- withdrawing ----------------------------------------------------------------------------
 

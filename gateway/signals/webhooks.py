@@ -40,7 +40,7 @@ from gateway.clock import utc_now
 from gateway.errors import InvalidRequest, NotFound, Problem
 from gateway.ledger.entry import Facts, Outcome
 from gateway.ledger.writer import Ledger, Record
-from gateway.rowseals import RowSeals, sealed
+from gateway.rowseals import RowSeals
 from gateway.signals.lifecycle import stamp
 from gateway.signals.tables import client_webhook, signal_delivery
 
@@ -137,7 +137,9 @@ def set_webhook(
                 "url": check_url(url, allow_http=allow_http),
                 "created_at": stamp(utc_now()),
             }
-            conn.execute(insert(client_webhook).values(**row, seal=seals.webhook(**row)))
+            conn.execute(
+                insert(client_webhook).values(**row, seal=seals.seal("client_webhook", row))
+            )
 
 
 @dataclass(frozen=True)
@@ -246,17 +248,15 @@ class WebhookDispatcher:
 
     def _sealed(self, row: Any) -> bool:
         """The webhook and the queued notification both match their seals."""
-        hook = self._seals.webhook(
-            client_id=row.client_id, url=row.url, created_at=row.webhook_created_at
+        hook = {
+            "client_id": row.client_id,
+            "url": row.url,
+            "created_at": row.webhook_created_at,
+            "seal": row.webhook_seal,
+        }
+        return self._seals.check("client_webhook", hook) and self._seals.check(
+            "signal_delivery", row._mapping
         )
-        queued = self._seals.delivery(
-            delivery_id=row.id,
-            client_id=row.client_id,
-            match_id=row.match_id,
-            payload=row.payload,
-            created_at=row.created_at,
-        )
-        return sealed(row.webhook_seal, hook) and sealed(row.seal, queued)
 
     def _claim(self, delivery_id: str, seen: str, now: datetime) -> bool:
         with self._db.begin() as conn:
