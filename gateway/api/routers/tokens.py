@@ -62,9 +62,10 @@ async def token(request: Request, gw: GatewayDep) -> JSONResponse:
         )
         refusal.extra["error"] = "invalid_request"  # RFC 6749 §5.2
         raise refusal
-    client_id = _claimed_client_id(headers.get("authorization"), form)
+    basic = _basic(headers.get("authorization"))
+    client_id = _claimed_client_id(basic, form)
     gw.throttle.check(client_id, transport.peer)
-    if not _basic_readable(headers.get("authorization")):
+    if basic is _UNREADABLE:
         # authlib would raise on these (a 500); they name no client, so the answer is a
         # failed authentication, counted against the peer like any other.
         gw.throttle.failed(client_id, transport.peer)
@@ -103,24 +104,27 @@ def _oauth_message(error: str) -> str:
     }.get(error, "the token request is not valid (RFC 6749 §5.2: " + error + ")")
 
 
-def _basic_readable(authorization: str | None) -> bool:
-    """False for HTTP Basic credentials that are not base64 of UTF-8 ``id:secret`` (RFC 7617)."""
+_UNREADABLE = object()
+"""HTTP Basic credentials that are not base64 of UTF-8 ``id:secret`` (RFC 7617)."""
+
+
+def _basic(authorization: str | None) -> str | object | None:
+    """The decoded ``id:secret`` of HTTP Basic credentials; None where the header is not Basic
+    (authlib's other client authentication methods decide); :data:`_UNREADABLE`."""
     if not authorization or authorization[:6].lower() != "basic ":
-        return True  # not Basic: authlib's other client authentication methods decide
+        return None
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        return False
-    return ":" in decoded
+        return _UNREADABLE
+    return decoded if ":" in decoded else _UNREADABLE
 
 
-def _claimed_client_id(authorization: str | None, form: dict[str, Any]) -> str | None:
+def _claimed_client_id(basic: str | object | None, form: dict[str, Any]) -> str | None:
     """The client id the caller claims (for throttling only; authlib authenticates it)."""
-    if authorization and authorization[:6].lower() == "basic ":
-        try:
-            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return unquote(decoded.split(":", 1)[0])[:128] or None
+    if isinstance(basic, str):
+        return unquote(basic.split(":", 1)[0])[:128] or None
+    if basic is _UNREADABLE:
+        return None
     value = form.get("client_id")
     return str(value)[:128] if value else None
