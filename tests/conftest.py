@@ -39,6 +39,17 @@ def gw(tmp_path: Path) -> Iterator[TestGateway]:
     gw.close()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def each_db_gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway]:
+    """:func:`gw` on SQLite, and on PostgreSQL (the database of several replicas)."""
+    settings: dict[str, str] = {}
+    if request.param == "postgresql":
+        settings["database_url"] = request.getfixturevalue("pg_url")
+    gw = make_test_gateway(tmp_path, **settings)
+    yield gw
+    gw.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``after_all`` check what the others observed, so they run last."""
     items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)

@@ -3,8 +3,7 @@ back releases nothing, stops the next start, and is named by `gateway registry c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from gateway.rowseals import RowSeals, sealed
 from gateway.runtime import build_gateway
 from gateway.sealcheck import check_registry, inspect, seal_unsealed
 from gateway.settings import Settings
-from gateway.testing import TestGateway, demo_bsn, make_test_gateway
+from gateway.testing import TestGateway, demo_bsn
 
 PERSON = "mda.ex_partner"
 
@@ -84,25 +83,6 @@ def test_a_seal_changes_with_every_value_and_every_kind() -> None:
     assert not seals.check("case", {**row, "seal": None}, participants=members)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway]:
-    """A demo gateway on SQLite, and on PostgreSQL (several replicas' database)."""
-    settings: dict[str, str] = {}
-    if request.param == "postgresql":
-        settings["database_url"] = request.getfixturevalue("pg_url")
-    gw = make_test_gateway(tmp_path, **settings)
-    yield gw
-    gw.close()
-
-
-@pytest.fixture
-def sqlite_gw(tmp_path: Path) -> Iterator[TestGateway]:
-    """For drills only SQLite allows (bytes in a text column, a foreign key not enforced)."""
-    gw = make_test_gateway(tmp_path)
-    yield gw
-    gw.close()
-
-
 def _write(gw: TestGateway, sql: str, **params: Any) -> None:
     with gw.gateway.db.begin() as conn:
         conn.execute(text(sql), params)
@@ -128,7 +108,8 @@ def _restart_refused(gw: TestGateway) -> None:
         build_gateway(gw.gateway.settings, connectors={})
 
 
-def test_a_client_made_another_organisation_gets_no_token(gw: TestGateway) -> None:
+def test_a_client_made_another_organisation_gets_no_token(each_db_gw: TestGateway) -> None:
+    gw = each_db_gw
     body = {"case_id": gw.case_ids["mda"], "bsn": demo_bsn(PERSON)}
     # The drill that found it: a GGD client given the municipality's OIN, type and role in the
     # database was issued a token as the municipality and got the family overview.
@@ -190,8 +171,9 @@ def _blob(gw: TestGateway, case_id: str, oin: str) -> None:
 
 @pytest.mark.parametrize("tamper", [_participant, _stage, _consent, _minor, _blob])
 def test_a_case_changed_behind_the_gateways_back_releases_nothing(
-    gw: TestGateway, tamper: Tamper
+    each_db_gw: TestGateway, tamper: Tamper
 ) -> None:
+    gw = each_db_gw
     if tamper is _blob and gw.gateway.db.dialect.name != "sqlite":
         pytest.skip("a PostgreSQL text column holds no bytes")
     case_id = gw.case_ids["mda"]
@@ -217,7 +199,8 @@ def test_a_case_changed_behind_the_gateways_back_releases_nothing(
     _restart_refused(gw)
 
 
-def test_other_cases_are_served_while_one_fails_its_seal(gw: TestGateway) -> None:
+def test_other_cases_are_served_while_one_fails_its_seal(each_db_gw: TestGateway) -> None:
+    gw = each_db_gw
     _stage(gw, gw.case_ids["mda"], "")
     other = {"case_id": gw.case_ids["wvggz"], "bsn": demo_bsn("wvggz.man")}
     r = gw.client.post("/v1/disclosures", json=other, headers=gw.auth("politie-wijkagent"))
@@ -228,8 +211,8 @@ def test_other_cases_are_served_while_one_fails_its_seal(gw: TestGateway) -> Non
     assert r.status_code == 403
 
 
-def test_rows_of_no_case_are_a_mismatch(sqlite_gw: TestGateway) -> None:
-    gw = sqlite_gw
+def test_rows_of_no_case_are_a_mismatch(gw: TestGateway) -> None:
+    # SQLite's (conftest's gw): a hand can write a row there that breaks a foreign key.
     # As a hand with the sqlite3 shell writes it: foreign keys are not enforced there.
     with gw.gateway.db.connect() as conn:
         conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
@@ -246,7 +229,8 @@ def test_rows_of_no_case_are_a_mismatch(sqlite_gw: TestGateway) -> None:
     assert r.status_code == 503
 
 
-def test_rows_from_before_seals_are_sealed_once_by_the_operator(gw: TestGateway) -> None:
+def test_rows_from_before_seals_are_sealed_once_by_the_operator(each_db_gw: TestGateway) -> None:
+    gw = each_db_gw
     settings: Settings = gw.gateway.settings
     home = ["--home", str(settings.home)]
     runner = CliRunner(env={"GATEWAY_DATABASE_URL": settings.resolved_database_url})
@@ -267,7 +251,8 @@ def test_rows_from_before_seals_are_sealed_once_by_the_operator(gw: TestGateway)
     build_gateway(settings, connectors={}).close()
 
 
-def test_sealing_refuses_when_a_sealed_row_was_changed(gw: TestGateway) -> None:
+def test_sealing_refuses_when_a_sealed_row_was_changed(each_db_gw: TestGateway) -> None:
+    gw = each_db_gw
     _write(gw, "UPDATE client SET seal = NULL WHERE client_id = 'ggd-oggz'")
     _write(gw, "UPDATE client SET role = 'officier' WHERE client_id = 'politie-wijkagent'")
     with pytest.raises(RegistryTampered, match="not sealing"):

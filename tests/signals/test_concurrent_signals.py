@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,21 +12,14 @@ from sqlalchemy import select
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
 from gateway.signals.tables import signal_match
-from gateway.testing import TestGateway, demo_bsn, make_test_gateway, synthetic_bsn
+from gateway.testing import TestGateway, demo_bsn, synthetic_bsn
 
 PAIRS = [("woco-consulent", "schulden"), ("zaanstad-regie", "overlast")]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def home(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestGateway]:
-    settings: dict[str, str] = {}
-    if request.param == "postgresql":
-        settings["database_url"] = request.getfixturevalue("pg_url")
-    gw = make_test_gateway(tmp_path, **settings)
-    try:
-        yield gw
-    finally:
-        gw.close()
+@pytest.fixture
+def home(each_db_gw: TestGateway) -> TestGateway:
+    return each_db_gw
 
 
 def test_simultaneous_registrations_match_exactly_once(home: TestGateway) -> None:
