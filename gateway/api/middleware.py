@@ -142,7 +142,7 @@ UPLOADS = {"/console/policy/replay": 4 * 1024 * 1024 + 64 * 1024}
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, max_body: int, body_seconds: float = 30.0) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, body_seconds: float) -> None:
         self.app = app
         self.max_body = max_body
         self.body_seconds = body_seconds
