@@ -19,8 +19,9 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -29,7 +30,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
-from gateway.ledger.entry import GENESIS
+from gateway.ledger import spanscan
+from gateway.ledger.entry import GENESIS, head_signature_valid
 from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
 from gateway.ledger.stores.sql import SqlStore, entry_from_row, entry_values
 from gateway.ledger.tables import ENTRY_AT
@@ -71,21 +73,6 @@ class _Finding:
         return LedgerCorrupted(self.message or "", sequence=self.sequence)
 
 
-_worker_key: Ed25519PublicKey | None = None
-_worker_shredded: frozenset[str] = frozenset()
-_worker_store: LedgerStore | None = None
-
-
-def _init(key_raw: bytes, shredded: frozenset[str], url: str | None) -> None:
-    global _worker_key, _worker_shredded, _worker_store
-    _worker_key = Ed25519PublicKey.from_public_bytes(key_raw)
-    _worker_shredded = shredded
-    if url is not None:
-        from gateway.ledger.stores import open_store
-
-        _worker_store = open_store(url)  # read-only, as the auditor's own
-
-
 @dataclass(frozen=True)
 class _Span:
     """What a worker found in a run of consecutive entries: its ends (for the links between
@@ -100,69 +87,144 @@ class _Span:
     """The last entry with a valid seal before any failure."""
     finding: _Finding | None
     checked: int
+    compiled: bool = False
+    """Every row passed the compiled fast path (so none holds a malformed public column)."""
 
 
-_EMPTY = _Span(None, "", 0, "", None, None, 0)
+_EMPTY = _Span(None, "", 0, "", None, None, 0, compiled=True)
 _SEQ, _PREV, _HASH, _SEAL = (ENTRY_AT[n] for n in ("seq", "prev_hash", "entry_hash", "seal"))
 
 
+@dataclass(frozen=True)
+class _Checker:
+    """Checks spans: in a worker process (``_worker``), or on this process's threads where
+    the compiled fast path does the work without the GIL."""
+
+    key: Ed25519PublicKey
+    shredded: frozenset[str]
+    store: LedgerStore | None = None
+    """The store spans are read from (None: rows are sent)."""
+    file: str | None = None
+    """The SQLite file the compiled fast path reads, where it can."""
+
+    def range(self, first: int, last: int) -> _Span:
+        """Read entries ``first``..``last`` from the store itself (nothing crosses a process
+        boundary but two numbers) and check them."""
+        assert isinstance(self.store, SqlStore)
+        if self.file is not None:
+            span = self.compiled(self.file, first, last)
+            if span is not None:
+                return span
+        return self.rows(self.store.entry_rows(first, last))
+
+    def compiled(self, path: str, first: int, last: int) -> _Span | None:
+        """The span checked by the compiled fast path, or None: "check it the long way" (it
+        found a row outside its plain form, or a seal that does not verify; the long way
+        names why)."""
+        found = spanscan.span(path, first, last)
+        if found is None:
+            return None
+        if found.count == 0:
+            return _EMPTY
+        last_seal = None
+        for seq, entry_hash, seal in found.seals:
+            if not head_signature_valid(seq, entry_hash, seal, self.key):
+                return None
+            last_seal = seq
+        return _Span(
+            found.first_seq,
+            found.first_prev,
+            found.last_seq,
+            found.last_hash,
+            last_seal,
+            None,
+            found.count,
+            compiled=True,
+        )
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> _Span:
+        """Every check of the sequential verifier, in its order, that a span allows (all but
+        its first entry's sequence number and link, which need the span before): each row on
+        the fast path, and the long way (an entry built and checked as the sequential verifier
+        does) wherever that says no."""
+        if not rows:
+            return _EMPTY
+        first_row, last_row = rows[0], rows[-1]
+        expected, prev, last_seal = first_row[_SEQ], None, None
+        finding: _Finding | None = None
+        for row in rows:
+            if not row_is_sound(row, expected, prev, self.key):
+                finding = self.entry(entry_from_row(row), expected, prev)
+                if finding is not None:
+                    break
+            if row[_SEAL] is not None:
+                last_seal = expected
+            prev = row[_HASH]
+            expected += 1
+        return _Span(
+            first_row[_SEQ],
+            first_row[_PREV],
+            last_row[_SEQ],
+            last_row[_HASH],
+            last_seal,
+            finding,
+            len(rows),
+        )
+
+    def entry(self, entry: StoredEntry, expected: int, prev: str | None) -> _Finding | None:
+        """Every check of the sequential verifier on one entry, in its order (``prev`` None:
+        the link is checked by the parent); the first failure."""
+        seq = entry.seq
+        if seq != expected:
+            message = f"expected sequence {expected} (entry missing or reordered)"
+            return _Finding.of(seq, _SEQUENCE, _fail(seq, message))
+        try:
+            body = check_content(entry)
+        except LedgerCorrupted as exc:
+            return _Finding.of(seq, _CONTENT, exc)
+        if prev is not None and entry.header.prev_hash != prev:
+            return _Finding.of(seq, _LINK, _fail(seq, f"does not link to entry {seq - 1}"))
+        try:
+            sealed = check_index_and_seal(entry, body, self.shredded, self.key)
+        except LedgerCorrupted as exc:
+            return _Finding.of(seq, _INDEX, exc)
+        return None if sealed else _Finding(seq, _SEAL, None)
+
+
+def _compiled_file(store: LedgerStore | None) -> str | None:
+    if store is None or not spanscan.available() or not isinstance(store, SqlStore):
+        return None
+    return spanscan.sqlite_file(store.engine.url)
+
+
+_worker: _Checker | None = None
+"""A worker process's checker (set by :func:`_init`)."""
+
+
+def _init(key_raw: bytes, shredded: frozenset[str], url: str | None, compiled: bool = True) -> None:
+    global _worker
+    store = None
+    if url is not None:
+        from gateway.ledger.stores import open_store
+
+        store = open_store(url)  # read-only, as the auditor's own
+    key = Ed25519PublicKey.from_public_bytes(key_raw)
+    _worker = _Checker(key, shredded, store, _compiled_file(store) if compiled else None)
+
+
 def _check_range(first: int, last: int) -> _Span:
-    """Read entries ``first``..``last`` from the store itself (nothing crosses the process
-    boundary but two numbers) and check them."""
-    assert isinstance(_worker_store, SqlStore)
-    return _check_rows(_worker_store.entry_rows(first, last))
+    assert _worker is not None
+    return _worker.range(first, last)
 
 
 def _check_rows(rows: Sequence[Sequence[Any]]) -> _Span:
-    """Every check of the sequential verifier, in its order, that a span allows (all but its
-    first entry's sequence number and link, which need the span before): each row on the fast
-    path, and the long way (an entry built and checked as the sequential verifier does)
-    wherever that says no."""
-    assert _worker_key is not None
-    if not rows:
-        return _EMPTY
-    first_row, last_row = rows[0], rows[-1]
-    expected, prev, last_seal = first_row[_SEQ], None, None
-    finding: _Finding | None = None
-    for row in rows:
-        if not row_is_sound(row, expected, prev, _worker_key):
-            finding = _check_entry(entry_from_row(row), expected, prev)
-            if finding is not None:
-                break
-        if row[_SEAL] is not None:
-            last_seal = expected
-        prev = row[_HASH]
-        expected += 1
-    return _Span(
-        first_row[_SEQ],
-        first_row[_PREV],
-        last_row[_SEQ],
-        last_row[_HASH],
-        last_seal,
-        finding,
-        len(rows),
-    )
+    assert _worker is not None
+    return _worker.rows(rows)
 
 
 def _check_entry(entry: StoredEntry, expected: int, prev: str | None) -> _Finding | None:
-    """Every check of the sequential verifier on one entry, in its order (``prev`` None: the
-    link is checked by the parent); the first failure."""
-    assert _worker_key is not None
-    seq = entry.seq
-    if seq != expected:
-        message = f"expected sequence {expected} (entry missing or reordered)"
-        return _Finding.of(seq, _SEQUENCE, _fail(seq, message))
-    try:
-        body = check_content(entry)
-    except LedgerCorrupted as exc:
-        return _Finding.of(seq, _CONTENT, exc)
-    if prev is not None and entry.header.prev_hash != prev:
-        return _Finding.of(seq, _LINK, _fail(seq, f"does not link to entry {seq - 1}"))
-    try:
-        sealed = check_index_and_seal(entry, body, _worker_shredded, _worker_key)
-    except LedgerCorrupted as exc:
-        return _Finding.of(seq, _INDEX, exc)
-    return None if sealed else _Finding(seq, _SEAL, None)
+    assert _worker is not None
+    return _worker.entry(entry, expected, prev)
 
 
 def verify_store_parallel(
@@ -173,22 +235,36 @@ def verify_store_parallel(
     progress: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
     sequential_below: int = SEQUENTIAL_BELOW,
+    compiled: bool = True,
 ) -> VerifyReport:
     """Like :func:`~gateway.ledger.verify.verify_store`, on ``workers`` processes (default: one
-    per core). ``progress`` is called with the number of entries each step verified."""
-    malformed = store.first_malformed()
-    if malformed is not None:
-        raise _fail(malformed, "a public column holds a value outside its hashed form")
+    per core), or threads where the compiled fast path reads the store (``compiled=False``:
+    never; the pure-Python path, as where it was not built). ``progress`` is called with the
+    number of entries each step verified."""
+
+    def check_malformed() -> None:
+        malformed = store.first_malformed()
+        if malformed is not None:
+            raise _fail(malformed, "a public column holds a value outside its hashed form")
+
     shredded = frozenset(
         k.key_id for k in store.period_keys(live=False) if k.destroyed_at is not None
     )
     workers = workers or os.cpu_count() or 1
     count = store.count()
     if workers == 1 or count < sequential_below:
+        check_malformed()
         step = (lambda _seq: progress(1)) if progress is not None else None
         return verify_entries(store.entries(), store.head(), key, shredded, step)
+    file = _compiled_file(store) if compiled else None
+    later = check_malformed
+    if file is None:
+        check_malformed()
+        later = _nothing
     try:
-        return _verify(store, store.head(), count, key, shredded, workers, progress, chunk)
+        return _verify(
+            store, store.head(), count, key, shredded, workers, progress, chunk, file, later
+        )
     except BrokenProcessPool as exc:  # a worker could not start or read (its store, memory)
         raise LedgerUnavailable("the verification workers could not read the ledger") from exc
 
@@ -202,16 +278,52 @@ def _verify(
     workers: int,
     progress: Callable[[int], None] | None,
     chunk: int,
+    file: str | None,
+    check_malformed: Callable[[], None],
 ) -> VerifyReport:
+    """``check_malformed`` raises for a malformed public column (which the long way could
+    misread, so it decides first). Where every span passed the compiled path there is none,
+    and it is not run: it is a scan of the whole table. Otherwise it runs before any failure
+    is reported and before success."""
+    try:
+        report, compiled = _verify_spans(
+            store, head, count, key, shredded, workers, progress, chunk, file
+        )
+    except LedgerCorrupted:
+        check_malformed()
+        raise
+    if not compiled:
+        check_malformed()
+    return report
+
+
+def _nothing() -> None:
+    pass
+
+
+def _verify_spans(
+    store: LedgerStore,
+    head: StoredHead | None,
+    count: int,
+    key: Ed25519PublicKey,
+    shredded: frozenset[str],
+    workers: int,
+    progress: Callable[[int], None] | None,
+    chunk: int,
+    file: str | None,
+) -> tuple[VerifyReport, bool]:
+    """The verdict, and whether every entry passed the compiled fast path."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     url = store.reopen_url()
     expected, prev, covered = 1, GENESIS, 0
+    compiled = True
     pending: deque[Future[_Span]] = deque()
 
     def settle(span: _Span) -> None:
         """In order: the link into this span from the one before, then what the worker found;
         the failure the sequential verifier would meet first is the one reported."""
-        nonlocal expected, prev, covered
+        nonlocal expected, prev, covered, compiled
+        compiled = compiled and span.compiled
         found = span.finding
         if span.first is not None:
             boundary = None
@@ -256,13 +368,12 @@ def _verify(
         jobs = (
             (_check_rows, ([entry_values(e) for e in batch],)) for batch in _batches(entries, chunk)
         )
-    context = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init, initargs=(raw, shredded, url)
-        ) as pool:
+        with _executor(store, key, shredded, workers, raw, url, file) as (pool, checker):
             try:
                 for fn, args in jobs:
+                    if checker is not None:  # this process's threads: the compiled path
+                        fn = checker.range
                     pending.append(pool.submit(fn, *args))
                     while len(pending) > 2 * workers:
                         settle(pending.popleft().result())
@@ -280,7 +391,31 @@ def _verify(
         if stray is not None:  # the next entry in order, where the sequential verifier stops
             message = f"expected sequence {expected} (entry missing or reordered)"
             raise _fail(stray.seq, message)
-    return check_head(expected - 1, prev, covered, head, key)
+    return check_head(expected - 1, prev, covered, head, key), compiled
+
+
+@contextmanager
+def _executor(
+    store: LedgerStore,
+    key: Ed25519PublicKey,
+    shredded: frozenset[str],
+    workers: int,
+    raw: bytes,
+    url: str | None,
+    file: str | None,
+) -> Iterator[tuple[Executor, _Checker | None]]:
+    """Where spans are checked: on threads of this process when the compiled fast path reads
+    the store's ``file`` (it runs without the GIL, and threads cost no start-up), else on
+    worker processes, each with a store of its own (and the pure-Python path)."""
+    if file is not None:
+        with ThreadPoolExecutor(workers, thread_name_prefix="ledger-verify") as threads:
+            yield threads, _Checker(key, shredded, store, file)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init, initargs=(raw, shredded, url, False)
+    ) as processes:
+        yield processes, None
 
 
 def _first_entry(store: LedgerStore, where: EntryFilter) -> StoredEntry | None:

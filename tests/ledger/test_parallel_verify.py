@@ -161,12 +161,19 @@ def on_sqlite(memory: MemoryStore, path: Path) -> LedgerStore:
     return open_store(f"sqlite:///{path}")  # read-only, as `ledger verify` opens it
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+KINDS = ["memory", "sqlite", "sqlite, pure Python"]
+"""A store in this process (rows sent to worker processes); an SQLite file read by the
+compiled fast path on threads (docs/adr/0018) where it was built; the same file read by worker
+processes on the pure-Python path."""
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_path: Path) -> None:
     memory = ledger()
     DAMAGE[damage](memory)
     store = memory if kind == "memory" else on_sqlite(memory, tmp_path / "ledger.db")
+    compiled = kind != "sqlite, pure Python"
     key = SIGNING.public_key()
 
     def verdict(run: Callable[[], object]) -> object:
@@ -178,16 +185,22 @@ def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_
 
     sequential = verdict(lambda: verify_store(store, key))
     parallel = verdict(
-        lambda: verify_store_parallel(store, key, workers=2, chunk=7, sequential_below=0)
+        lambda: verify_store_parallel(
+            store, key, workers=2, chunk=7, sequential_below=0, compiled=compiled
+        )
     )
     assert parallel == sequential
     assert (sequential[0] == "intact") == (damage == "intact")  # type: ignore[index]
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure Python"])
 @pytest.mark.parametrize("also", ["intact", "a body byte", "an entry numbered 0", "a broken link"])
-def test_a_malformed_boolean_is_named_first_by_both(also: str, tmp_path: Path) -> None:
+def test_a_malformed_boolean_is_named_first_by_both(
+    also: str, compiled: bool, tmp_path: Path
+) -> None:
     """A boolean stored as 2 is named before any other damage, wherever it is: the parallel
-    verifier scans for it while its workers start, before it acts on any span's verdict."""
+    verifier looks for it before it acts on any span's verdict (the compiled path only where a
+    span took the long way: a span it passes has none)."""
     from sqlalchemy import text
 
     memory = ledger()
@@ -201,7 +214,9 @@ def test_a_malformed_boolean_is_named_first_by_both(also: str, tmp_path: Path) -
     found = []
     for run in (
         lambda: verify_store(store, key),
-        lambda: verify_store_parallel(store, key, workers=2, chunk=7, sequential_below=0),
+        lambda: verify_store_parallel(
+            store, key, workers=2, chunk=7, sequential_below=0, compiled=compiled
+        ),
     ):
         with pytest.raises(LedgerCorrupted) as info:
             run()
