@@ -22,7 +22,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 SOURCE = Path("gateway/ledger/_spanscan.c")
 
 
-class SpanScanHook(BuildHookInterface):  # type: ignore[type-arg]
+class SpanScanHook(BuildHookInterface):  # type: ignore[misc]  # hatchling: untyped
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
