@@ -18,7 +18,10 @@ holds; auditors never do), over sorted-key JSON of the row and the rows that bel
   gateway signs and sends there): otherwise a database writer could redirect notifications, or
   have the gateway sign a text of their choosing;
 * a break-glass sign-off: otherwise a forged one takes a release off the privacy officer's
-  queue, and blocks the real review (the first sign-off stands).
+  queue, and blocks the real review (the first sign-off stands);
+* a policy activation as the officers' console lists it (version, origin, signer): the
+  ledger's ``policy.activate`` entry is sealed for the auditor, so this row is what an officer
+  reads, and a forged one would show a version, source or signer that never was.
 
 A row is checked wherever it decides something (a token issued, a case's context read for a
 disclosure, a participant's case list, a change by the regisseur) and every row at start-up; a
@@ -51,6 +54,7 @@ Table = Literal[
     "client_webhook",
     "signal_delivery",
     "break_glass_review",
+    "policy_activation",
 ]
 
 COVERS: dict[Table, tuple[str, ...]] = {
@@ -64,6 +68,17 @@ COVERS: dict[Table, tuple[str, ...]] = {
     # Not attempts, status or the next attempt's time: the dispatcher writes those.
     "signal_delivery": ("id", "client_id", "match_id", "payload", "created_at"),
     "break_glass_review": ("entry_hash", "verdict", "note", "reviewer", "reviewed_at"),
+    "policy_activation": (
+        "id",
+        "version",
+        "previous",
+        "activated_at",
+        "kind",
+        "revision",
+        "signer",
+        "created",
+        "activated_by",
+    ),
 }
 """The one list of what each table's seal covers (its columns; plus, for a case, the set of its
 participants and, for a linked person, the set of its consents: ``sets``)."""

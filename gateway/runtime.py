@@ -194,7 +194,7 @@ class Gateway:
             log.error("policy.reload_failed", reason=str(exc)[:300])
             return False
         try:
-            _activate_policy(self.ledger, self.db, snapshot)
+            _activate_policy(self.ledger, self.db, snapshot, self.seals)
         except GatewayError as exc:
             # No ledger, no activation; a good bundle is tried again at the next poll.
             _close_engine(snapshot.engine)
@@ -300,7 +300,7 @@ def _check_auditor_key(store: LedgerStore, auditor: X25519PublicKey) -> None:
         )
 
 
-def _activate_policy(ledger: Ledger, db: Engine, snapshot: PolicySnapshot) -> None:
+def _activate_policy(ledger: Ledger, db: Engine, snapshot: PolicySnapshot, seals: RowSeals) -> None:
     """A policy version that decides for the first time is itself a ledgered event, so the
     ledger shows which policy was in force from when, where it came from and who signed it
     (and no decision refers to a version the ledger never announced)."""
@@ -322,6 +322,7 @@ def _activate_policy(ledger: Ledger, db: Engine, snapshot: PolicySnapshot) -> No
         "created": origin.get("created"),
         "activated_by": f"{socket.gethostname()}:{os.getpid()}",
     }
+    row["seal"] = seals.seal("policy_activation", row)  # what the officers' console shows
 
     def write(conn: Connection) -> None:
         conn.execute(insert(policy_activation).values(**row))
@@ -407,7 +408,7 @@ def build_gateway(
     _check_auditor_key(store, keys.auditor_public)
     checkpoints = CheckpointDir(settings.resolved_checkpoint_dir)
     ledger.observe(check_startup(store, keys.ledger_signing.public_key(), checkpoints))
-    _activate_policy(ledger, db, snapshot)
+    _activate_policy(ledger, db, snapshot, seals)
     # From here on, concurrent appends are committed in groups (one transaction, one fsync).
     ledger.attach(GroupCommitter(ledger))
     jwk = signing_jwk(keys.token_signing)

@@ -29,6 +29,7 @@ TABLES: tuple[SealedTable, ...] = (
     "case_subject",
     "client_webhook",
     "break_glass_review",
+    "policy_activation",
 )
 
 
@@ -67,7 +68,12 @@ def _table(name: SealedTable) -> Table:
     return SQLModel.metadata.tables[name]
 
 
-_PLAIN: tuple[SealedTable, ...] = ("client", "client_webhook", "break_glass_review")
+_PLAIN: tuple[SealedTable, ...] = (
+    "client",
+    "client_webhook",
+    "break_glass_review",
+    "policy_activation",
+)
 """Tables whose seal covers their own columns only."""
 
 

@@ -234,8 +234,8 @@ def test_rows_from_before_seals_are_sealed_once_by_the_operator(each_db_gw: Test
     settings: Settings = gw.gateway.settings
     home = ["--home", str(settings.home)]
     runner = CliRunner(env={"GATEWAY_DATABASE_URL": settings.resolved_database_url})
-    for table in ("client", '"case"', "case_subject"):
-        # As migration 0005 leaves them (fixed table names).
+    for table in ("client", '"case"', "case_subject", "policy_activation"):
+        # As migrations 0005 and 0009 leave them (fixed table names).
         _write(gw, f"UPDATE {table} SET seal = NULL")  # noqa: S608
     gw.gateway.close()
     with pytest.raises(RegistryTampered, match="gateway registry seal"):

@@ -217,6 +217,10 @@ async def versions(request: Request, console: ConsoleDep, session: Officer) -> R
                 select(policy_activation).order_by(policy_activation.c.activated_at.desc())
             )
             found = [dict(r._mapping) for r in rows]
+        if not all(gw.seals.check("policy_activation", row) for row in found):
+            # Written behind the gateway's back: a version, source or signer that never was.
+            log.error("registry.seal_mismatch", table="policy_activation")
+            raise RegistryTampered("a policy activation does not match its seal")
         for row in found:
             row["certificate"] = certificates.load(gw.settings, row["version"])
         return found

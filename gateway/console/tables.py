@@ -67,4 +67,5 @@ policy_activation = Table(
     Column("signer", String(), nullable=True),
     Column("created", String(), nullable=True),
     Column("activated_by", String(), nullable=False),
+    Column("seal", String(), nullable=True),  # gateway/rowseals.py
 )

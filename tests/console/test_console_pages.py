@@ -157,6 +157,28 @@ def test_a_sign_off_written_behind_the_gateways_back_is_no_sign_off(fresh: TestG
         check_registry(fresh.gateway.db, fresh.gateway.seals)
 
 
+def test_a_policy_activation_changed_behind_the_gateways_back_is_not_shown(
+    fresh: TestGateway,
+) -> None:
+    # The ledger's policy.activate entry is sealed for the auditor; the officers read this row.
+    # A signer or source that never was must not appear as history (ADR 0017).
+    from sqlalchemy import text
+
+    from gateway.errors import RegistryTampered
+    from gateway.sealcheck import check_registry
+
+    client = console_client(fresh)
+    console_sign_in(client, "privacy.officer")
+    before = client.get("/console/policy/versions")
+    assert before.status_code == 200 and "mallory" not in before.text
+    with fresh.gateway.db.begin() as conn:
+        conn.execute(text("UPDATE policy_activation SET signer = 'mallory'"))
+    after = client.get("/console/policy/versions")
+    assert after.status_code == 503 and "mallory" not in after.text
+    with pytest.raises(RegistryTampered):
+        check_registry(fresh.gateway.db, fresh.gateway.seals)
+
+
 def test_finding_a_person_never_puts_the_bsn_in_an_address_and_is_ledgered(
     fresh: TestGateway,
 ) -> None:
