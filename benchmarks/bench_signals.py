@@ -65,24 +65,24 @@ def fill(gw: Any, count: int) -> int:
                 a, k = periods(areas.get(area), now)
                 me = who[client]
                 serial += 1
-                batch.append(
-                    {
-                        "id": f"sig-{serial:020x}",
-                        "org_oin": me.oin,
-                        "org_type": me.org_type,
-                        "role": me.role,
-                        "pseudonym": p,
-                        "area": area,
-                        "contact": json.dumps({"name": "Team"}),
-                        "consent": False,
-                        "registered_at": stamp(now),
-                        "active_until": a,
-                        "kept_until": k,
-                        "status": "active",
-                        "live": "",
-                        "policy_version": version,
-                    }
-                )
+                row = {
+                    "id": f"sig-{serial:020x}",
+                    "org_oin": me.oin,
+                    "org_type": me.org_type,
+                    "role": me.role,
+                    "pseudonym": p,
+                    "area": area,
+                    "contact": json.dumps({"name": "Team"}),
+                    "consent": False,
+                    "registered_at": stamp(now),
+                    "active_until": a,
+                    "kept_until": k,
+                    "status": "active",
+                    "live": "",
+                    "policy_version": version,
+                }
+                # Sealed as the gateway seals what it stores (ADR 0017).
+                batch.append({**row, "seal": gw.gateway.seals.seal("signal", row)})
             if len(batch) >= 20_000:
                 conn.execute(insert(signal), batch)
                 batch = []

@@ -273,6 +273,7 @@ def signals_rotate_key(home: HomeOption = None) -> None:
                 passphrase(settings),
                 gw.active.current.version,
                 by="operator (gateway signals rotate-key)",
+                seals=gw.seals,
                 progress=bar.update,
             )
     finally:

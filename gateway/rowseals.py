@@ -21,7 +21,11 @@ holds; auditors never do), over sorted-key JSON of the row and the rows that bel
   queue, and blocks the real review (the first sign-off stands);
 * a policy activation as the officers' console lists it (version, origin, signer): the
   ledger's ``policy.activate`` entry is sealed for the auditor, so this row is what an officer
-  reads, and a forged one would show a version, source or signer that never was.
+  reads, and a forged one would show a version, source or signer that never was;
+* a signal and a signal match: a forged signal is matched with a real one (another
+  organisation told of a signal that never was), a forged or changed match tells an
+  organisation who else signals on a person, or the area, where the policy never did; a
+  signal kept "active" past its period is kept past retention.
 
 A row is checked wherever it decides something (a token issued, a case's context read for a
 disclosure, a participant's case list, a change by the regisseur) and every row at start-up; a
@@ -55,6 +59,8 @@ Table = Literal[
     "signal_delivery",
     "break_glass_review",
     "policy_activation",
+    "signal",
+    "signal_match",
 ]
 
 COVERS: dict[Table, tuple[str, ...]] = {
@@ -79,6 +85,35 @@ COVERS: dict[Table, tuple[str, ...]] = {
         "created",
         "activated_by",
     ),
+    # Every column: each is the match's input (organisation, type, role, area), what the other
+    # side is told (contact, dates), or its life (status; live, the unique key's part).
+    "signal": (
+        "id",
+        "org_oin",
+        "org_type",
+        "role",
+        "pseudonym",
+        "area",
+        "contact",
+        "consent",
+        "registered_at",
+        "active_until",
+        "kept_until",
+        "status",
+        "live",
+        "policy_version",
+    ),
+    "signal_match": (
+        "id",
+        "signal_a",
+        "signal_b",
+        "org_a",
+        "org_b",
+        "reveal_to_a",
+        "reveal_to_b",
+        "matched_at",
+        "state",
+    ),
 }
 """The one list of what each table's seal covers (its columns; plus, for a case, the set of its
 participants and, for a linked person, the set of its consents: ``sets``)."""
@@ -93,7 +128,7 @@ def model_row(model: SQLModel) -> dict[str, Any]:
     return {name: getattr(model, name) for name in type(model).model_fields}
 
 
-_BOOLEAN = frozenset({"minor"})
+_BOOLEAN = frozenset({"minor", "consent", "reveal_to_a", "reveal_to_b"})
 """Columns that are a bool in a model and 0 or 1 in a driver's row: sealed as a bool."""
 
 

@@ -30,6 +30,8 @@ TABLES: tuple[SealedTable, ...] = (
     "client_webhook",
     "break_glass_review",
     "policy_activation",
+    "signal",
+    "signal_match",
 )
 
 
@@ -73,6 +75,8 @@ _PLAIN: tuple[SealedTable, ...] = (
     "client_webhook",
     "break_glass_review",
     "policy_activation",
+    "signal",
+    "signal_match",
 )
 """Tables whose seal covers their own columns only."""
 

@@ -18,8 +18,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, or_, sel
 from gateway.auth.principal import Principal
 from gateway.bsn import Bsn
 from gateway.errors import InvalidRequest, NotFound, Problem
+from gateway.rowseals import RowSeals
 from gateway.signals.lifecycle import parse_stamp
-from gateway.signals.store import KeyHolder, SignalRow, row_of
+from gateway.signals.store import KeyHolder, SignalRow, require_sealed, row_of
 from gateway.signals.tables import signal, signal_match
 
 MAX_PAGE = 200
@@ -27,10 +28,15 @@ MAX_PAGE = 200
 
 class SignalReader:
     def __init__(
-        self, db: Engine, keys: KeyHolder, organisations: Callable[[], Mapping[str, str]]
+        self,
+        db: Engine,
+        keys: KeyHolder,
+        seals: RowSeals,
+        organisations: Callable[[], Mapping[str, str]],
     ) -> None:
         self._db = db
         self.keys = keys
+        self._seals = seals
         self._organisations = organisations
         self._names_cache: tuple[float, dict[str, str]] = (0.0, {})
 
@@ -45,9 +51,13 @@ class SignalReader:
     def told(self, conn: Connection, matches: Sequence[Any]) -> dict[str, dict[str, Any]]:
         """``_notices`` for several match rows, reading their signals in one query."""
         ids = {sid for m in matches for sid in (m.signal_a, m.signal_b)}
-        rows = {
-            r.id: row_of(r) for r in conn.execute(select(signal).where(signal.c.id.in_(list(ids))))
-        }
+        found = list(conn.execute(select(signal).where(signal.c.id.in_(list(ids)))))
+        # What is told, to either side or in a webhook's text: only what the gateway wrote.
+        for m in matches:
+            require_sealed(self._seals, "signal_match", m._mapping)
+        for r in found:
+            require_sealed(self._seals, "signal", r._mapping)
+        rows = {r.id: row_of(r) for r in found}
         names = self.names()
         out: dict[str, dict[str, Any]] = {}
         for m in matches:
@@ -130,6 +140,8 @@ class SignalReader:
         query = select(signal).where(signal.c.org_oin == principal.oin)
         with self._db.connect() as conn:
             page, nxt = _page(conn, query, signal.c.registered_at, signal.c.id, limit, cursor)
+        for r in page:
+            require_sealed(self._seals, "signal", r._mapping)
         return [row_of(r).view() for r in page], nxt
 
     def own_signal(self, principal: Principal, signal_id: str) -> SignalRow:
@@ -138,6 +150,7 @@ class SignalReader:
         # Another organisation's signal gets the answer an unknown id gets.
         if r is None or r.org_oin != principal.oin:
             raise NotFound("no such signal")
+        require_sealed(self._seals, "signal", r._mapping)
         return row_of(r)
 
     def match_for(self, principal: Principal, match_id: str) -> tuple[SignalRow, SignalRow]:
@@ -146,12 +159,13 @@ class SignalReader:
             m = conn.execute(select(signal_match).where(signal_match.c.id == match_id)).first()
             if m is None or m.state != "ledgered" or principal.oin not in (m.org_a, m.org_b):
                 raise NotFound("no such match")
-            rows = {
-                r.id: row_of(r)
-                for r in conn.execute(
-                    select(signal).where(signal.c.id.in_([m.signal_a, m.signal_b]))
-                )
-            }
+            require_sealed(self._seals, "signal_match", m._mapping)
+            found = list(
+                conn.execute(select(signal).where(signal.c.id.in_([m.signal_a, m.signal_b])))
+            )
+            for r in found:
+                require_sealed(self._seals, "signal", r._mapping)
+            rows = {r.id: row_of(r) for r in found}
         mine_id, other_id = (
             (m.signal_a, m.signal_b) if m.org_a == principal.oin else (m.signal_b, m.signal_a)
         )
@@ -163,10 +177,11 @@ class SignalReader:
         """Whether ``bsn`` is the person behind the stored signal ``signal_id``."""
         with self._db.connect() as conn:
             keys = self.keys.current(conn)
-            stored = conn.execute(
-                select(signal.c.pseudonym).where(signal.c.id == signal_id)
-            ).scalar_one_or_none()
-        return stored is not None and hmac.compare_digest(stored, keys.pseudonym(bsn))
+            row = conn.execute(select(signal).where(signal.c.id == signal_id)).first()
+        if row is None:
+            return False
+        require_sealed(self._seals, "signal", row._mapping)
+        return hmac.compare_digest(row.pseudonym, keys.pseudonym(bsn))
 
 
 def _page(

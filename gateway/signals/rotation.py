@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
@@ -23,8 +24,10 @@ from gateway.clock import utc_now
 from gateway.errors import ConfigurationError
 from gateway.keys import read_signal_keys, write_signal_keys
 from gateway.ledger.writer import Ledger, Record
+from gateway.rowseals import RowSeals
 from gateway.signals.lifecycle import stamp
 from gateway.signals.pseudonyms import KEY_BYTES, SignalKeys, rekey
+from gateway.signals.store import require_sealed
 from gateway.signals.tables import signal, signal_key_state
 
 log = structlog.get_logger(__name__)
@@ -93,8 +96,14 @@ def rotate_signal_keys(
     policy_version: str,
     *,
     by: str,
+    seals: RowSeals,
     progress: Callable[[int], None] | None = None,
 ) -> Rotation:
+    """Every stored pseudonym re-keyed, and its row sealed anew — after every row was checked
+    against its seal (a rotation must not launder a row written behind the gateway's back)."""
+    with db.connect() as conn:
+        for row in conn.execute(select(signal)):
+            require_sealed(seals, "signal", row._mapping)
     new = keys.rotated(os.urandom(KEY_BYTES))
     nxt = _next_path(path)
     write_signal_keys(nxt, new.to_bytes(), passphrase)
@@ -113,13 +122,23 @@ def rotate_signal_keys(
     with db.begin() as conn:
         if _state(conn) != keys.fingerprint:
             raise ConfigurationError("the signal key was rotated meanwhile by another process")
-        rows = conn.execute(select(signal.c.id, signal.c.pseudonym)).all()
+        rows = conn.execute(select(signal)).all()
         statement = (
-            update(signal).where(signal.c.id == bindparam("sid")).values(pseudonym=bindparam("p"))
+            update(signal)
+            .where(signal.c.id == bindparam("sid"))
+            .values(pseudonym=bindparam("p"), seal=bindparam("s"))
         )
+
+        def rekeyed(row: Any) -> dict[str, str]:
+            # Checked again in this transaction: the check above was before the ledger entry.
+            require_sealed(seals, "signal", row._mapping)
+            pseudonym = rekey(key, row.pseudonym)
+            seal = seals.seal("signal", {**row._mapping, "pseudonym": pseudonym})
+            return {"sid": row.id, "p": pseudonym, "s": seal}
+
         for i in range(0, len(rows), _BATCH):
             batch = rows[i : i + _BATCH]
-            conn.execute(statement, [{"sid": r.id, "p": rekey(key, r.pseudonym)} for r in batch])
+            conn.execute(statement, [rekeyed(r) for r in batch])
             done += len(batch)
             if progress is not None:
                 progress(len(batch))

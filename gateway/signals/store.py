@@ -13,14 +13,20 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Table, text
+import structlog
+from sqlalchemy import ColumnElement, Connection, Engine, Table, select, text, update
 
 from gateway.db import Sql
-from gateway.errors import KeyUnavailable
+from gateway.errors import KeyUnavailable, RegistryTampered
+from gateway.rowseals import Row, RowSeals
 from gateway.signals.pseudonyms import SignalKeys
 from gateway.signals.tables import signal, signal_match
+
+log = structlog.get_logger("gateway.registry")
+
+SignalTable = Literal["signal", "signal_match"]
 
 # Column names from the table definitions, never from input.
 _SIGNAL_COLUMNS = tuple(c.name for c in signal.columns)
@@ -55,9 +61,49 @@ def insert_new(conn: Connection, table: Table, row: Mapping[str, Any]) -> bool:
     return bool(_IGNORING[table.name].run(conn, row).rowcount)
 
 
-def signals(conn: Connection, statement: Sql, params: Mapping[str, Any]) -> list[SignalRow]:
-    """The signals a ``SELECT`` of every signal column finds, as plain values."""
-    return [row_of(values) for values in statement.run(conn, params).fetchall()]
+def signals(
+    conn: Connection, statement: Sql, params: Mapping[str, Any], seals: RowSeals
+) -> list[SignalRow]:
+    """The signals a ``SELECT`` of every signal column finds, as plain values, each checked
+    against its seal (a registration is matched with what they say)."""
+    found = statement.run(conn, params).fetchall()
+    for values in found:
+        require_sealed(seals, "signal", dict(zip(_SIGNAL_COLUMNS, values, strict=True)))
+    return [row_of(values) for values in found]
+
+
+def require_sealed(seals: RowSeals, table: SignalTable, row: Row) -> None:
+    """Raise unless ``row`` matches its seal (ADR 0017): nothing is matched, told or sent on
+    a row written behind the gateway's back."""
+    if not seals.check(table, row):
+        # NOTE: the table only: no signal id, no pseudonym in the log.
+        log.error("registry.seal_mismatch", table=table)
+        raise RegistryTampered("a signal row does not match its seal")
+
+
+def reseal(
+    conn: Connection,
+    seals: RowSeals,
+    table: Table,
+    row_id: str,
+    *where: ColumnElement[bool],
+    **values: Any,
+) -> int:
+    """Change row ``row_id`` (where ``where`` holds) to ``values``, and seal it anew — only if
+    its seal held before: a change never launders a forged row (it keeps failing its check).
+    The number of rows changed."""
+    name: SignalTable = table.name  # type: ignore[assignment]
+    found = conn.execute(select(table).where(table.c.id == row_id, *where)).first()
+    if found is None:
+        return 0
+    row = dict(found._mapping)
+    seal = row["seal"]
+    if seals.check(name, row):
+        seal = seals.seal(name, {**row, **values})
+    else:
+        log.error("registry.seal_mismatch", table=name)
+    changed = update(table).where(table.c.id == row_id, *where).values(**values, seal=seal)
+    return conn.execute(changed).rowcount
 
 
 @dataclass(frozen=True)
@@ -123,10 +169,16 @@ class Seen:
 
 
 def match_row(
-    mine: SignalRow, other: SignalRow, mine_sees: bool, other_sees: bool, now: str
+    mine: SignalRow,
+    other: SignalRow,
+    mine_sees: bool,
+    other_sees: bool,
+    now: str,
+    seals: RowSeals,
+    state: str = "pending",
 ) -> dict[str, Any]:
     a, b = (mine, other) if mine.id < other.id else (other, mine)
-    return {
+    row = {
         "id": "match-" + secrets.token_hex(10),
         "signal_a": a.id,
         "signal_b": b.id,
@@ -135,8 +187,9 @@ def match_row(
         "reveal_to_a": mine_sees if a is mine else other_sees,
         "reveal_to_b": other_sees if a is mine else mine_sees,
         "matched_at": now,
-        "state": "pending",
+        "state": state,
     }
+    return {**row, "seal": seals.seal("signal_match", row)}
 
 
 @dataclass

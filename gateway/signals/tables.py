@@ -29,6 +29,7 @@ signal = Table(
     Column("status", String(), nullable=False),
     Column("live", String(), nullable=False),
     Column("policy_version", String(), nullable=False),
+    Column("seal", String(), nullable=True),  # gateway/rowseals.py
     UniqueConstraint("org_oin", "pseudonym", "area", "live", name="uq_signal_live"),
 )
 
@@ -46,6 +47,7 @@ signal_match = Table(
     Column("matched_at", String(), nullable=False),
     # "pending" until the match is ledgered; only a ledgered match is ever shown or sent.
     Column("state", String(), nullable=False),
+    Column("seal", String(), nullable=True),  # gateway/rowseals.py
     UniqueConstraint("signal_a", "signal_b", name="uq_signal_match_pair"),
     Index("ix_signal_match_org_a", "org_a", "matched_at"),
     Index("ix_signal_match_org_b", "org_b", "matched_at"),

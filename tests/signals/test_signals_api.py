@@ -271,24 +271,26 @@ def test_a_match_left_pending_is_decided_again_and_ledgered_or_dropped(gw: TestG
             ._mapping
         )
         conn.execute(delete(signal_match))
-        # As a process that stopped between storing and ledgering would leave them:
-        conn.execute(
-            insert(signal_match).values(**{**row, "state": "pending", "matched_at": long_ago})
-        )
+        # As a process that stopped between storing and ledgering would leave them (sealed:
+        # the gateway wrote them).
+        seals = gw.gateway.seals
         a, b = sorted([woco, police])
-        conn.execute(
-            insert(signal_match).values(
-                id="match-" + "0" * 20,
-                signal_a=a,
-                signal_b=b,
-                org_a="x",
-                org_b="y",
-                reveal_to_a=True,
-                reveal_to_b=True,
-                matched_at=long_ago,
-                state="pending",
-            )
-        )
+        for stored in (
+            {**row, "state": "pending", "matched_at": long_ago},
+            {
+                "id": "match-" + "0" * 20,
+                "signal_a": a,
+                "signal_b": b,
+                "org_a": "x",
+                "org_b": "y",
+                "reveal_to_a": True,
+                "reveal_to_b": True,
+                "matched_at": long_ago,
+                "state": "pending",
+            },
+        ):
+            seal = seals.seal("signal_match", stored)
+            conn.execute(insert(signal_match).values(**{**stored, "seal": seal}))
     before = gw.gateway.store.count()
     run = gw.gateway.signals.run_clock()
     assert run.settled == 2
