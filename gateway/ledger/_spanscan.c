@@ -127,7 +127,11 @@ static int text_col(sqlite3_stmt *st, int col, text_t *out) {
      * (column_text copies every value it returns from a page: a seventh of the scan). */
     out->p = (const char *)sqlite3_column_blob(st, col);
     out->n = sqlite3_column_bytes(st, col);
-    return out->p != NULL || out->n == 0;
+    if (out->p == NULL) {
+        if (out->n != 0) return 0;
+        out->p = ""; /* an empty value: never a null pointer to compare or copy from */
+    }
+    return 1;
 }
 
 static int plain_col(sqlite3_stmt *st, int col, text_t *out) {
@@ -226,8 +230,10 @@ static int row_sound(scan_t *s, sqlite3_stmt *st, long long expected, const char
     for (size_t i = 0; i < sizeof plain_cols / sizeof plain_cols[0]; i++)
         if (!plain_col(st, plain_cols[i], &v[plain_cols[i]])) return 0;
     if (!text_col(st, C_BODY, &v[C_BODY])) return 0;
-    if (prev != NULL && (v[C_PREV].n != HASH_HEX || memcmp(v[C_PREV].p, prev, HASH_HEX) != 0))
-        return 0;
+    /* NOTE: the length on every row, the span's first too: its link is copied out (64 bytes)
+     * for the caller to check, and a shorter value must not be read past its end. */
+    if (v[C_PREV].n != HASH_HEX) return 0;
+    if (prev != NULL && memcmp(v[C_PREV].p, prev, HASH_HEX) != 0) return 0;
     if (sqlite3_column_type(st, C_REVIEW) != SQLITE_INTEGER) return 0;
     long long review = sqlite3_column_int64(st, C_REVIEW);
     if (review != 0 && review != 1) return 0;

@@ -164,15 +164,51 @@ def test_whatever_a_writer_changes_a_sound_span_is_sound_to_python(
         ("case_id", "case\\1"),  # a backslash
         ("case_id", "café"),  # not ASCII
         ("time", "2026\t11"),  # a control character
+        ("prev_hash", "ab"),  # too short to be a link (and never read past its end)
+        ("entry_hash", ""),  # empty
     ],
 )
-def test_what_needs_escapes_is_left_to_the_long_way(
-    column: str, value: str, tmp_path: Path
-) -> None:
-    """Not a failure, just "not sure": such a value never passes here, whatever its hash."""
+def test_what_is_not_plain_is_left_to_the_long_way(column: str, value: str, tmp_path: Path) -> None:
+    """Not a failure, just "not sure": such a value (one JSON would escape, or a link that is
+    not 64 characters) never passes here, whatever its hash."""
     path = tmp_path / "ledger.db"
     shutil.copyfile(_template(), path)
     with sqlite3.connect(path) as db:
         db.execute(f"UPDATE ledger_entry SET {column} = ? WHERE seq = 5", (value,))  # noqa: S608
     assert spanscan.span(str(path), 1, SIZE) is None
+    assert spanscan.span(str(path), 5, SIZE) is None  # the span's first row too
     assert spanscan.span(str(path), 6, SIZE) is not None  # the rest is still sound
+
+
+def test_a_short_link_rehashed_is_still_left_to_the_long_way(tmp_path: Path) -> None:
+    """A span's first row is not linked inside the span; its link is handed to the caller,
+    64 characters of it, so a shorter one — even re-hashed into a row that is otherwise
+    sound — is "not sure", never read past its end."""
+    from gateway.ledger.entry import leaf_hash, leaf_text
+
+    path = tmp_path / "ledger.db"
+    shutil.copyfile(_template(), path)
+    with sqlite3.connect(path) as db:
+        row = dict(zip(ENTRY_AT, db.execute(_ALL + "").fetchall()[4], strict=True))
+        assert row["seq"] == 5
+        leaf = leaf_text(
+            row["action"],
+            row["body"],
+            row["case_id"],
+            row["outcome"],
+            row["policy_version"],
+            "ab",
+            row["purpose"],
+            row["requester_oin"],
+            bool(row["review"]),
+            5,
+            row["subject_commit"],
+            row["time"],
+        )
+        assert leaf is not None
+        db.execute(
+            "UPDATE ledger_entry SET prev_hash = 'ab', entry_hash = ? WHERE seq = 5",
+            (leaf_hash(leaf),),
+        )
+    assert spanscan.span(str(path), 5, 5) is None
+    assert spanscan.span(str(path), 4, 4) is not None
