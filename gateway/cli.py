@@ -1294,6 +1294,8 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         "access_log": False,
         "proxy_headers": False,
         "timeout_graceful_shutdown": 10,
+        # No "server: uvicorn" on every answer: it tells an outsider what to attack.
+        "server_header": False,
         # httptools with a deadline for each request's head (gateway/api/deadlines.py).
         "http": use_head_deadline(settings.request_head_seconds),
     }

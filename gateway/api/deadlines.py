@@ -9,14 +9,37 @@ uvicorn's httptools protocol with one timer more: from the moment a connection o
 request's first byte arrives until its head is complete. The body has its own deadline
 (``GATEWAY_REQUEST_BODY_SECONDS``), in the Guard that reads it (gateway/api/middleware.py),
 answered with 408.
+
+The same protocol answers a request the HTTP parser refuses (a request line that is not HTTP,
+a Content-Length beside Transfer-Encoding, an upgrade it does not speak) with a problem+json
+400 like every other refusal, where uvicorn writes text/plain: nothing of the request is in it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from gateway.api.problems import PROBLEM_JSON, TYPE_BASE
+from gateway.errors import InvalidRequest, Problem
+
+_UNPARSED = InvalidRequest(
+    [Problem("/", "not an HTTP/1.1 request this server reads")],
+    detail="the request could not be read as HTTP/1.1",
+)
+_UNPARSED_BODY = json.dumps(
+    {
+        "type": TYPE_BASE + _UNPARSED.slug,
+        "title": _UNPARSED.title,
+        "status": 400,
+        "detail": _UNPARSED.detail,
+        **_UNPARSED.extra,
+    }
+).encode("ascii")
+"""One fixed answer: the parser's own message is not passed on (it may quote the request)."""
 
 
 class HeadDeadline(HttpToolsProtocol):
@@ -55,6 +78,24 @@ class HeadDeadline(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to what its parser refuses, as problem+json (and the connection
+        closed, as uvicorn does: the stream can no longer be read)."""
+        del msg  # logged by uvicorn; never sent
+        head = [STATUS_LINE[400]]
+        for name, value in self.server_state.default_headers:
+            head.extend([name, b": ", value, b"\r\n"])
+        head.extend(
+            [
+                b"content-type: " + PROBLEM_JSON.encode("ascii") + b"\r\n",
+                b"content-length: " + str(len(_UNPARSED_BODY)).encode("ascii") + b"\r\n",
+                b"connection: close\r\n\r\n",
+                _UNPARSED_BODY,
+            ]
+        )
+        self.transport.write(b"".join(head))
+        self.transport.close()
 
     def _too_slow(self) -> None:
         self._head_timer = None

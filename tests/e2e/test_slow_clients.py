@@ -48,7 +48,8 @@ def test_slow_heads_are_closed_and_slow_bodies_get_408(tmp_path: Path, workers: 
         quiet = socket.create_connection(("127.0.0.1", port), timeout=5)  # sends nothing
         time.sleep(2.5)
         assert all(_closed(s) for s in [*slow, quiet])
-        assert httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200
+        health = httpx.get(f"http://127.0.0.1:{port}/v1/health")
+        assert health.status_code == 200 and "server" not in health.headers
 
         body = json.dumps({"case_id": "x", "bsn": "999990019"}).encode()
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -69,5 +70,25 @@ def test_slow_heads_are_closed_and_slow_bodies_get_408(tmp_path: Path, workers: 
         assert b"application/problem+json" in head
         assert json.loads(problem)["status"] == 408
         s.close()
+
+        # What the HTTP parser itself refuses is a problem too (uvicorn wrote text/plain).
+        for raw in (
+            b"GET /v1/health?bsn=999990019 HTTP/9.9\r\nHost: x\r\n\r\n",
+            b"POST /v1/disclosures HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(40),  # TLS to plain HTTP
+        ):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(raw)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+            s.close()
+            head, _, problem = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), answer[:80]
+            assert b"content-type: application/problem+json" in head.lower()
+            doc = json.loads(problem)
+            assert doc["status"] == 400 and doc["errors"]
+            assert b"999990019" not in answer and b"uvicorn" not in answer.lower()
     finally:
         stop_server(proc)
