@@ -125,3 +125,18 @@ def test_malformed_bodies_are_400_problems(shared_gw: TestGateway) -> None:
         assert r.status_code == 400, raw
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["errors"]
+
+
+def test_case_endpoints_wait_for_the_ledger_off_the_event_loop() -> None:
+    """Each reads the registry and most wait for a durable ledger entry: as coroutines they
+    ran on the event loop and stalled every other request of the process meanwhile."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from gateway.api.routers.cases import router
+
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    assert len(routes) == 4
+    for route in routes:
+        assert not inspect.iscoroutinefunction(route.endpoint), route.path

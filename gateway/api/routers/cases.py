@@ -22,6 +22,9 @@ from gateway.bsn import Bsn
 from gateway.typing import STAGES, Stage
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+# NOTE: plain functions, so FastAPI runs them on its thread pool: each reads the registry and
+# most wait for a ledger entry to be durable (an fsync). On the event loop, that wait stalled
+# every other request of the process (the disclosures among them) until it was done.
 
 
 def body_stage(value: str) -> Stage:
@@ -51,7 +54,7 @@ _REGISTRY = (
         s503="The case registry failed its integrity check (ADR 0017); nothing is shown",
     ),
 )
-async def list_cases(gw: GatewayDep, who: Requester) -> CaseList:
+def list_cases(gw: GatewayDep, who: Requester) -> CaseList:
     return CaseList.model_validate({"cases": gw.cases.cases_for(who)})
 
 
@@ -64,7 +67,7 @@ async def list_cases(gw: GatewayDep, who: Requester) -> CaseList:
         *AUTHENTICATED, 403, s403="This organisation type cannot direct a case for this purpose"
     ),
 )
-async def create_case(body: CaseCreate, gw: GatewayDep, who: Requester) -> CaseCreated:
+def create_case(body: CaseCreate, gw: GatewayDep, who: Requester) -> CaseCreated:
     case = gw.cases.create(who, body.purpose, body.participants)
     return CaseCreated(case_id=case.id, purpose=case.purpose, stage=body_stage(case.stage))
 
@@ -75,7 +78,7 @@ async def create_case(body: CaseCreate, gw: GatewayDep, who: Requester) -> CaseC
     operation_id="setCaseStage",
     responses=problems(*AUTHENTICATED, 403, 404, 409, 503, s503=_REGISTRY),
 )
-async def patch_case(case_id: CaseId, body: CasePatch, gw: GatewayDep, who: Requester) -> CaseStage:
+def patch_case(case_id: CaseId, body: CasePatch, gw: GatewayDep, who: Requester) -> CaseStage:
     case = gw.cases.set_stage(who, case_id, body.stage)
     return CaseStage(case_id=case.id, stage=body.stage, status=body_status(case.status))
 
@@ -87,7 +90,7 @@ async def patch_case(case_id: CaseId, body: CasePatch, gw: GatewayDep, who: Requ
     operation_id="linkSubject",
     responses=problems(*AUTHENTICATED, 403, 404, 409, 503, s503=_REGISTRY),
 )
-async def link_subject(
+def link_subject(
     case_id: CaseId, body: SubjectLink, gw: GatewayDep, who: Requester
 ) -> SubjectLinked:
     row = gw.cases.link_subject(
