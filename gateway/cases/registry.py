@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -348,22 +349,46 @@ class CaseRegistry:
     # -- what a participant sees -----------------------------------------------------------------
 
     def cases_for(self, principal: Principal) -> list[dict[str, object]]:
+        """Every case the requester's organisation takes part in, each checked against its seal
+        (and each linked person against theirs). Four queries whatever the number of cases:
+        one per table, not one per case (an organisation in 1,000 cases made ~4,000)."""
+        mine = select(ParticipantRow.case_id).where(ParticipantRow.oin == principal.oin)
         with Session(self._engine) as session:
             rows = session.exec(
                 select(CaseRow)
-                .join(ParticipantRow, col(ParticipantRow.case_id) == col(CaseRow.id))
-                .where(ParticipantRow.oin == principal.oin)
+                .where(col(CaseRow.id).in_(mine))
                 .order_by(col(CaseRow.created_at), col(CaseRow.id))
             ).all()
-            out = []
-            for case in rows:
-                self._check_case(session, case)
-                subjects = session.exec(
-                    select(SubjectRow).where(SubjectRow.case_id == case.id)
-                ).all()
-                for subject in subjects:
-                    self._check_subject(session, subject)
-                out.append(self._case_view(principal, case, subjects))
+            participants: dict[str, list[str]] = defaultdict(list)
+            for case_id, oin in session.exec(
+                select(ParticipantRow.case_id, ParticipantRow.oin).where(
+                    col(ParticipantRow.case_id).in_(mine)
+                )
+            ):
+                participants[case_id].append(oin)
+            subjects: dict[str, list[SubjectRow]] = defaultdict(list)
+            for subject in session.exec(
+                select(SubjectRow)
+                .where(col(SubjectRow.case_id).in_(mine))
+                .order_by(col(SubjectRow.case_id), col(SubjectRow.subject_ref))
+            ):
+                subjects[subject.case_id].append(subject)
+            consents: dict[tuple[str, str], list[str]] = defaultdict(list)
+            for case_id, person, source in session.exec(
+                select(ConsentRow.case_id, ConsentRow.subject, ConsentRow.source).where(
+                    col(ConsentRow.case_id).in_(mine)
+                )
+            ):
+                consents[(case_id, person)].append(source)
+        out = []
+        for case in rows:
+            if not self._seals.check("case", model_row(case), participants=participants[case.id]):
+                _tampered("case")
+            for subject in subjects[case.id]:
+                found = consents[(subject.case_id, subject.subject)]
+                if not self._seals.check("case_subject", model_row(subject), consents=found):
+                    _tampered("case_subject")
+            out.append(self._case_view(principal, case, subjects[case.id]))
         return out
 
     def _case_view(
