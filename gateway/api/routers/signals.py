@@ -76,11 +76,17 @@ async def register_signal(
     )
 
 
+_TAMPERED = (
+    "A signal or match failed its integrity check (ADR 0017): it was written behind the "
+    "gateway's back; nothing is shown"
+)
+
+
 @router.get(
     "",
     summary="Your organisation's signals",
     operation_id="listSignals",
-    responses=problems(*AUTHENTICATED),
+    responses=problems(*AUTHENTICATED, 503, s503=_TAMPERED),
 )
 def list_signals(
     gw: GatewayDep, who: Requester, limit: Limit = 50, cursor: Cursor = None
@@ -98,7 +104,7 @@ def list_signals(
     "other organisation, its contact and the date of its signal — the area only where the "
     "policy reveals it, nothing about the concern.",
     operation_id="listSignalMatches",
-    responses=problems(*AUTHENTICATED),
+    responses=problems(*AUTHENTICATED, 503, s503=_TAMPERED),
 )
 def list_matches(
     gw: GatewayDep, who: Requester, limit: Limit = 50, cursor: Cursor = None
