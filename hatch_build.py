@@ -45,6 +45,8 @@ class SpanScanHook(BuildHookInterface):  # type: ignore[misc]  # hatchling: unty
             "-lsqlite3",
             "-lcrypto",
         ]
+        # A build that fails leaves no older build behind to be imported in its place.
+        (root / target).unlink(missing_ok=True)
         done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode != 0:
             message = f"the ledger verifier's compiled path was not built:\n{done.stderr}"
