@@ -308,8 +308,12 @@ static void scan(scan_t *s) {
         goto done; /* not sure: the long way reads it, or says why it cannot */
     }
     sqlite3_busy_timeout(db, 5000);
-    /* NOTE: no memory map (PRAGMA mmap_size), though it saves a few per cent: a file shortened
-     * under a map (a live ledger's VACUUM) ends the process with SIGBUS, not with a verdict. */
+    /* Pages read through a map, not copied by a system call each (measured: 538k entries/s
+     * without, 635k with, at 10^6). NOTE: SQLite never shortens the file under a reader: the
+     * statement's read transaction keeps a checkpoint (WAL) or a writer (rollback journal) from
+     * it. Only something outside SQLite cutting the file could, and that ends the process with
+     * SIGBUS — no verdict, so nothing passes. */
+    sqlite3_exec(db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
     sqlite3_bind_int64(st, 1, s->first);
     sqlite3_bind_int64(st, 2, s->last);
     long long expected = 0;
