@@ -17,7 +17,7 @@ from gateway.rowseals import RowSeals, sealed
 from gateway.runtime import build_gateway
 from gateway.sealcheck import check_registry, inspect, seal_unsealed
 from gateway.settings import Settings
-from gateway.testing import TestGateway, demo_bsn
+from gateway.testing import TestGateway, demo_bsn, synthetic_bsn
 
 PERSON = "mda.ex_partner"
 
@@ -234,9 +234,16 @@ def test_rows_from_before_seals_are_sealed_once_by_the_operator(each_db_gw: Test
     settings: Settings = gw.gateway.settings
     home = ["--home", str(settings.home)]
     runner = CliRunner(env={"GATEWAY_DATABASE_URL": settings.resolved_database_url})
-    for table in ("client", '"case"', "case_subject", "policy_activation"):
-        # As migrations 0005 and 0009 leave them (fixed table names).
+    bsn = synthetic_bsn(31)
+    for client, area in (("woco-consulent", "schulden"), ("zaanstad-regie", "overlast")):
+        body = {"bsn": bsn, "area": area, "contact": {"name": "Team"}, "consent": False}
+        assert gw.client.post("/v1/signals", json=body, headers=gw.auth(client)).status_code == 201
+    tables = ("client", '"case"', "case_subject", "policy_activation", "signal", "signal_match")
+    for table in tables:
+        # As migrations 0005, 0009 and 0010 leave them (fixed table names).
         _write(gw, f"UPDATE {table} SET seal = NULL")  # noqa: S608
+    unsealed = inspect(gw.gateway.db, gw.gateway.seals).unsealed
+    assert unsealed["signal"] == 2 and unsealed["signal_match"] == 1
     gw.gateway.close()
     with pytest.raises(RegistryTampered, match="gateway registry seal"):
         build_gateway(settings, connectors={})
