@@ -824,8 +824,8 @@ def ledger_verify(
         typer.Option(
             min=1,
             max=256,
-            help="Processes checking entries (default: one per core). The verdict is the same "
-            "with any number.",
+            help="Threads (the compiled scan, on a SQLite ledger; ADR 0018) or processes "
+            "checking entries (default: one per core). The verdict is the same with any number.",
         ),
     ] = None,
 ) -> None:
