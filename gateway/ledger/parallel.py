@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
-from gateway.ledger import spanscan
+from gateway.ledger import pgscan, spanscan
 from gateway.ledger.entry import GENESIS, head_signature_valid
+from gateway.ledger.spanscan import ScannedSpan
 from gateway.ledger.stores.base import EntryFilter, LedgerStore, StoredEntry, StoredHead
 from gateway.ledger.stores.sql import SqlStore, entry_from_row, entry_values
 from gateway.ledger.tables import ENTRY_AT
@@ -52,6 +53,9 @@ SEQUENTIAL_BELOW = 20_000
 
 # Per entry, the order in which the sequential verifier checks (lower comes first).
 _SEQUENCE, _CONTENT, _LINK, _INDEX, _SEAL = range(5)
+
+Scanner = Callable[[int, int], "ScannedSpan | None"]
+"""Reads and checks entries first..last where they are stored (spanscan, pgscan)."""
 
 
 @dataclass(frozen=True)
@@ -104,24 +108,25 @@ class _Checker:
     shredded: frozenset[str]
     store: LedgerStore | None = None
     """The store spans are read from (None: rows are sent)."""
-    file: str | None = None
-    """The SQLite file the compiled fast path reads, where it can."""
+    scan: Scanner | None = None
+    """The fast path that reads and checks a span where the store is, where there is one."""
 
     def range(self, first: int, last: int) -> _Span:
         """Read entries ``first``..``last`` from the store itself (nothing crosses a process
         boundary but two numbers) and check them."""
         assert isinstance(self.store, SqlStore)
-        if self.file is not None:
-            span = self.compiled(self.file, first, last)
+        if self.scan is not None:
+            span = self.compiled(first, last)
             if span is not None:
                 return span
         return self.rows(self.store.entry_rows(first, last))
 
-    def compiled(self, path: str, first: int, last: int) -> _Span | None:
+    def compiled(self, first: int, last: int) -> _Span | None:
         """The span checked by the compiled fast path, or None: "check it the long way" (it
         found a row outside its plain form, or a seal that does not verify; the long way
         names why)."""
-        found = spanscan.span(path, first, last)
+        assert self.scan is not None
+        found = self.scan(first, last)
         if found is None:
             return None
         if found.count == 0:
@@ -191,6 +196,23 @@ class _Checker:
         return None if sealed else _Finding(seq, _SEAL, None)
 
 
+def _scanner(store: LedgerStore | None) -> Scanner | None:
+    """The fast path for ``store``: the compiled scan of its SQLite file (where it was built),
+    or PostgreSQL's own (gateway/ledger/pgscan.py); None for anything else."""
+    if isinstance(store, SqlStore) and store.engine.dialect.name == "postgresql":
+        engine = store.engine
+
+        def on_server(first: int, last: int) -> ScannedSpan | None:
+            with engine.connect() as conn:
+                return pgscan.span(conn, first, last)
+
+        return on_server
+    path = _compiled_file(store)
+    if path is None:
+        return None
+    return lambda first, last: spanscan.span(path, first, last)
+
+
 def _compiled_file(store: LedgerStore | None) -> str | None:
     if store is None or not spanscan.available() or not isinstance(store, SqlStore):
         return None
@@ -209,7 +231,7 @@ def _init(key_raw: bytes, shredded: frozenset[str], url: str | None, compiled: b
 
         store = open_store(url)  # read-only, as the auditor's own
     key = Ed25519PublicKey.from_public_bytes(key_raw)
-    _worker = _Checker(key, shredded, store, _compiled_file(store) if compiled else None)
+    _worker = _Checker(key, shredded, store, _scanner(store) if compiled else None)
 
 
 def _check_range(first: int, last: int) -> _Span:
@@ -256,14 +278,14 @@ def verify_store_parallel(
         check_malformed()
         step = (lambda _seq: progress(1)) if progress is not None else None
         return verify_entries(store.entries(), store.head(), key, shredded, step)
-    file = _compiled_file(store) if compiled else None
+    scan = _scanner(store) if compiled else None
     later = check_malformed
-    if file is None:
+    if scan is None:
         check_malformed()
         later = _nothing
     try:
         return _verify(
-            store, store.head(), count, key, shredded, workers, progress, chunk, file, later
+            store, store.head(), count, key, shredded, workers, progress, chunk, scan, later
         )
     except BrokenProcessPool as exc:  # a worker could not start or read (its store, memory)
         raise LedgerUnavailable("the verification workers could not read the ledger") from exc
@@ -278,7 +300,7 @@ def _verify(
     workers: int,
     progress: Callable[[int], None] | None,
     chunk: int,
-    file: str | None,
+    scan: Scanner | None,
     check_malformed: Callable[[], None],
 ) -> VerifyReport:
     """``check_malformed`` raises for a malformed public column (which the long way could
@@ -287,7 +309,7 @@ def _verify(
     is reported and before success."""
     try:
         report, compiled = _verify_spans(
-            store, head, count, key, shredded, workers, progress, chunk, file
+            store, head, count, key, shredded, workers, progress, chunk, scan
         )
     except LedgerCorrupted:
         check_malformed()
@@ -310,7 +332,7 @@ def _verify_spans(
     workers: int,
     progress: Callable[[int], None] | None,
     chunk: int,
-    file: str | None,
+    scan: Scanner | None,
 ) -> tuple[VerifyReport, bool]:
     """The verdict, and whether every entry passed the compiled fast path."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -369,7 +391,7 @@ def _verify_spans(
             (_check_rows, ([entry_values(e) for e in batch],)) for batch in _batches(entries, chunk)
         )
     try:
-        with _executor(store, key, shredded, workers, raw, url, file) as (pool, checker):
+        with _executor(store, key, shredded, workers, raw, url, scan) as (pool, checker):
             try:
                 for fn, args in jobs:
                     if checker is not None:  # this process's threads: the compiled path
@@ -402,14 +424,14 @@ def _executor(
     workers: int,
     raw: bytes,
     url: str | None,
-    file: str | None,
+    scan: Scanner | None,
 ) -> Iterator[tuple[Executor, _Checker | None]]:
     """Where spans are checked: on threads of this process when the compiled fast path reads
-    the store's ``file`` (it runs without the GIL, and threads cost no start-up), else on
+    the store (``scan``: it runs without the GIL, and threads cost no start-up), else on
     worker processes, each with a store of its own (and the pure-Python path)."""
-    if file is not None:
+    if scan is not None:
         with ThreadPoolExecutor(workers, thread_name_prefix="ledger-verify") as threads:
-            yield threads, _Checker(key, shredded, store, file)
+            yield threads, _Checker(key, shredded, store, scan)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(

@@ -20,7 +20,7 @@ from gateway.ledger.entry import Header, entry_hash
 from gateway.ledger.parallel import verify_store_parallel
 from gateway.ledger.stores import LedgerStore, MemoryStore, open_store
 from gateway.ledger.stores.base import StoredEntry
-from gateway.ledger.stores.sql import entry_to_row
+from gateway.ledger.stores.sql import SqlStore, entry_to_row
 from gateway.ledger.tables import ledger_entry, ledger_head
 from gateway.ledger.verify import verify_store
 from gateway.ledger.writer import Ledger
@@ -161,18 +161,38 @@ def on_sqlite(memory: MemoryStore, path: Path) -> LedgerStore:
     return open_store(f"sqlite:///{path}")  # read-only, as `ledger verify` opens it
 
 
-KINDS = ["memory", "sqlite", "sqlite, pure Python"]
+def on_postgres(memory: MemoryStore, url: str) -> LedgerStore:
+    """The same rows in PostgreSQL (checked there by gateway/ledger/pgscan.py)."""
+    engine = make_engine(url)
+    create_schema(engine)
+    head = memory.head()
+    assert head is not None
+    rows = {e.seq: entry_to_row(e) for e in reversed(list(memory.entries()))}
+    with engine.begin() as conn:
+        conn.execute(ledger_entry.insert(), [rows[seq] for seq in sorted(rows)])
+        conn.execute(ledger_head.insert(), [{"id": 1, **vars(head)}])
+    engine.dispose()
+    return open_store(url)
+
+
+KINDS = ["memory", "sqlite", "sqlite, pure Python", "postgresql"]
 """A store in this process (rows sent to worker processes); an SQLite file read by the
 compiled fast path on threads (docs/adr/0018) where it was built; the same file read by worker
-processes on the pure-Python path."""
+processes on the pure-Python path; PostgreSQL, each span checked by the server."""
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_path: Path) -> None:
+def test_parallel_and_sequential_verification_agree(
+    damage: str, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     memory = ledger()
     DAMAGE[damage](memory)
-    store = memory if kind == "memory" else on_sqlite(memory, tmp_path / "ledger.db")
+    store: LedgerStore = memory
+    if kind.startswith("sqlite"):
+        store = on_sqlite(memory, tmp_path / "ledger.db")
+    elif kind == "postgresql":
+        store = on_postgres(memory, request.getfixturevalue("pg_url"))
     compiled = kind != "sqlite, pure Python"
     key = SIGNING.public_key()
 
@@ -189,6 +209,8 @@ def test_parallel_and_sequential_verification_agree(damage: str, kind: str, tmp_
             store, key, workers=2, chunk=7, sequential_below=0, compiled=compiled
         )
     )
+    if isinstance(store, SqlStore):
+        store.engine.dispose()  # before the schema is dropped
     assert parallel == sequential
     assert (sequential[0] == "intact") == (damage == "intact")  # type: ignore[index]
 
