@@ -279,48 +279,25 @@ def verify_store_parallel(
         step = (lambda _seq: progress(1)) if progress is not None else None
         return verify_entries(store.entries(), store.head(), key, shredded, step)
     scan = _scanner(store) if compiled else None
-    later = check_malformed
     if scan is None:
-        check_malformed()
-        later = _nothing
+        check_malformed()  # before any span's verdict, as the sequential verifier does
+    # A malformed public column (a boolean stored as 2) is one the long way could misread, so
+    # it decides first. A span a fast path passed holds none, so where every span passed one
+    # the whole-table scan is skipped; otherwise it runs before a failure is reported or
+    # success is.
     try:
-        return _verify(
-            store, store.head(), count, key, shredded, workers, progress, chunk, scan, later
+        report, fast = _verify_spans(
+            store, store.head(), count, key, shredded, workers, progress, chunk, scan
         )
     except BrokenProcessPool as exc:  # a worker could not start or read (its store, memory)
         raise LedgerUnavailable("the verification workers could not read the ledger") from exc
-
-
-def _verify(
-    store: LedgerStore,
-    head: StoredHead | None,
-    count: int,
-    key: Ed25519PublicKey,
-    shredded: frozenset[str],
-    workers: int,
-    progress: Callable[[int], None] | None,
-    chunk: int,
-    scan: Scanner | None,
-    check_malformed: Callable[[], None],
-) -> VerifyReport:
-    """``check_malformed`` raises for a malformed public column (which the long way could
-    misread, so it decides first). Where every span passed the compiled path there is none,
-    and it is not run: it is a scan of the whole table. Otherwise it runs before any failure
-    is reported and before success."""
-    try:
-        report, compiled = _verify_spans(
-            store, head, count, key, shredded, workers, progress, chunk, scan
-        )
     except LedgerCorrupted:
-        check_malformed()
+        if scan is not None:
+            check_malformed()
         raise
-    if not compiled:
+    if scan is not None and not fast:
         check_malformed()
     return report
-
-
-def _nothing() -> None:
-    pass
 
 
 def _verify_spans(

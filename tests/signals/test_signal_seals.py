@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from gateway.errors import RegistryTampered
+from gateway.keys import SIGNAL_PSEUDONYM
+from gateway.runtime import passphrase
 from gateway.sealcheck import check_registry, inspect
-from gateway.signals.rotation import rotate_signal_keys
+from gateway.signals.rotation import Rotation, rotate_signal_keys
 from gateway.signals.tables import signal, signal_match
 from gateway.testing import TestGateway, synthetic_bsn
 
@@ -23,6 +25,21 @@ def register(gw: TestGateway, client: str, bsn: str, area: str) -> Any:
     r = gw.client.post("/v1/signals", json=body, headers=gw.auth(client))
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def rotate(gw: TestGateway) -> Rotation:
+    """What `gateway signals rotate-key` does, on the test gateway."""
+    settings = gw.gateway.settings
+    return rotate_signal_keys(
+        gw.gateway.db,
+        gw.gateway.ledger,
+        gw.gateway.signals.keys.keys,
+        settings.keys_dir / SIGNAL_PSEUDONYM,
+        passphrase(settings),
+        gw.gateway.active.current.version,
+        by="test",
+        seals=gw.gateway.seals,
+    )
 
 
 def matches(gw: TestGateway, client: str) -> Any:
@@ -100,21 +117,7 @@ def test_what_the_gateway_changes_itself_stays_sealed(each_db_gw: TestGateway) -
     gone = gw.client.delete(f"/v1/signals/{first}", headers=gw.auth("woco-consulent"))
     assert gone.status_code == 200
     gw.gateway.signals.run_clock()
-    settings = gw.gateway.settings
-    from gateway.keys import SIGNAL_PSEUDONYM
-    from gateway.runtime import passphrase
-
-    done = rotate_signal_keys(
-        gw.gateway.db,
-        gw.gateway.ledger,
-        gw.gateway.signals.keys.keys,
-        settings.keys_dir / SIGNAL_PSEUDONYM,
-        passphrase(settings),
-        gw.gateway.active.current.version,
-        by="test",
-        seals=gw.gateway.seals,
-    )
-    assert done.rekeyed == 2
+    assert rotate(gw).rekeyed == 2
     report = check_registry(gw.gateway.db, gw.gateway.seals)
     assert report.checked["signal"] == 2 and report.checked["signal_match"] == 1
 
@@ -124,21 +127,8 @@ def test_a_rotation_does_not_launder_a_forged_signal(each_db_gw: TestGateway) ->
     register(gw, "woco-consulent", synthetic_bsn(25), "schulden")
     with gw.gateway.db.begin() as conn:
         conn.execute(text('UPDATE signal SET contact = \'{"name": "Mallory"}\''))
-    from gateway.keys import SIGNAL_PSEUDONYM
-    from gateway.runtime import passphrase
-
-    settings = gw.gateway.settings
     before = gw.gateway.store.count()
     with pytest.raises(RegistryTampered):
-        rotate_signal_keys(
-            gw.gateway.db,
-            gw.gateway.ledger,
-            gw.gateway.signals.keys.keys,
-            settings.keys_dir / SIGNAL_PSEUDONYM,
-            passphrase(settings),
-            gw.gateway.active.current.version,
-            by="test",
-            seals=gw.gateway.seals,
-        )
+        rotate(gw)
     assert gw.gateway.store.count() == before  # refused before anything was ledgered
     assert inspect(gw.gateway.db, gw.gateway.seals).mismatched["signal"] == 1
