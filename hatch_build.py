@@ -47,9 +47,13 @@ class SpanScanHook(BuildHookInterface):  # type: ignore[misc]  # hatchling: unty
         ]
         # A build that fails leaves no older build behind to be imported in its place.
         (root / target).unlink(missing_ok=True)
-        done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-        if done.returncode != 0:
-            message = f"the ledger verifier's compiled path was not built:\n{done.stderr}"
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+            failure = done.stderr if done.returncode != 0 else None
+        except OSError as exc:  # no compiler at all
+            failure = f"{command[0]}: {exc.strerror}\n"
+        if failure is not None:
+            message = f"the ledger verifier's compiled path was not built:\n{failure}"
             if wanted == "1":
                 raise RuntimeError(message)
             print(message + "verification takes the pure-Python path.", file=sys.stderr)
