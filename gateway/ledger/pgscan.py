@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gateway.ledger.entry import ACTIONS, FORMAT_VERSION, OUTCOMES
-from gateway.ledger.sealing import SealedBody
+from gateway.ledger.sealing import BODY_KEYS
 from gateway.ledger.spanscan import ScannedSpan
 
 _PLAIN = "'^[ !#-\\[\\]-~]*$'"
@@ -48,7 +48,7 @@ def _body_checks() -> list[str]:
     16-18 µs a row, five times all the rest): the keys in sorted order around five values
     (LIKE, its underscores escaped), exactly the pattern's 20 quotes (so no value holds one),
     printable ASCII only and no backslash — together, what verify._CANONICAL_BODY matches."""
-    keys = sorted(SealedBody.__dataclass_fields__)
+    keys = BODY_KEYS
     like = "{" + ",".join(f'"{k}":"%"' for k in keys).replace("_", "\\_") + "}"
     return [
         f"body LIKE '{like}'",

@@ -103,6 +103,11 @@ class SealedBody:
         )
 
 
+BODY_KEYS: tuple[str, ...] = tuple(sorted(SealedBody.__dataclass_fields__))
+"""A sealed body's keys in their canonical (RFC 8785) order: what every check of a stored
+body's shape expects (verify.py, and the fast paths spanscan and pgscan)."""
+
+
 def seal(
     plaintext: bytes,
     aad: bytes,

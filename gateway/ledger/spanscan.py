@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway.ledger.entry import ACTIONS, FORMAT_VERSION, OUTCOMES
-from gateway.ledger.sealing import SealedBody
+from gateway.ledger.sealing import BODY_KEYS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -23,7 +23,6 @@ except ImportError:  # not built (no compiler or headers at install): the Python
 
 _ACTIONS = tuple(sorted(ACTIONS))
 _OUTCOMES = tuple(sorted(OUTCOMES))
-_BODY_KEYS = tuple(sorted(SealedBody.__dataclass_fields__))
 
 
 @dataclass(frozen=True)
@@ -55,5 +54,5 @@ def span(path: str, first: int, last: int) -> ScannedSpan | None:
     needs the long way (or the file could not be read here: the long way says why)."""
     if _spanscan is None:
         return None
-    found = _spanscan.span(path, first, last, _ACTIONS, _OUTCOMES, _BODY_KEYS, FORMAT_VERSION)
+    found = _spanscan.span(path, first, last, _ACTIONS, _OUTCOMES, BODY_KEYS, FORMAT_VERSION)
     return None if found is None else ScannedSpan(*found)

@@ -40,11 +40,11 @@ from gateway.ledger.entry import (
     leaf_hash,
     leaf_text,
 )
-from gateway.ledger.sealing import SealedBody
+from gateway.ledger.sealing import BODY_KEYS
 from gateway.ledger.stores.base import LedgerStore, StoredEntry, StoredHead
 from gateway.ledger.tables import ENTRY_AT
 
-_BODY_KEYS = frozenset(SealedBody.__dataclass_fields__)
+_BODY_KEYS = frozenset(BODY_KEYS)
 
 
 @dataclass(frozen=True)
@@ -81,17 +81,13 @@ def _fail(seq: int | None, message: str) -> LedgerCorrupted:
 _PLAIN = '"([^"\\\\\x00-\x1f\ud800-\udfff]*)"'
 _CANONICAL_BODY = re.compile(
     "".join(
-        ("," if i else "{") + re.escape(f'"{name}":') + _PLAIN
-        for i, name in enumerate(sorted(_BODY_KEYS))
+        ("," if i else "{") + re.escape(f'"{name}":') + _PLAIN for i, name in enumerate(BODY_KEYS)
     )
     + "}"
 )
 """A sealed body in RFC 8785 form whose strings need no escape (base64, key ids): a match is
 canonical JSON of the strings it captures, so no JSON is parsed or written again. Anything
 else takes the full check below."""
-
-
-_BODY_ORDER = tuple(sorted(_BODY_KEYS))
 
 
 def _body(entry: StoredEntry) -> dict[str, str]:
@@ -102,7 +98,7 @@ def parse_body(seq: int, text: str) -> dict[str, str]:
     """The stored body as a sealed body, if it is one in canonical form; else LedgerCorrupted."""
     fast = _CANONICAL_BODY.fullmatch(text)
     if fast is not None:
-        return dict(zip(_BODY_ORDER, fast.groups(), strict=True))
+        return dict(zip(BODY_KEYS, fast.groups(), strict=True))
     return parse_body_fully(seq, text)
 
 
