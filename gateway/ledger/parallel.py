@@ -28,6 +28,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import LedgerCorrupted, LedgerUnavailable
 from gateway.ledger import pgscan, spanscan
@@ -203,8 +204,11 @@ def _scanner(store: LedgerStore | None) -> Scanner | None:
         engine = store.engine
 
         def on_server(first: int, last: int) -> ScannedSpan | None:
-            with engine.connect() as conn:
-                return pgscan.span(conn, first, last)
+            try:
+                with engine.connect() as conn:
+                    return pgscan.span(conn, first, last)
+            except SQLAlchemyError as exc:  # as the store's own reads say it (sql.py)
+                raise LedgerUnavailable("the ledger's entries cannot be read") from exc
 
         return on_server
     path = _compiled_file(store)

@@ -130,3 +130,16 @@ def test_whatever_a_writer_changes_a_sound_span_is_sound_to_python(
                 assert _python_says_sound(conn, first, last)
         finally:
             outer.rollback()
+
+
+def test_a_ledger_the_server_cannot_read_is_unavailable_not_a_crash(pg_ledger: Any) -> None:
+    from gateway.errors import LedgerUnavailable
+    from gateway.ledger.parallel import _scanner
+    from gateway.ledger.stores.sql import SqlStore
+
+    scan = _scanner(SqlStore(pg_ledger))
+    assert scan is not None and scan(1, SIZE) is not None
+    with pg_ledger.begin() as conn:
+        conn.execute(text("ALTER TABLE ledger_entry RENAME TO gone"))
+    with pytest.raises(LedgerUnavailable):
+        scan(1, SIZE)
