@@ -17,13 +17,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
@@ -84,6 +84,22 @@ class InstrumentedEngine:
 
 
 TEST_AUDITOR_PASSPHRASE = b"test-auditor-passphrase"  # synthetic test homes only
+
+
+def rows_pass_the_fast_path(rows: Sequence[Sequence[Any]], key: Ed25519PublicKey) -> bool:
+    """Whether every one of ``rows`` (every ledger_entry column, table order; consecutive)
+    passes the Python verifier's fast path, linked to the row before: what a span the compiled
+    or PostgreSQL scan calls sound must satisfy (tests/ledger/test_spanscan.py, test_pgscan.py)."""
+    from gateway.ledger.tables import ENTRY_AT
+    from gateway.ledger.verify import row_is_sound
+
+    prev = None
+    expected = rows[0][ENTRY_AT["seq"]] if rows else 0
+    for row in rows:
+        if not row_is_sound(row, expected, prev, key):
+            return False
+        prev, expected = row[ENTRY_AT["entry_hash"]], expected + 1
+    return True
 
 
 def memory_connectors(catalog: Catalog, *, local: bool = True) -> dict[str, InMemoryConnector]:
