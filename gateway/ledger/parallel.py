@@ -93,7 +93,8 @@ class _Span:
     finding: _Finding | None
     checked: int
     compiled: bool = False
-    """Every row passed the compiled fast path (so none holds a malformed public column)."""
+    """Every row passed a fast path, compiled or PostgreSQL's (so none holds a malformed public
+    column)."""
 
 
 _EMPTY = _Span(None, "", 0, "", None, None, 0, compiled=True)
